@@ -1,0 +1,279 @@
+/**
+ * The edgeq command line: `deno task edgeq <eval|run|inspect|demo> ...`.
+ *
+ *   eval <model> --data DIR [--limit N] [--batch B] [--backend ref] [--mean M --std S] [--json]
+ *   run <model> --input <file.npy|file.png|idx:DIR:i> [--json]
+ *   inspect <model> [--json]
+ *   demo
+ */
+import { parseArgs } from "node:util";
+import { EdgeqError } from "./runtime/errors.ts";
+import { type BackendName, load, type Model } from "./runtime/model.ts";
+import { imageBatch, loadIdxDir, parseNpy, parsePng } from "./runtime/data.ts";
+import { fmtShape, type Tensor } from "./runtime/tensor.ts";
+import { prepareGraph } from "./runtime/prepare.ts";
+import { importOnnx } from "./quantizer/onnx_import.ts";
+
+const USAGE = `usage: deno task edgeq <command> [options]
+  eval <model.onnx> --data DIR [--limit N] [--batch B] [--backend ref] [--mean M --std S] [--json]
+  run <model.onnx> --input <file.npy|file.png|idx:DIR:i> [--mean M --std S] [--json]
+  inspect <model.onnx> [--json]
+  demo`;
+
+/** Result of {@link evaluate}. */
+export interface EvalResult {
+  top1: number;
+  n: number;
+  correct: number;
+  backend: BackendName;
+  ms_per_image: number;
+  model: string;
+}
+
+function imageInput(model: Model, rows: number, cols: number): { name: string; channels: number } {
+  if (model.inputs.length !== 1) {
+    throw new EdgeqError(
+      "E_USAGE",
+      `eval needs a model with one image input; this one has ${model.inputs.length} inputs`,
+    );
+  }
+  const v = model.inputs[0];
+  const s = v.shape;
+  const ok = v.dtype === "float32" && s.length === 4 &&
+    (typeof s[2] !== "number" || s[2] === rows) && (typeof s[3] !== "number" || s[3] === cols) &&
+    typeof s[1] === "number";
+  if (!ok) {
+    throw new EdgeqError(
+      "E_USAGE",
+      `model input is ${v.dtype} [${s.join(",")}], not an image batch [N,C,${rows},${cols}] ` +
+        `matching the data`,
+      { tensor: v.name },
+    );
+  }
+  return { name: v.name, channels: s[1] as number };
+}
+
+/** Top-1 accuracy of a classifier on an IDX folder. */
+export async function evaluate(
+  modelPath: string,
+  dataDir: string,
+  opts: { limit?: number; batch?: number; backend?: BackendName; mean?: number; std?: number } =
+    {},
+): Promise<EvalResult> {
+  const model = await load(modelPath, { backend: opts.backend });
+  const set = await loadIdxDir(dataDir, opts.limit);
+  const { name, channels } = imageInput(model, set.rows, set.cols);
+  const batch = Math.max(1, opts.batch ?? 50);
+  let correct = 0, ms = 0;
+  for (let s = 0; s < set.n; s += batch) {
+    const count = Math.min(batch, set.n - s);
+    const x = imageBatch(set, s, count, channels, opts);
+    const t0 = performance.now();
+    const out = model.run({ [name]: x })[model.outputNames[0]];
+    ms += performance.now() - t0;
+    const classes = out.data.length / count;
+    for (let i = 0; i < count; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) {
+        if (out.data[i * classes + c] > out.data[i * classes + best]) best = c;
+      }
+      if (best === set.labels[s + i]) correct++;
+    }
+  }
+  return {
+    top1: set.n ? correct / set.n : 0,
+    n: set.n,
+    correct,
+    backend: model.backend,
+    ms_per_image: set.n ? ms / set.n : 0,
+    model: modelPath,
+  };
+}
+
+async function readInput(spec: string, model: Model, mean?: number, std?: number): Promise<Tensor> {
+  const v = model.inputs[0];
+  if (spec.startsWith("idx:")) {
+    const m = /^idx:(.+):(\d+)$/.exec(spec);
+    if (!m) throw new EdgeqError("E_USAGE", `--input idx:DIR:i expected, got '${spec}'`);
+    const set = await loadIdxDir(m[1]);
+    const i = Number(m[2]);
+    if (i >= set.n) throw new EdgeqError("E_USAGE", `image ${i} out of range (${set.n} images)`);
+    return imageBatch(set, i, 1, imageInput(model, set.rows, set.cols).channels, { mean, std });
+  }
+  const bytes = await Deno.readFile(spec);
+  if (spec.endsWith(".npy")) {
+    const t = parseNpy(bytes, spec);
+    if (t.dtype === "float64" && v.dtype === "float32") {
+      return { dtype: "float32", shape: t.shape, data: Float32Array.from(t.data) };
+    }
+    return t;
+  }
+  if (spec.endsWith(".png")) {
+    const img = parsePng(bytes, spec);
+    const { channels } = imageInput(model, img.height, img.width);
+    // Grey PNG into any channel count; RGB PNG needs 3 channels.
+    if (img.channels !== 1 && img.channels !== channels) {
+      throw new EdgeqError("E_USAGE", `PNG has ${img.channels} channels, model wants ${channels}`);
+    }
+    const hw = img.width * img.height;
+    const data = new Float32Array(channels * hw);
+    for (let c = 0; c < channels; c++) {
+      for (let j = 0; j < hw; j++) {
+        const p = img.pixels[j * img.channels + (img.channels === 1 ? 0 : c)];
+        data[c * hw + j] = (p / 255 - (mean ?? 0)) / (std ?? 1);
+      }
+    }
+    return { dtype: "float32", shape: [1, channels, img.height, img.width], data };
+  }
+  throw new EdgeqError("E_USAGE", `--input must be .npy, .png or idx:DIR:i, got '${spec}'`);
+}
+
+function inspect(path: string, bytes: Uint8Array) {
+  const g = importOnnx(bytes, { path });
+  const b = prepareGraph(g, { batch: 1 });
+  const ops: Record<string, number> = {};
+  for (const n of b.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
+  let params = 0;
+  for (const t of b.initializers.values()) params += t.data.length;
+  return {
+    model: path,
+    kind: "onnx",
+    bytes: bytes.length,
+    opset: g.opset,
+    inputs: g.inputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
+    outputs: g.outputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
+    imported_nodes: g.nodes.length,
+    executed_nodes: b.nodes.length,
+    params,
+    ops,
+    residual_blocks: b.blocks.map((x) => ({
+      index: x.index,
+      input: x.input,
+      output: x.output,
+      nodes: x.nodes.length,
+      shortcut_nodes: x.shortcutNodes.length,
+    })),
+  };
+}
+
+async function demo() {
+  const data = "tests/fixtures/fmnist";
+  console.log("edgeq demo: float reference runtime on the bundled Fashion-MNIST slice\n");
+  console.log("model                  top1     n     ms/image");
+  for (const f of ["resnet14_op13", "vit_op17"]) {
+    const r = await evaluate(`tests/fixtures/${f}.onnx`, data);
+    const ref = JSON.parse(
+      await Deno.readTextFile(`tests/fixtures/${f.split("_")[0]}.json`),
+    );
+    console.log(
+      `${f.padEnd(22)} ${(100 * r.top1).toFixed(2).padStart(6)}% ${String(r.n).padStart(5)} ` +
+        `${r.ms_per_image.toFixed(3).padStart(10)}   (torch: ${
+          (100 * ref.top1_slice1000).toFixed(2)
+        }%)`,
+    );
+  }
+}
+
+function fmtTensor(name: string, t: Tensor): string {
+  const vals = Array.from(t.data.slice(0, 64), (v) => Number(v.toPrecision(6)));
+  return `${name}: ${t.dtype} ${fmtShape(t.shape)}\n  ${vals.join(" ")}${
+    t.data.length > 64 ? " ..." : ""
+  }`;
+}
+
+/** Entry point; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      data: { type: "string" },
+      limit: { type: "string" },
+      batch: { type: "string" },
+      backend: { type: "string" },
+      input: { type: "string" },
+      mean: { type: "string" },
+      std: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [cmd, model] = positionals;
+  const num = (s: string | undefined, what: string) => {
+    if (s === undefined) return undefined;
+    const v = Number(s);
+    if (!Number.isFinite(v)) throw new EdgeqError("E_USAGE", `--${what} must be a number`);
+    return v;
+  };
+  if (o.help || !cmd) {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const backend = (o.backend ?? "ref") as BackendName;
+  switch (cmd) {
+    case "eval": {
+      if (!model || !o.data) throw new EdgeqError("E_USAGE", "eval needs <model> --data DIR");
+      const r = await evaluate(model, o.data, {
+        limit: num(o.limit, "limit"),
+        batch: num(o.batch, "batch"),
+        backend,
+        mean: num(o.mean, "mean"),
+        std: num(o.std, "std"),
+      });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(
+          `${r.model}: top-1 ${(100 * r.top1).toFixed(2)}% (${r.correct}/${r.n}), ` +
+            `${r.ms_per_image.toFixed(3)} ms/image, backend ${r.backend}`,
+        );
+      }
+      return 0;
+    }
+    case "run": {
+      if (!model || !o.input) throw new EdgeqError("E_USAGE", "run needs <model> --input X");
+      const m = await load(model, { backend });
+      const x = await readInput(o.input, m, num(o.mean, "mean"), num(o.std, "std"));
+      const out = m.run({ [m.inputNames[0]]: x });
+      if (o.json) {
+        const j: Record<string, unknown> = {};
+        for (const [k, t] of Object.entries(out)) {
+          j[k] = { dtype: t.dtype, shape: t.shape, data: Array.from(t.data) };
+        }
+        console.log(JSON.stringify({ outputs: j }));
+      } else for (const [k, t] of Object.entries(out)) console.log(fmtTensor(k, t));
+      return 0;
+    }
+    case "inspect": {
+      if (!model) throw new EdgeqError("E_USAGE", "inspect needs <model>");
+      const r = inspect(model, await Deno.readFile(model));
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`${r.model}: ONNX opset ${r.opset}, ${r.bytes} bytes, ${r.params} params`);
+        console.log(`nodes: ${r.imported_nodes} imported, ${r.executed_nodes} after folding`);
+        console.log(`ops: ${Object.entries(r.ops).map(([k, v]) => `${k}×${v}`).join(" ")}`);
+        console.log(`residual blocks: ${r.residual_blocks.length}`);
+      }
+      return 0;
+    }
+    case "demo":
+      await demo();
+      return 0;
+  }
+  throw new EdgeqError("E_USAGE", `unknown command '${cmd}'\n${USAGE}`);
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    if (e instanceof EdgeqError) {
+      console.error(`edgeq: error [${e.code}]: ${e.message}`);
+      Deno.exit(2);
+    }
+    if (e instanceof Error && e.name === "TypeError" && /parseArgs|option/i.test(e.message)) {
+      console.error(`edgeq: ${e.message}\n${USAGE}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}
