@@ -20,8 +20,14 @@ type ValueInfoProto = InstanceType<typeof onnx.onnx.ValueInfoProto>;
 const AT = onnx.onnx.AttributeProto.AttributeType;
 const utf8 = new TextDecoder();
 
-/** Opsets of the default domain the importer accepts. */
-export const MIN_OPSET = 7;
+/**
+ * Lowest default-domain opset the importer accepts. The reference ops implement the
+ * pre-opset-7 forms too (legacy `broadcast`/`axis` of binary ops, Gemm `broadcast`,
+ * BatchNormalization/Dropout `is_test`, Reshape-1/Slice-1/Pad-2/Split-2 attributes,
+ * per-channel PRelu-6...); attributes of older versions they do not implement, such
+ * as `consumed_inputs`, are rejected at import as E_UNSUPPORTED_ATTR.
+ */
+export const MIN_OPSET = 1;
 /** Highest default-domain opset the importer accepts. */
 export const MAX_OPSET = 18;
 

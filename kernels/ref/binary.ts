@@ -58,6 +58,33 @@ export function mapBroadcast(
   return { dtype: outDtype, shape, data: out };
 }
 
+/**
+ * Legacy broadcasting (opsets < 7): B broadcasts onto A only with `broadcast=1`, its
+ * dims aligned with A's from `axis` on (default: trailing, as numpy). Returns B with
+ * trailing unit dims appended so that numpy broadcasting computes the same thing. The
+ * attributes are rejected from opset 7, where broadcasting is always numpy-style.
+ */
+function legacyBroadcast<T extends TensorMeta>(a: T, b: T, attrs: Attrs, ctx: OpContext): T {
+  if (attrs.broadcast === undefined && attrs.axis === undefined) return b;
+  if (ctx.opset >= 7) attrError(ctx, "attributes 'broadcast' and 'axis' exist only before opset 7");
+  const bc = attrInt(attrs, "broadcast", 0);
+  if (bc !== 0 && bc !== 1) attrError(ctx, `broadcast must be 0 or 1, got ${bc}`);
+  if (bc === 0 || attrs.axis === undefined) return b;
+  const ra = a.shape.length, rb = b.shape.length;
+  let axis = attrInt(attrs, "axis", 0);
+  if (axis < 0) axis += ra;
+  if (!Number.isInteger(axis) || axis < 0 || axis + rb > ra) {
+    attrError(
+      ctx,
+      `axis ${attrInt(attrs, "axis", 0)} cannot align B [${b.shape}] with A [${a.shape}]`,
+    );
+  }
+  return { ...b, shape: [...b.shape, ...new Array<number>(ra - axis - rb).fill(1)] };
+}
+
+/** Attributes every broadcasting binary op accepts (meaningful before opset 7 only). */
+const LEGACY_ATTRS = ["broadcast", "axis"] as const;
+
 interface BinarySpec {
   /** Allowed input dtypes (both inputs share one, except for Pow's exponent). */
   types: readonly DType[];
@@ -80,14 +107,14 @@ interface BinarySpec {
 export function binaryOp(spec: BinarySpec): OpDef {
   const check = <T extends TensorMeta>(ins: (T | undefined)[], attrs: Attrs, ctx: OpContext) => {
     const a = need(ins, 0, ctx);
-    const b = need(ins, 1, ctx);
+    const b = legacyBroadcast(a, need(ins, 1, ctx), attrs, ctx);
     checkDType(ctx, a, spec.types, "A");
     sameDType(ctx, a, b, "A", "B");
     spec.make(a.dtype, attrs, ctx); // validates attributes
     return [a, b];
   };
   return {
-    attrs: spec.attrs ?? [],
+    attrs: [...(spec.attrs ?? []), ...LEGACY_ATTRS],
     infer(ins, attrs, _c, ctx) {
       const [a, b] = check(ins, attrs, ctx);
       return [{ dtype: spec.out ?? a.dtype, shape: broadcastShapes(ctx, a.shape, b.shape) }];
@@ -112,22 +139,26 @@ function intMod(a: number, b: number): number {
   return r !== 0 && (r < 0) !== (b < 0) ? r + b : r;
 }
 
-function powInputs<T extends TensorMeta>(ins: (T | undefined)[], ctx: OpContext): T[] {
+function powInputs<T extends TensorMeta>(
+  ins: (T | undefined)[],
+  attrs: Attrs,
+  ctx: OpContext,
+): T[] {
   const x = need(ins, 0, ctx);
-  const y = need(ins, 1, ctx);
+  const y = legacyBroadcast(x, need(ins, 1, ctx), attrs, ctx);
   checkDType(ctx, x, NUMERIC, "X");
   checkDType(ctx, y, NUMERIC, "Y"); // the exponent's type may differ since opset 12
   return [x, y];
 }
 
 const Pow: OpDef = {
-  attrs: [],
-  infer(ins, _a, _c, ctx) {
-    const [x, y] = powInputs(ins, ctx);
+  attrs: LEGACY_ATTRS,
+  infer(ins, attrs, _c, ctx) {
+    const [x, y] = powInputs(ins, attrs, ctx);
     return [{ dtype: x.dtype, shape: broadcastShapes(ctx, x.shape, y.shape) }];
   },
-  run(ins, _a, ctx) {
-    const [x, y] = powInputs(ins, ctx);
+  run(ins, attrs, ctx) {
+    const [x, y] = powInputs(ins, attrs, ctx);
     return [mapBroadcast(ctx, [x, y], x.dtype, (v) => Math.pow(v[0], v[1]))];
   },
 };
@@ -197,6 +228,15 @@ function preluInputs<T extends TensorMeta>(ins: (T | undefined)[], ctx: OpContex
   const s = need(ins, 1, ctx);
   checkDType(ctx, x, SIGNED, "X");
   sameDType(ctx, x, s, "X", "slope");
+  // Before opset 7 a 1-D slope of C values is per channel (axis 1), as Caffe2 and the
+  // PyTorch exporter of that time meant it; from opset 7 it broadcasts numpy-style.
+  const r = x.shape.length;
+  if (
+    ctx.opset < 7 && r > 2 && s.shape.length === 1 && s.shape[0] === x.shape[1] &&
+    s.shape[0] !== 1
+  ) {
+    return [x, { ...s, shape: [s.shape[0], ...new Array<number>(r - 2).fill(1)] }];
+  }
   checkUnidirectional(ctx, s.shape, x.shape, "slope");
   return [x, s];
 }

@@ -40,6 +40,26 @@ const ONNX_OTHER: Record<number, string> = {
   22: "int4",
 };
 
+/** TensorProto.DataType names, for Cast-1's string `to`. */
+const ONNX_NAMES: Record<string, number> = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  COMPLEX64: 14,
+  COMPLEX128: 15,
+  BFLOAT16: 16,
+};
+
 /**
  * The edgeq dtype of a Cast `to` attribute (an ONNX TensorProto.DataType number, or a
  * dtype name), or an E_UNSUPPORTED_DTYPE error.
@@ -56,6 +76,11 @@ export function castTarget(ctx: OpContext, to: unknown): DType {
     return dtypeError(ctx, `Cast to ${ONNX_OTHER[to] ?? `ONNX type ${to}`} is not supported`);
   }
   if (typeof to === "string" && (ALL as readonly string[]).includes(to)) return to as DType;
+  if (typeof to === "string" && ctx.opset < 6) {
+    // Cast-1 names the target type by its TensorProto.DataType name ("FLOAT", ...).
+    const num = ONNX_NAMES[to.toUpperCase()];
+    if (num !== undefined) return castTarget(ctx, num);
+  }
   return attrError(ctx, `attribute 'to' must be an ONNX data type, got ${JSON.stringify(to)}`);
 }
 

@@ -1,5 +1,5 @@
 /**
- * Conv (ONNX, opsets 1..22), 1-D and 2-D, float32/float64.
+ * Conv (ONNX, opsets 1..22), 1-D, 2-D and N-D, float32/float64.
  *
  * `Y[n, m] = B[m] + sum_{c in group(m), ky, kx} W[m, c, ky, kx] * X[n, c, oy*sy + ky*dy - py, ...]`
  *
@@ -7,7 +7,7 @@
  * in float64 and rounding once on store. 1-D convs run as 2-D ones with a unit height.
  * Supported: group (incl. depthwise), pads, strides, dilations, auto_pad
  * NOTSET/SAME_UPPER/SAME_LOWER/VALID, optional bias, kernel_shape (checked against W).
- * 3-D convs are rejected.
+ * Convs with more than 2 spatial axes unfold through a tap table ({@link tapTable}).
  */
 import { attrInt, attrInts, type Attrs } from "../../runtime/graph.ts";
 import { fmtShape, type Tensor, type TensorMeta } from "../../runtime/tensor.ts";
@@ -24,7 +24,7 @@ import {
   sameDType,
   toF64,
 } from "./nn_util.ts";
-import { lift2d, slidingWindow, type Window } from "./nn_window.ts";
+import { lift2d, slidingWindow, tapTable, type Window } from "./nn_window.ts";
 
 /** Shape facts of one Conv node. */
 interface ConvGeom {
@@ -60,7 +60,7 @@ function convGeom(
   attrs: Attrs,
 ): ConvGeom {
   const dtype = floatDType(ctx, x, "X");
-  checkRank(ctx, x, 3, 4, "X (1-D or 2-D Conv: N x C x [H x] W)");
+  checkRank(ctx, x, 3, Infinity, "X (Conv: N x C x D1 x ... x Dn)");
   sameDType(ctx, w, dtype, "W");
   if (w.shape.length !== x.shape.length) {
     shapeError(ctx, `W ${fmtShape(w.shape)} must have the rank of X ${fmtShape(x.shape)}`);
@@ -80,6 +80,32 @@ function convGeom(
   if (b) checkVector(ctx, b, m, dtype, "B");
   const win = slidingWindow(ctx, attrs, x.shape.slice(2), kernel, false);
   return { dtype, n, c, m, group, win, outShape: [n, m, ...win.outSize] };
+}
+
+/**
+ * N-D im2col: `col[(c*K + k)*P + p] = x[xOff + c*plane + table[k*P + p]]`, 0 where the
+ * tap reads padding (`table` from {@link tapTable} with `from` = output sizes).
+ */
+export function im2colNd(
+  x: FloatArray,
+  xOff: number,
+  cg: number,
+  plane: number,
+  table: Int32Array,
+  K: number,
+  P: number,
+  col: Float64Array,
+): void {
+  for (let c = 0; c < cg; c++) {
+    const src = xOff + c * plane;
+    for (let k = 0; k < K; k++) {
+      const row = (c * K + k) * P, t0 = k * P;
+      for (let p = 0; p < P; p++) {
+        const t = table[t0 + p];
+        col[row + p] = t >= 0 ? x[src + t] : 0;
+      }
+    }
+  }
 }
 
 /**
@@ -138,17 +164,22 @@ function runConv(
   const xd = floatData(ctx, x, "X");
   const wd = toF64(floatData(ctx, w, "W"));
   const bd = b ? floatData(ctx, b, "B") : undefined;
-  const win = lift2d(g.win);
-  const [H, W] = win.inSize, [kh, kw] = win.kernel, [oh, ow] = win.outSize;
+  const nd = g.win.inSize.length;
+  const win = nd > 2 ? g.win : lift2d(g.win);
+  const taps = win.kernel.reduce((a, b) => a * b, 1);
+  const plane = win.inSize.reduce((a, b) => a * b, 1);
   const cg = g.c / g.group, mg = g.m / g.group;
-  const K = cg * kh * kw, P = oh * ow;
+  const K = cg * taps, P = win.outSize.reduce((a, b) => a * b, 1);
+  const table = nd > 2 ? tapTable(win.outSize, win.inSize, win) : undefined;
   const col = new Float64Array(K * P);
   const acc = new Float64Array(mg * P);
   const y = newFloat(g.dtype, g.outShape);
   const yd = y.data as FloatArray;
   for (let n = 0; n < g.n; n++) {
     for (let gi = 0; gi < g.group; gi++) {
-      im2col(xd, (n * g.c + gi * cg) * H * W, cg, win, col);
+      const xOff = (n * g.c + gi * cg) * plane;
+      if (table) im2colNd(xd, xOff, cg, plane, table, taps, P, col);
+      else im2col(xd, xOff, cg, win, col);
       for (let i = 0; i < mg; i++) acc.fill(bd ? bd[gi * mg + i] : 0, i * P, (i + 1) * P);
       gemmAccF64(mg, P, K, wd, gi * mg * K, K, col, 0, P, acc, 0, P);
       yd.set(acc, (n * g.m + gi * mg) * P);
@@ -157,7 +188,7 @@ function runConv(
   return y;
 }
 
-/** Conv: the reference float convolution (1-D and 2-D). */
+/** Conv: the reference float convolution (1-D, 2-D and N-D). */
 export const Conv: OpDef = {
   attrs: ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"],
   infer(ins, attrs, _consts, ctx) {

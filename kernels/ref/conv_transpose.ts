@@ -1,10 +1,11 @@
 /**
- * ConvTranspose (ONNX, opsets 1..22), 1-D and 2-D, float32/float64.
+ * ConvTranspose (ONNX, opsets 1..22), 1-D, 2-D and N-D, float32/float64.
  *
  * X is `[N, C, (H,) W]`, W is `[C, M/group, (kh,) kw]`, B is `[M]`. Each input pixel
  * scatters `X[n, c, iy, ix] * W[c, m, ky, kx]` to output `(iy*sy + ky*dy - py, ...)`.
  * Computed per (image, group) as `col = Wgᵀ · Xg` ({@link gemmAccF64}, float64) then
- * col2im (scatter-add), rounding once on store.
+ * col2im (scatter-add), rounding once on store. More than 2 spatial axes scatter
+ * through a tap table ({@link tapTable}).
  *
  * Output size per spatial axis, as the ONNX spec states it:
  * - explicit pads: `s*(in-1) + output_padding + (k-1)*d + 1 - pb - pe`;
@@ -29,7 +30,7 @@ import {
   newFloat,
   sameDType,
 } from "./nn_util.ts";
-import { lift2d, readAutoPad, readPads, readPositive, type Window } from "./nn_window.ts";
+import { lift2d, readAutoPad, readPads, readPositive, tapTable, type Window } from "./nn_window.ts";
 import { checkKernelShape, readGroup } from "./conv.ts";
 
 interface DeconvGeom {
@@ -98,7 +99,7 @@ function deconvGeom(
   attrs: Attrs,
 ): DeconvGeom {
   const dtype = floatDType(ctx, x, "X");
-  checkRank(ctx, x, 3, 4, "X (1-D or 2-D ConvTranspose: N x C x [H x] W)");
+  checkRank(ctx, x, 3, Infinity, "X (ConvTranspose: N x C x D1 x ... x Dn)");
   sameDType(ctx, w, dtype, "W");
   if (w.shape.length !== x.shape.length) {
     shapeError(ctx, `W ${fmtShape(w.shape)} must have the rank of X ${fmtShape(x.shape)}`);
@@ -143,6 +144,30 @@ function col2im(col: Float64Array, mg: number, w: Window, acc: Float64Array): vo
   }
 }
 
+/**
+ * N-D col2im: `acc[m*Q + table[k*P + p]] += col[(m*K + k)*P + p]` for taps that land
+ * inside the output (`table` from {@link tapTable} with `from` = input sizes).
+ */
+function col2imNd(
+  col: Float64Array,
+  mg: number,
+  table: Int32Array,
+  K: number,
+  P: number,
+  Q: number,
+  acc: Float64Array,
+): void {
+  for (let m = 0; m < mg; m++) {
+    for (let k = 0; k < K; k++) {
+      const row = (m * K + k) * P, t0 = k * P, dst = m * Q;
+      for (let p = 0; p < P; p++) {
+        const t = table[t0 + p];
+        if (t >= 0) acc[dst + t] += col[row + p];
+      }
+    }
+  }
+}
+
 function runDeconv(
   ctx: OpContext,
   x: Tensor,
@@ -154,10 +179,14 @@ function runDeconv(
   const xd = floatData(ctx, x, "X");
   const wd = floatData(ctx, w, "W");
   const bd = b ? floatData(ctx, b, "B") : undefined;
-  const win = lift2d(g.win);
-  const [H, W] = win.inSize, [kh, kw] = win.kernel, [OH, OW] = win.outSize;
+  const nd = g.win.inSize.length;
+  const win = nd > 2 ? g.win : lift2d(g.win);
+  const taps = win.kernel.reduce((a, b) => a * b, 1);
   const cg = g.c / g.group, mg = g.m / g.group;
-  const K2 = mg * kh * kw, P = H * W, Q = OH * OW;
+  const K2 = mg * taps;
+  const P = win.inSize.reduce((a, b) => a * b, 1);
+  const Q = win.outSize.reduce((a, b) => a * b, 1);
+  const table = nd > 2 ? tapTable(win.inSize, win.outSize, win) : undefined;
   // Wgᵀ per group: [K2, cg].
   const wt = Array.from({ length: g.group }, (_, gi) => transposeF64(wd, gi * cg * K2, cg, K2));
   const xg = new Float64Array(cg * P);
@@ -172,14 +201,15 @@ function runDeconv(
       col.fill(0);
       gemmAccF64(K2, P, cg, wt[gi], 0, cg, xg, 0, P, col, 0, P);
       for (let i = 0; i < mg; i++) acc.fill(bd ? bd[gi * mg + i] : 0, i * Q, (i + 1) * Q);
-      col2im(col, mg, win, acc);
+      if (table) col2imNd(col, mg, table, taps, P, Q, acc);
+      else col2im(col, mg, win, acc);
       yd.set(acc, (n * g.m + gi * mg) * Q);
     }
   }
   return y;
 }
 
-/** ConvTranspose: the reference float transposed convolution (1-D and 2-D). */
+/** ConvTranspose: the reference float transposed convolution (1-D, 2-D and N-D). */
 export const ConvTranspose: OpDef = {
   attrs: [
     "auto_pad",

@@ -51,8 +51,9 @@ function concatCheck(ins: (TensorMeta | undefined)[], attrs: Attrs, ctx: OpConte
   const xs = ins.map((_, i) => need(ins, i, ctx));
   checkDType(ctx, xs[0], ALL, "input 0");
   const r = xs[0].shape.length;
-  if (attrs.axis === undefined) attrError(ctx, "attribute 'axis' is required");
-  const axis = normAxis(ctx, attrInt(attrs, "axis", 0), r);
+  // Concat-1 (opsets 1..3) defaults axis to 1; from Concat-4 it is required.
+  if (attrs.axis === undefined && ctx.opset >= 4) attrError(ctx, "attribute 'axis' is required");
+  const axis = normAxis(ctx, attrInt(attrs, "axis", 1), r);
   const shape = [...xs[0].shape];
   shape[axis] = 0;
   xs.forEach((x, i) => {
@@ -104,7 +105,11 @@ function splitSizes(
   const dim = x.shape[axis];
   const outs = ctx.node.outputs.length;
   let sizes: number[] | undefined;
-  if (ctx.opset < 13) {
+  if (ctx.opset < 2 && n > 1) {
+    // Split-1 takes the sizes as an attribute or as a second input.
+    if (attrs.split !== undefined) attrError(ctx, "give split as an attribute or input, not both");
+    sizes = intValues(ctx, data(1, "split"), "split");
+  } else if (ctx.opset < 13) {
     if (n > 1) shapeError(ctx, "split is an attribute before opset 13, not an input");
     sizes = attrInts(attrs, "split");
   } else {

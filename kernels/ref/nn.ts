@@ -24,6 +24,7 @@ import { InstanceNormalization } from "./instance_norm.ts";
 import { LayerNormalization } from "./layer_norm.ts";
 import { Hardmax, LogSoftmax, Softmax } from "./softmax.ts";
 import { LpNormalization } from "./lp_norm.ts";
+import { LRN, MeanVarianceNormalization } from "./local_norm.ts";
 
 /** The nn reference ops by ONNX op type (default domain). */
 export const NN_OPS: Record<string, OpDef> = {
@@ -42,4 +43,6 @@ export const NN_OPS: Record<string, OpDef> = {
   LogSoftmax,
   Hardmax,
   LpNormalization,
+  LRN,
+  MeanVarianceNormalization,
 };

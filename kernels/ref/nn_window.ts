@@ -155,3 +155,63 @@ export function lift2d(w: Window): Window {
     outSize: [1, ...w.outSize],
   };
 }
+
+/**
+ * Tap table of an N-D sliding window, for the generic (rank > 2 spatial) paths.
+ *
+ * For every kernel tap `k` (row-major over `kernel`) and every position `p` of the
+ * `from` grid, `table[k * size(from) + p]` is the flat row-major index into the `to`
+ * grid of the coordinate `p * stride + k * dilation - padBegin`, or -1 when that
+ * coordinate lies outside `to` but inside the padded extent `[-padBegin, to + padEnd)`,
+ * or -2 when it lies beyond the padded extent. Conv and the pools read from the input
+ * grid (`from` = output sizes, `to` = input sizes); ConvTranspose scatters into the
+ * output grid (`from` = input sizes, `to` = output sizes).
+ *
+ * @example
+ * ```ts
+ * const t = tapTable([2], [3], { kernel: [2], strides: [1], dilations: [1], padBegin: [0], padEnd: [0] });
+ * // t = [0, 1, 1, 2]
+ * ```
+ */
+export function tapTable(
+  from: readonly number[],
+  to: readonly number[],
+  w: Pick<Window, "kernel" | "strides" | "dilations" | "padBegin" | "padEnd">,
+): Int32Array {
+  const nd = from.length;
+  let P = 1, K = 1;
+  for (let d = 0; d < nd; d++) {
+    P *= from[d];
+    K *= w.kernel[d];
+  }
+  const toStride = new Array<number>(nd);
+  for (let d = nd - 1, acc = 1; d >= 0; d--) {
+    toStride[d] = acc;
+    acc *= to[d];
+  }
+  const table = new Int32Array(K * P);
+  const k = new Array<number>(nd).fill(0);
+  const p = new Array<number>(nd).fill(0);
+  for (let kk = 0; kk < K; kk++) {
+    p.fill(0);
+    for (let pi = 0; pi < P; pi++) {
+      let flat = 0, state = 0;
+      for (let d = 0; d < nd; d++) {
+        const c = p[d] * w.strides[d] + k[d] * w.dilations[d] - w.padBegin[d];
+        if (c >= 0 && c < to[d]) flat += c * toStride[d];
+        else if (c < -w.padBegin[d] || c >= to[d] + w.padEnd[d]) state = -2;
+        else if (state === 0) state = -1;
+      }
+      table[kk * P + pi] = state < 0 ? state : flat;
+      for (let d = nd - 1; d >= 0; d--) {
+        if (++p[d] < from[d]) break;
+        p[d] = 0;
+      }
+    }
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++k[d] < w.kernel[d]) break;
+      k[d] = 0;
+    }
+  }
+  return table;
+}

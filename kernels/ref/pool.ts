@@ -1,5 +1,5 @@
 /**
- * MaxPool and AveragePool (ONNX, opsets 1..22), 1-D and 2-D, float32/float64.
+ * MaxPool and AveragePool (ONNX, opsets 1..22), 1-D, 2-D and N-D, float32/float64.
  *
  * Geometry (kernel_shape, strides, pads, dilations, auto_pad, ceil_mode) comes from
  * {@link slidingWindow}. Window semantics follow onnxruntime / PyTorch:
@@ -11,6 +11,8 @@
  *   (count_include_pad=0) or by the number of taps inside the padded extent
  *   `[-pb, in + pe)` (count_include_pad=1; the ceil_mode overhang is never counted).
  *   A window with no tap in the input gives 0.
+ * 1-D and 2-D pools run on a direct 2-D loop; more spatial axes use a tap table
+ * ({@link tapTable}). storage_order 1 is only defined for 1-D and 2-D here.
  */
 import { attrInts, type Attrs } from "../../runtime/graph.ts";
 import type { Tensor, TensorMeta } from "../../runtime/tensor.ts";
@@ -24,7 +26,7 @@ import {
   floatDType,
   newFloat,
 } from "./nn_util.ts";
-import { lift2d, slidingWindow, type Window } from "./nn_window.ts";
+import { lift2d, slidingWindow, tapTable, type Window } from "./nn_window.ts";
 
 interface PoolGeom {
   dtype: FloatDType;
@@ -36,7 +38,7 @@ interface PoolGeom {
 
 function poolGeom(ctx: OpContext, x: TensorMeta, attrs: Attrs): PoolGeom {
   const dtype = floatDType(ctx, x, "X");
-  checkRank(ctx, x, 3, 4, `X (1-D or 2-D ${ctx.node.op}: N x C x [H x] W)`);
+  checkRank(ctx, x, 3, Infinity, `X (${ctx.node.op}: N x C x D1 x ... x Dn)`);
   const kernel = attrInts(attrs, "kernel_shape");
   if (!kernel) attrError(ctx, "kernel_shape is required");
   const ceil = attrFlag(ctx, attrs.ceil_mode, "ceil_mode", 0) === 1;
@@ -54,10 +56,60 @@ function wantsIndices(ctx: OpContext): boolean {
   return ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== "";
 }
 
+/** Max or average over every window of an N-D pool, via a tap table. */
+function runPoolNd(
+  g: PoolGeom,
+  xd: FloatArray,
+  max: boolean,
+  incl: boolean,
+): { y: Tensor; arg: Float64Array } {
+  const w = g.win;
+  const tab = tapTable(w.outSize, w.inSize, w);
+  const P = w.outSize.reduce((a, b) => a * b, 1);
+  const K = w.kernel.reduce((a, b) => a * b, 1);
+  const plane = w.inSize.reduce((a, b) => a * b, 1);
+  const y = newFloat(g.dtype, g.outShape);
+  const yd = y.data as FloatArray;
+  const arg = new Float64Array(max ? yd.length : 0);
+  const lowest = g.dtype === "float32" ? -3.4028234663852886e38 : -Number.MAX_VALUE;
+  let o = 0;
+  for (let pl = 0; pl < g.planes; pl++) {
+    const base = pl * plane;
+    for (let p = 0; p < P; p++, o++) {
+      let best = lowest, bi = -1, sum = 0, cnt = 0, padded = 0;
+      for (let k = 0; k < K; k++) {
+        const t = tab[k * P + p];
+        if (t >= -1) padded++;
+        if (t < 0) continue;
+        const v = xd[base + t];
+        if (max) {
+          if (bi < 0 || v > best) {
+            best = v;
+            bi = t;
+          }
+        } else {
+          sum += v;
+          cnt++;
+        }
+      }
+      if (max) {
+        yd[o] = best;
+        arg[o] = base + bi;
+      } else yd[o] = cnt === 0 ? 0 : sum / (incl ? padded : cnt);
+    }
+  }
+  return { y, arg };
+}
+
 function runMaxPool(ctx: OpContext, x: Tensor, attrs: Attrs): Tensor[] {
   const g = poolGeom(ctx, x, attrs);
   const colMajor = attrFlag(ctx, attrs.storage_order, "storage_order", 0) === 1;
   const xd = floatData(ctx, x, "X");
+  if (g.win.inSize.length > 2) {
+    if (colMajor) attrError(ctx, "storage_order 1 is only supported for 1-D and 2-D MaxPool");
+    const { y, arg } = runPoolNd(g, xd, true, false);
+    return wantsIndices(ctx) ? [y, { dtype: "int64", shape: [...g.outShape], data: arg }] : [y];
+  }
   const w = lift2d(g.win);
   const [H, W] = w.inSize, [kh, kw] = w.kernel, [sh, sw] = w.strides;
   const [dh, dw] = w.dilations, [ph, pw] = w.padBegin, [oh, ow] = w.outSize;
@@ -101,6 +153,7 @@ function runAvgPool(ctx: OpContext, x: Tensor, attrs: Attrs): Tensor {
   const g = poolGeom(ctx, x, attrs);
   const incl = attrFlag(ctx, attrs.count_include_pad, "count_include_pad", 0) === 1;
   const xd = floatData(ctx, x, "X");
+  if (g.win.inSize.length > 2) return runPoolNd(g, xd, false, incl).y;
   const w = lift2d(g.win);
   const [H, W] = w.inSize, [kh, kw] = w.kernel, [sh, sw] = w.strides;
   const [dh, dw] = w.dilations, [ph, pw] = w.padBegin, [oh, ow] = w.outSize;

@@ -188,6 +188,7 @@ function padPlan(x: TensorMeta, has: Has, attrs: Attrs, data: DataOf, ctx: OpCon
 }
 
 function tilePlan(x: TensorMeta, _h: Has, _a: Attrs, data: DataOf, ctx: OpContext): Plan {
+  if (ctx.opset < 6) attrError(ctx, "Tile before opset 6 (tiles and axis inputs) is not supported");
   const rep = intValues(ctx, data(1, "repeats"), "repeats");
   if (rep.length !== x.shape.length) {
     shapeError(ctx, `repeats has ${rep.length} values, input has rank ${x.shape.length}`);

@@ -1,6 +1,6 @@
 /**
  * The tensor/shape reference op set: reductions and ArgMax/ArgMin, shape ops,
- * constants, Slice/Pad/Tile, layout ops and index ops.
+ * constants, Slice/Pad/Tile, layout ops and index ops (incl. GatherND, Scatter, TopK).
  *
  * @example
  * ```ts
@@ -15,6 +15,7 @@ import { CONST_OPS } from "./const_ops.ts";
 import { SLICE_PAD_OPS } from "./slice_pad.ts";
 import { LAYOUT_OPS } from "./layout.ts";
 import { INDEX_OPS } from "./index_ops.ts";
+import { SCATTER_OPS } from "./scatter_ops.ts";
 
 /** Every tensor/shape/reduction reference op, by ONNX op type (default domain). */
 export const TENSOR_OPS: Record<string, OpDef> = {
@@ -24,4 +25,5 @@ export const TENSOR_OPS: Record<string, OpDef> = {
   ...SLICE_PAD_OPS,
   ...LAYOUT_OPS,
   ...INDEX_OPS,
+  ...SCATTER_OPS,
 };

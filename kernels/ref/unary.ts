@@ -185,4 +185,12 @@ export const UNARY_OPS: Record<string, OpDef> = {
   Not: unaryOp({ types: ["bool"], make: () => (x) => x ? 0 : 1 }),
   IsNaN: unaryOp({ types: FLOAT, out: "bool", make: () => (x) => Number.isNaN(x) ? 1 : 0 }),
   IsInf,
+  Shrink: unaryOp({
+    types: NUMERIC,
+    attrs: ["bias", "lambd"],
+    make: (attrs) => {
+      const bias = attrFloat(attrs, "bias", 0), lambd = attrFloat(attrs, "lambd", 0.5);
+      return (x) => x < -lambd ? x + bias : x > lambd ? x - bias : 0;
+    },
+  }),
 };
