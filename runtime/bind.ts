@@ -7,7 +7,7 @@
 import { EdgeqError } from "./errors.ts";
 import { attrInt, type Graph, type Node } from "./graph.ts";
 import { fmtShape, type Tensor, type TensorMeta } from "./tensor.ts";
-import { REF_OPS } from "../kernels/ref/mod.ts";
+import { refOpFor } from "../kernels/ref/mod.ts";
 import type { OpContext } from "../kernels/ref/op.ts";
 
 /** How to bind a graph's inputs. */
@@ -83,7 +83,7 @@ export function bindGraph(g: Graph, opts: BindOptions = {}): Graph {
   }
   const kept: Node[] = [];
   for (const node of g.nodes) {
-    const def = REF_OPS[node.op];
+    const def = refOpFor(node);
     const ctx: OpContext = { node, opset: g.opset };
     if (!def) {
       throw new EdgeqError("E_UNSUPPORTED_OP", `unsupported op ${node.op}`, {

@@ -6,7 +6,7 @@
 import { EdgeqError } from "./errors.ts";
 import type { Graph, Node } from "./graph.ts";
 import { fmtShape, size, type Tensor } from "./tensor.ts";
-import { REF_OPS } from "../kernels/ref/mod.ts";
+import { refOpFor } from "../kernels/ref/mod.ts";
 
 /** Called after every executed node (used by calibration and profiling). */
 export type NodeObserver = (node: Node, outputs: Tensor[]) => void;
@@ -93,7 +93,7 @@ export function execute(
       }
       return t;
     });
-    const outs = REF_OPS[node.op].run(ins, node.attrs, { node, opset: g.opset });
+    const outs = refOpFor(node)!.run(ins, node.attrs, { node, opset: g.opset });
     node.outputs.forEach((o, k) => o && env.set(o, outs[k]));
     opts.observe?.(node, outs);
     for (const x of node.inputs) if (x && lastUse.get(x) === i && !keep.has(x)) env.delete(x);

@@ -1,0 +1,225 @@
+/**
+ * Helpers shared by the quantized reference ops: 8-bit dtype checks, and readers for
+ * the requantization attributes (zero points, clamp bounds, multiplier/shift lists)
+ * that validate ranges and throw {@link EdgeqError}s naming the node.
+ * @module
+ */
+import type { Attrs, AttrValue } from "../../../runtime/graph.ts";
+import { fmtShape, type Tensor, type TensorMeta } from "../../../runtime/tensor.ts";
+import { attrError, type OpContext, shapeError } from "../op.ts";
+import { dtypeError } from "../ref_util.ts";
+import { INT32_MAX } from "./requant.ts";
+
+/** The 8-bit activation dtypes. */
+export type QDType = "int8" | "uint8";
+
+/** 8-bit integer data. */
+export type QArray = Int8Array | Uint8Array;
+
+/**
+ * The value range of an 8-bit dtype.
+ *
+ * @example
+ * ```ts
+ * qRange("uint8"); // [0, 255]
+ * ```
+ */
+export function qRange(dtype: QDType): [number, number] {
+  return dtype === "int8" ? [-128, 127] : [0, 255];
+}
+
+/**
+ * Checks that a value is int8 or uint8 and returns its dtype.
+ *
+ * @example
+ * ```ts
+ * const dt = qDType(ctx, x, "X"); // "int8" | "uint8"
+ * ```
+ */
+export function qDType(ctx: OpContext, m: TensorMeta, what: string): QDType {
+  if (m.dtype !== "int8" && m.dtype !== "uint8") {
+    dtypeError(ctx, `${what} must be int8 or uint8, got ${m.dtype}`);
+  }
+  return m.dtype;
+}
+
+/**
+ * Checks a value's dtype is exactly `dtype`.
+ *
+ * @example
+ * ```ts
+ * needDType(ctx, w, "int8", "W");
+ * ```
+ */
+export function needDType(ctx: OpContext, m: TensorMeta, dtype: string, what: string): void {
+  if (m.dtype !== dtype) dtypeError(ctx, `${what} must be ${dtype}, got ${m.dtype}`);
+}
+
+/**
+ * Checks an optional int32 bias of shape `[n]`.
+ *
+ * @example
+ * ```ts
+ * checkBias(ctx, ins[2], 16);
+ * ```
+ */
+export function checkBias(ctx: OpContext, b: TensorMeta | undefined, n: number): void {
+  if (!b) return;
+  needDType(ctx, b, "int32", "bias");
+  if (b.shape.length !== 1 || b.shape[0] !== n) {
+    shapeError(ctx, `bias must have shape [${n}], got ${fmtShape(b.shape)}`);
+  }
+}
+
+function isInt(v: AttrValue | undefined): v is number {
+  return typeof v === "number" && Number.isInteger(v);
+}
+
+/**
+ * Reads an integer attribute that must lie in `[lo, hi]`; `dflt` when absent
+ * (required when `dflt` is undefined).
+ *
+ * @example
+ * ```ts
+ * const zp = readIntIn(ctx, attrs, "x_zp", -128, 127, 0);
+ * ```
+ */
+export function readIntIn(
+  ctx: OpContext,
+  attrs: Attrs,
+  name: string,
+  lo: number,
+  hi: number,
+  dflt?: number,
+): number {
+  const v = attrs[name];
+  if (v === undefined) {
+    if (dflt === undefined) attrError(ctx, `attribute ${name} is required`);
+    return dflt;
+  }
+  if (!isInt(v) || v < lo || v > hi) {
+    attrError(ctx, `${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Reads a zero point for `dtype` (default 0).
+ *
+ * @example
+ * ```ts
+ * readZp(ctx, attrs, "y_zp", "uint8"); // 0..255
+ * ```
+ */
+export function readZp(ctx: OpContext, attrs: Attrs, name: string, dtype: QDType): number {
+  const [lo, hi] = qRange(dtype);
+  return readIntIn(ctx, attrs, name, lo, hi, 0);
+}
+
+/**
+ * Reads the output dtype attribute `dtype` ("int8" | "uint8"), default `dflt`.
+ *
+ * @example
+ * ```ts
+ * const yt = readQDType(ctx, attrs, "int8");
+ * ```
+ */
+export function readQDType(ctx: OpContext, attrs: Attrs, dflt: QDType): QDType {
+  const v = attrs.dtype;
+  if (v === undefined) return dflt;
+  if (v !== "int8" && v !== "uint8") {
+    attrError(ctx, `dtype must be "int8" or "uint8", got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Reads the fused-activation clamp `qmin`, `qmax` (default: the full range of `dtype`);
+ * both within the dtype's range and `qmin <= qmax`.
+ *
+ * @example
+ * ```ts
+ * const [qmin, qmax] = readClamp(ctx, { qmin: 0 }, "int8"); // [0, 127]
+ * ```
+ */
+export function readClamp(ctx: OpContext, attrs: Attrs, dtype: QDType): [number, number] {
+  const [lo, hi] = qRange(dtype);
+  const qmin = readIntIn(ctx, attrs, "qmin", lo, hi, lo);
+  const qmax = readIntIn(ctx, attrs, "qmax", lo, hi, hi);
+  if (qmin > qmax) attrError(ctx, `qmin ${qmin} is larger than qmax ${qmax}`);
+  return [qmin, qmax];
+}
+
+/** Per-channel (or broadcast single) requantization multipliers. */
+export interface Multipliers {
+  /** Q31 mantissas, one per channel. */
+  mult: Int32Array;
+  /** Exponents (positive = left shift), one per channel. */
+  shift: Int32Array;
+}
+
+function listOf(ctx: OpContext, v: AttrValue | undefined, name: string): number[] {
+  if (v === undefined) attrError(ctx, `attribute ${name} is required`);
+  const list = typeof v === "number" ? [v] : Array.isArray(v) ? v as number[] : undefined;
+  if (!list || list.some((x) => typeof x !== "number")) {
+    attrError(ctx, `${name} must be a number or a list of numbers`);
+  }
+  return list;
+}
+
+/**
+ * Reads a multiplier/shift pair of attributes, each a number or a list of length 1 or
+ * `n`, expanded to `n` entries. `mult` must be an integer in `[0, 2^31)`, `shift` an
+ * integer in `[-31, 30]`.
+ *
+ * @example
+ * ```ts
+ * const { mult, shift } = readMultipliers(ctx, attrs, "mult", "shift", 17);
+ * ```
+ */
+export function readMultipliers(
+  ctx: OpContext,
+  attrs: Attrs,
+  multName: string,
+  shiftName: string,
+  n: number,
+): Multipliers {
+  const m = listOf(ctx, attrs[multName], multName);
+  const s = listOf(ctx, attrs[shiftName], shiftName);
+  for (const [name, list] of [[multName, m], [shiftName, s]] as const) {
+    if (list.length !== 1 && list.length !== n) {
+      attrError(ctx, `${name} has ${list.length} values, expected 1 or ${n}`);
+    }
+  }
+  const mult = new Int32Array(n), shift = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const mi = m.length === 1 ? m[0] : m[i];
+    const si = s.length === 1 ? s[0] : s[i];
+    if (!Number.isInteger(mi) || mi < 0 || mi > INT32_MAX) {
+      attrError(ctx, `${multName}[${i}] must be an integer in [0, 2^31), got ${mi}`);
+    }
+    if (!Number.isInteger(si) || si < -31 || si > 30) {
+      attrError(ctx, `${shiftName}[${i}] must be an integer in [-31, 30], got ${si}`);
+    }
+    mult[i] = mi;
+    shift[i] = si;
+  }
+  return { mult, shift };
+}
+
+/**
+ * A new 8-bit tensor.
+ *
+ * @example
+ * ```ts
+ * const y = newQ("uint8", [1, 3]);
+ * ```
+ */
+export function newQ(dtype: QDType, shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return {
+    dtype,
+    shape: [...shape],
+    data: dtype === "int8" ? new Int8Array(n) : new Uint8Array(n),
+  };
+}
