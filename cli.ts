@@ -3,6 +3,8 @@
  *
  *   eval <model> --data DIR [--limit N] [--batch B] [--backend ref] [--mean M --std S] [--json]
  *   run <model> --input <file.npy|file.png|idx:DIR:i> [--json]
+ *   quantize <model.onnx> --calib DIR --out FILE.eqp [--method variance|minmax|percentile|entropy]
+ *            [--calib-limit N] [--json]
  *   inspect <model> [--json]
  *   demo
  */
@@ -13,11 +15,18 @@ import { imageBatch, loadIdxDir, parseNpy, parsePng } from "./runtime/data.ts";
 import { fmtShape, type Tensor } from "./runtime/tensor.ts";
 import { prepareGraph } from "./runtime/prepare.ts";
 import { importOnnx } from "./quantizer/onnx_import.ts";
+import { METHODS, type Method, quantize } from "./quantizer/quantize.ts";
+import { loadSamples } from "./quantizer/calib/source.ts";
+import { writePackedFile } from "./runtime/format/writer.ts";
+import { isPacked } from "./runtime/packed_model.ts";
+import { readPacked } from "./runtime/format/reader.ts";
 
 const USAGE = `usage: deno task edgeq <command> [options]
-  eval <model.onnx> --data DIR [--limit N] [--batch B] [--backend ref] [--mean M --std S] [--json]
-  run <model.onnx> --input <file.npy|file.png|idx:DIR:i> [--mean M --std S] [--json]
-  inspect <model.onnx> [--json]
+  quantize <model.onnx> --calib DIR --out FILE.eqp [--method variance|minmax|percentile|entropy]
+           [--calib-limit N] [--json]
+  eval <model.onnx|model.eqp> --data DIR [--limit N] [--batch B] [--backend ref] [--mean M --std S] [--json]
+  run <model.onnx|model.eqp> --input <file.npy|file.png|idx:DIR:i> [--mean M --std S] [--json]
+  inspect <model.onnx|model.eqp> [--json]
   demo`;
 
 /** Result of {@link evaluate}. */
@@ -128,6 +137,26 @@ async function readInput(spec: string, model: Model, mean?: number, std?: number
   throw new EdgeqError("E_USAGE", `--input must be .npy, .png or idx:DIR:i, got '${spec}'`);
 }
 
+function inspectPacked(path: string, bytes: Uint8Array) {
+  const f = readPacked(bytes, { path });
+  const m = f.model as { layers?: { node: string; op: string; bits: number; params: number }[] };
+  let tensorBytes = 0;
+  for (const t of f.tensors.values()) tensorBytes += t.bytes.length;
+  return {
+    model: path,
+    kind: "eqp",
+    bytes: bytes.length,
+    version: `${f.version.major}.${f.version.minor}`,
+    producer: f.producer,
+    checksums_ok: f.checksumsOk,
+    zero_copy: f.zeroCopy,
+    sections: f.sections,
+    tensors: f.tensors.size,
+    tensor_bytes: tensorBytes,
+    layers: m.layers ?? [],
+  };
+}
+
 function inspect(path: string, bytes: Uint8Array) {
   const g = importOnnx(bytes, { path });
   const b = prepareGraph(g, { batch: 1 });
@@ -188,6 +217,11 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       data: { type: "string" },
+      calib: { type: "string" },
+      "calib-limit": { type: "string" },
+      out: { type: "string" },
+      method: { type: "string" },
+      "per-channel-act": { type: "boolean" },
       limit: { type: "string" },
       batch: { type: "string" },
       backend: { type: "string" },
@@ -245,13 +279,76 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "inspect": {
       if (!model) throw new EdgeqError("E_USAGE", "inspect needs <model>");
-      const r = inspect(model, await Deno.readFile(model));
+      const bytes = await Deno.readFile(model);
+      if (isPacked(bytes)) {
+        const r = inspectPacked(model, bytes);
+        if (o.json) console.log(JSON.stringify(r));
+        else {
+          console.log(`${r.model}: edgeq packed v${r.version}, ${r.bytes} bytes, checksums OK`);
+          console.log(`producer: ${JSON.stringify(r.producer)}`);
+          for (const s of r.sections) console.log(`section ${JSON.stringify(s)}`);
+          console.log(`tensors: ${r.tensors} (${r.tensor_bytes} bytes), zero-copy: ${r.zero_copy}`);
+          console.log("layer                          op     bits   params");
+          for (const l of r.layers) {
+            console.log(
+              `${l.node.padEnd(30)} ${l.op.padEnd(6)} ${String(l.bits).padStart(4)} ${
+                String(l.params).padStart(8)
+              }`,
+            );
+          }
+        }
+        return 0;
+      }
+      const r = inspect(model, bytes);
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`${r.model}: ONNX opset ${r.opset}, ${r.bytes} bytes, ${r.params} params`);
         console.log(`nodes: ${r.imported_nodes} imported, ${r.executed_nodes} after folding`);
         console.log(`ops: ${Object.entries(r.ops).map(([k, v]) => `${k}×${v}`).join(" ")}`);
         console.log(`residual blocks: ${r.residual_blocks.length}`);
+      }
+      return 0;
+    }
+    case "quantize": {
+      if (!model || !o.calib || !o.out) {
+        throw new EdgeqError("E_USAGE", "quantize needs <model.onnx> --calib DIR --out FILE.eqp");
+      }
+      if (o["per-channel-act"]) {
+        throw new EdgeqError(
+          "E_USAGE",
+          "--per-channel-act: per-channel activation scales are not supported by the int8 " +
+            "kernels yet (per-channel statistics are collected; see --report)",
+        );
+      }
+      const method = (o.method ?? "variance") as Method;
+      if (!(method in METHODS)) {
+        throw new EdgeqError("E_USAGE", `--method must be one of ${Object.keys(METHODS).join("|")}`);
+      }
+      const onnxBytes = await Deno.readFile(model);
+      const calib = await loadSamples(o.calib, {
+        limit: num(o["calib-limit"], "calib-limit") ?? 512,
+      });
+      const t0 = performance.now();
+      const r = quantize(onnxBytes, calib, { method, producer: { source: model } });
+      await writePackedFile(o.out, r.bytes);
+      const summary = {
+        out: o.out,
+        bytes: r.bytes.length,
+        float_bytes: onnxBytes.length,
+        ratio: r.bytes.length / onnxBytes.length,
+        layers: r.layers.length,
+        method,
+        calib_samples: calib.n,
+        float_islands: r.floatIslands,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      if (o.json) console.log(JSON.stringify(summary));
+      else {
+        console.log(
+          `${o.out}: ${summary.bytes} bytes (${(100 * summary.ratio).toFixed(1)}% of ${model}), ` +
+            `${summary.layers} int8 layers, method ${method}, ${calib.n} calibration samples`,
+        );
+        if (r.floatIslands.length) console.log(`float islands: ${r.floatIslands.join(", ")}`);
       }
       return 0;
     }

@@ -9,6 +9,7 @@ import { execute, type ExecOptions } from "./executor.ts";
 import { prepareGraph } from "./prepare.ts";
 import type { Tensor } from "./tensor.ts";
 import { importOnnx } from "../quantizer/onnx_import.ts";
+import { isPacked, loadPackedGraph } from "./packed_model.ts";
 
 /** Backends a model can run on. */
 export type BackendName = "ref";
@@ -92,7 +93,8 @@ export class Model {
 }
 
 /**
- * Loads a model from a path or from bytes. Accepts ONNX models (float reference).
+ * Loads a model from a path or from bytes: a packed edgeq file (.eqp, recognised by its
+ * magic; tensor data are views over the bytes, not copies) or an ONNX model (float).
  * Needs `--allow-read` for paths; nothing else.
  *
  * @example
@@ -116,5 +118,6 @@ export async function load(src: string | Uint8Array, opts: LoadOptions = {}): Pr
       throw new EdgeqError("E_USAGE", `cannot read model: ${(e as Error).message}`, { path });
     }
   } else bytes = src;
+  if (isPacked(bytes)) return new Model(loadPackedGraph(bytes, path).graph, backend);
   return new Model(importOnnx(bytes, { path }), backend);
 }

@@ -1,0 +1,425 @@
+/**
+ * Quantizer v1: float ONNX + calibration samples → packed int8 model (.eqp).
+ *
+ * Lowering, on the BN-folded, constant-folded float graph:
+ * - Conv / Gemm with constant weights → QConv / QGemm: int8 weights symmetric per output
+ *   channel, int32 bias in units of sx·sw, fixed-point requantization; a following Relu
+ *   that is the sole consumer is fused as the clamp `qmin = y_zp`.
+ * - Add of two activations → QAdd (TFLite scheme), Relu fused the same way.
+ * - MaxPool / AveragePool / GlobalAveragePool / Relu / Flatten on quantized values stay
+ *   integer (same parameters as their input).
+ * - Every other op is a float island: DequantizeLinear8 before, QuantizeLinear8 after.
+ * Activations are uint8, asymmetric, per tensor; ranges from the chosen estimator
+ * (ALGORITHMS.md A, B).
+ */
+import { EdgeqError } from "../runtime/errors.ts";
+import { attrFloat, attrInt, type Attrs, type Graph, type Node } from "../runtime/graph.ts";
+import { prepareGraph } from "../runtime/prepare.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { QUANT_DOMAIN } from "../kernels/ref/quant/mod.ts";
+import { importOnnx } from "./onnx_import.ts";
+import { collectStats } from "./calib/collect.ts";
+import type { SampleSet } from "./calib/source.ts";
+import {
+  entropy,
+  minMax,
+  percentile,
+  type QuantParams,
+  type RangeEstimator,
+  scaleFor,
+  varianceClipped,
+} from "./calib/estimators.ts";
+import type { TensorInput } from "../runtime/format/writer.ts";
+import { writePacked } from "../runtime/format/writer.ts";
+
+/** Range estimators selectable by name. */
+export const METHODS = {
+  variance: varianceClipped,
+  minmax: minMax,
+  percentile: percentile,
+  entropy: entropy,
+} as const;
+
+/** A range estimation method name. */
+export type Method = keyof typeof METHODS;
+
+/** Options of {@link quantize}. */
+export interface QuantizeOptions {
+  /** Activation range estimator. Default "variance" (ALGORITHMS.md B). */
+  method?: Method;
+  /** Calibration batch size. Default 32. */
+  batchSize?: number;
+  /** Deflate the manifest ("manifest", the default: tensor views stay zero-copy), everything ("all") or nothing ("none"). */
+  compress?: "manifest" | "all" | "none";
+  /** Extra producer info stored in the file. */
+  producer?: Record<string, unknown>;
+}
+
+/** One quantized layer, as reported by {@link quantize} and stored in the manifest. */
+export interface LayerInfo {
+  node: string;
+  op: string;
+  bits: number;
+  params: number;
+  fused?: string[];
+}
+
+/** What {@link quantize} returns. */
+export interface QuantizeResult {
+  bytes: Uint8Array;
+  layers: LayerInfo[];
+  floatIslands: string[];
+  method: Method;
+}
+
+/** The manifest `model` object of an edgeq graph file. */
+export interface PackedGraph {
+  format: "edgeq-graph";
+  name: string;
+  opset: number;
+  inputs: Graph["inputs"];
+  outputs: Graph["outputs"];
+  nodes: Node[];
+  layers: LayerInfo[];
+  /** Quantization parameters of every quantized activation tensor. */
+  activations: Record<string, { scale: number; zero_point: number; dtype: string }>;
+  method: Method;
+  /** Constants stored as f32 whose graph dtype differs (e.g. int64 shape inputs). */
+  const_dtypes: Record<string, string>;
+}
+
+const F32_EXACT = (x: number) => Math.fround(x);
+
+/**
+ * Quantizes a float ONNX model to a packed int8 file.
+ *
+ * @example
+ * ```ts
+ * const calib = await loadSamples("tests/fixtures/fmnist_calib", { limit: 512 });
+ * const { bytes } = quantize(await Deno.readFile("tests/fixtures/resnet14_op13.onnx"), calib);
+ * ```
+ */
+export function quantize(
+  onnxBytes: Uint8Array,
+  calib: SampleSet,
+  opts: QuantizeOptions = {},
+): QuantizeResult {
+  const method = opts.method ?? "variance";
+  const est: RangeEstimator | undefined = METHODS[method]?.();
+  if (!est) throw new EdgeqError("E_USAGE", `unknown method '${method}'`);
+  const g0 = importOnnx(onnxBytes);
+  const g = prepareGraph(g0, { batch: 1 });
+  checkBatchAgnostic(g0, g);
+  const allOps = [...new Set(g.nodes.map((n) => n.op))];
+  const { stats } = collectStats(g0, calib, { ops: allOps, batchSize: opts.batchSize });
+  const paramsOf = (t: string): QuantParams => {
+    const s = stats.get(t);
+    if (!s) throw new EdgeqError("E_DATA", "no calibration statistics", { tensor: t });
+    const r = est.estimate(s, { bits: 8 });
+    return scaleFor(r, 8, false);
+  };
+  const lowered = lower(g, paramsOf);
+  const model: PackedGraph = {
+    format: "edgeq-graph",
+    name: g.name,
+    opset: g.opset,
+    inputs: g0.inputs,
+    outputs: g0.outputs,
+    nodes: lowered.nodes,
+    layers: lowered.layers,
+    activations: lowered.activations,
+    method,
+    const_dtypes: lowered.constDtypes,
+  };
+  const bytes = writePacked({
+    model,
+    producer: { name: "edgeq-quantizer", version: "1", method, calib_samples: calib.n, ...opts.producer },
+    tensors: lowered.tensors,
+  }, { compress: opts.compress === "none" ? false : opts.compress ?? "manifest" });
+  return { bytes, layers: lowered.layers, floatIslands: lowered.floatIslands, method };
+}
+
+/** Refuses graphs whose folded constants depend on the batch size (e.g. Reshape [1,-1]). */
+function checkBatchAgnostic(g0: Graph, g1: Graph) {
+  const g2 = prepareGraph(g0, { batch: 2 });
+  for (const n of g1.nodes) {
+    for (const i of n.inputs) {
+      const a = g1.initializers.get(i), b = g2.initializers.get(i);
+      if (a && b && (a.data.length !== b.data.length || a.data.some((v, k) => v !== b.data[k]))) {
+        throw new EdgeqError(
+          "E_UNSUPPORTED_OP",
+          "constant depends on the batch size; quantizer v1 needs batch-agnostic graphs",
+          { node: n.name, op: n.op, tensor: i },
+        );
+      }
+    }
+  }
+}
+
+interface Lowered {
+  nodes: Node[];
+  tensors: TensorInput[];
+  layers: LayerInfo[];
+  floatIslands: string[];
+  activations: PackedGraph["activations"];
+  constDtypes: Record<string, string>;
+}
+
+const PASS_THROUGH = new Set(["Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity"]);
+
+function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
+  const consumers = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  }
+  const graphOut = new Set(g.outputs.map((o) => o.name));
+  const q = new Map<string, QuantParams>(); // tensor → params, when held quantized
+  const qName = new Map<string, string>(); // float tensor → its quantized twin's name
+  const fName = new Map<string, string>(); // quantized tensor → a float twin's name
+  const nodes: Node[] = [];
+  const tensors: TensorInput[] = [];
+  const layers: LayerInfo[] = [];
+  const floatIslands: string[] = [];
+  const usedConsts = new Set<string>();
+  const fused = new Set<string>();
+
+  const isConst = (t: string) => g.initializers.has(t);
+  /** The name of t's value held quantized, inserting a QuantizeLinear8 if needed. */
+  const asQ = (t: string): string => {
+    if (q.has(t)) return t;
+    const have = qName.get(t);
+    if (have) return have;
+    const p = paramsOf(t);
+    const out = `${t}::q`;
+    nodes.push(qnode("QuantizeLinear8", `${t}::quantize`, [t], [out], {
+      scale: F32_EXACT(p.scale),
+      zero_point: p.zeroPoint,
+      dtype: "uint8",
+    }));
+    q.set(out, p);
+    qName.set(t, out);
+    return out;
+  };
+  /** The name of t's value as float, inserting a DequantizeLinear8 if needed. */
+  const asF = (t: string): string => {
+    if (!t || !q.has(t)) {
+      if (t && isConst(t)) usedConsts.add(t);
+      return t;
+    }
+    const have = fName.get(t);
+    if (have) return have;
+    const p = q.get(t)!;
+    const out = `${t}::f`;
+    nodes.push(qnode("DequantizeLinear8", `${t}::dequantize`, [t], [out], {
+      scale: F32_EXACT(p.scale),
+      zero_point: p.zeroPoint,
+    }));
+    fName.set(t, out);
+    return out;
+  };
+  /** Output name for a quantized producer of `t` (graph outputs get a float twin later). */
+  const qOut = (t: string) => (graphOut.has(t) ? `${t}::qout` : t);
+  /** If the sole consumer of t is a Relu, fuse it: returns the Relu node. */
+  const fusableRelu = (t: string): Node | undefined => {
+    const c = consumers.get(t) ?? [];
+    if (c.length === 1 && c[0].op === "Relu" && !graphOut.has(t)) return c[0];
+    return undefined;
+  };
+  const finish = (orig: string, name: string, p: QuantParams) => {
+    q.set(name, p);
+    if (name !== orig) {
+      // A graph output produced quantized: dequantize into the original name.
+      nodes.push(qnode("DequantizeLinear8", `${orig}::dequantize`, [name], [orig], {
+        scale: F32_EXACT(p.scale),
+        zero_point: p.zeroPoint,
+      }));
+    }
+  };
+  const addTensor = (t: TensorInput) => tensors.push(t);
+
+  for (const n of g.nodes) {
+    if (fused.has(n.name)) continue;
+    const act = n.inputs.filter((i) => i && !isConst(i));
+    if ((n.op === "Conv" || n.op === "Gemm") && act.length === 1 && isConst(n.inputs[1])) {
+      const w = g.initializers.get(n.inputs[1])!;
+      const b = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+      if (n.op === "Gemm" && (attrInt(n.attrs, "transA", 0) !== 0 || (b && b.shape.length > 1 && b.shape[0] !== 1))) {
+        lowerFloat(n);
+        continue;
+      }
+      const x = asQ(n.inputs[0]);
+      const px = q.get(x)!;
+      const relu = fusableRelu(n.outputs[0]);
+      if (relu) fused.add(relu.name);
+      const yOrig = relu ? relu.outputs[0] : n.outputs[0];
+      const py = paramsOf(yOrig);
+      const { wq, sw, m } = quantizeWeights(n, w);
+      const alpha = n.op === "Gemm" ? attrFloat(n.attrs, "alpha", 1) : 1;
+      const beta = n.op === "Gemm" ? attrFloat(n.attrs, "beta", 1) : 1;
+      const bias = new Int32Array(m);
+      const mult: number[] = [], shift: number[] = [];
+      for (let k = 0; k < m; k++) {
+        const sacc = px.scale * sw[k] * alpha;
+        const bv = b ? b.data[b.data.length === 1 ? 0 : k] * beta : 0;
+        bias[k] = clampI32(Math.round(bv / sacc));
+        const qm = quantizeMultiplier(sacc / py.scale);
+        mult.push(qm.mult);
+        shift.push(qm.shift);
+      }
+      const wName = `${n.name}::w_q`, bName = `${n.name}::b_q`;
+      addTensor({ name: wName, layout: "i8", shape: wq.shape, data: wq.data as Int8Array });
+      addTensor({ name: bName, layout: "i32", shape: [m], data: bias });
+      const out = qOut(yOrig);
+      const attrs: Attrs = {
+        x_zp: px.zeroPoint,
+        mult,
+        shift,
+        y_zp: py.zeroPoint,
+        dtype: "uint8",
+        qmin: relu ? Math.max(py.qmin, py.zeroPoint) : py.qmin,
+        qmax: py.qmax,
+      };
+      if (n.op === "Conv") {
+        for (const k of ["kernel_shape", "pads", "strides", "dilations", "group", "auto_pad"]) {
+          if (n.attrs[k] !== undefined) attrs[k] = n.attrs[k];
+        }
+      }
+      nodes.push(qnode(n.op === "Conv" ? "QConv" : "QGemm", n.name, [x, wName, bName], [out], attrs));
+      layers.push({
+        node: n.name,
+        op: n.op,
+        bits: 8,
+        params: w.data.length + (b?.data.length ?? 0),
+        fused: relu ? ["Relu"] : undefined,
+      });
+      finish(yOrig, out, py);
+      continue;
+    }
+    if (n.op === "Add" && act.length === 2) {
+      const a = asQ(n.inputs[0]), bq = asQ(n.inputs[1]);
+      const pa = q.get(a)!, pb = q.get(bq)!;
+      const relu = fusableRelu(n.outputs[0]);
+      if (relu) fused.add(relu.name);
+      const yOrig = relu ? relu.outputs[0] : n.outputs[0];
+      const py = paramsOf(yOrig);
+      const mm = addMultipliers(pa.scale, pb.scale, py.scale);
+      const out = qOut(yOrig);
+      nodes.push(qnode("QAdd", n.name, [a, bq], [out], {
+        a_zp: pa.zeroPoint,
+        b_zp: pb.zeroPoint,
+        a_mult: mm.a.mult,
+        a_shift: mm.a.shift,
+        b_mult: mm.b.mult,
+        b_shift: mm.b.shift,
+        y_mult: mm.y.mult,
+        y_shift: mm.y.shift,
+        y_zp: py.zeroPoint,
+        dtype: "uint8",
+        qmin: relu ? Math.max(py.qmin, py.zeroPoint) : py.qmin,
+        qmax: py.qmax,
+      }));
+      layers.push({ node: n.name, op: "Add", bits: 8, params: 0, fused: relu ? ["Relu"] : undefined });
+      finish(yOrig, out, py);
+      continue;
+    }
+    const x0 = n.inputs[0];
+    const sameParams = ["MaxPool", "AveragePool", "GlobalAveragePool", "Relu"];
+    if (q.has(x0) && (sameParams.includes(n.op) || PASS_THROUGH.has(n.op)) &&
+      n.inputs.slice(1).every((i) => !i || isConst(i))) {
+      const p = q.get(x0)!;
+      const out = qOut(n.outputs[0]);
+      if (PASS_THROUGH.has(n.op)) {
+        for (const c of n.inputs.slice(1)) if (c) usedConsts.add(c);
+        nodes.push({ ...n, inputs: [...n.inputs], outputs: [out] });
+      } else {
+        const attrs: Attrs = { ...n.attrs };
+        if (n.op !== "MaxPool") attrs.zero_point = p.zeroPoint;
+        if (n.op === "MaxPool" && n.outputs.filter(Boolean).length > 1) {
+          lowerFloat(n);
+          continue;
+        }
+        delete attrs.storage_order;
+        nodes.push(qnode(`Q${n.op}`, n.name, [x0], [out], attrs));
+      }
+      finish(n.outputs[0], out, p);
+      continue;
+    }
+    lowerFloat(n);
+  }
+
+  function lowerFloat(n: Node) {
+    floatIslands.push(`${n.name} (${n.op})`);
+    nodes.push({ ...n, inputs: n.inputs.map(asF), outputs: [...n.outputs] });
+  }
+
+  for (const c of usedConsts) {
+    const t = g.initializers.get(c)!;
+    if (t.dtype !== "float32") {
+      // int64 shape constants etc. are stored as f32 only when exact; else refuse.
+      if (!t.data.every((v) => Math.fround(v) === v)) {
+        throw new EdgeqError("E_UNSUPPORTED_DTYPE", `constant of ${t.dtype} cannot be stored`, {
+          tensor: c,
+        });
+      }
+    }
+    addTensor({
+      name: c,
+      layout: "f32",
+      shape: t.shape,
+      data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data),
+    });
+  }
+  const activations: PackedGraph["activations"] = {};
+  for (const [k, p] of q) {
+    activations[k] = { scale: p.scale, zero_point: p.zeroPoint, dtype: "uint8" };
+  }
+  for (const n of nodes) {
+    for (const v of Object.values(n.attrs)) {
+      if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+        throw new EdgeqError("E_UNSUPPORTED_ATTR", "tensor-valued attribute cannot be packed", {
+          node: n.name,
+        });
+      }
+    }
+  }
+  const constDtypes: Record<string, string> = {};
+  for (const c of usedConsts) constDtypes[c] = g.initializers.get(c)!.dtype;
+  return { nodes, tensors, layers, floatIslands, activations, constDtypes };
+}
+
+function qnode(op: string, name: string, inputs: string[], outputs: string[], attrs: Attrs): Node {
+  return { name, op, domain: QUANT_DOMAIN, inputs, outputs, attrs };
+}
+
+function clampI32(v: number): number {
+  return Math.max(-2147483648, Math.min(2147483647, v));
+}
+
+/** Symmetric per-output-channel int8 weights ([M, ...] for Conv, [N, K] for Gemm). */
+function quantizeWeights(n: Node, w: Tensor): { wq: Tensor; sw: Float64Array; m: number } {
+  let data = w.data as Float32Array;
+  let shape = w.shape;
+  if (n.op === "Gemm" && attrInt(n.attrs, "transB", 0) === 0) {
+    // Store as [N, K].
+    const [k, nn] = shape;
+    const t = new Float32Array(data.length);
+    for (let i = 0; i < k; i++) for (let j = 0; j < nn; j++) t[j * k + i] = data[i * nn + j];
+    data = t;
+    shape = [nn, k];
+  }
+  const m = shape[0];
+  const per = data.length / m;
+  const sw = new Float64Array(m);
+  const q = new Int8Array(data.length);
+  for (let c = 0; c < m; c++) {
+    let amax = 0;
+    for (let j = 0; j < per; j++) amax = Math.max(amax, Math.abs(data[c * per + j]));
+    sw[c] = amax > 0 ? amax / 127 : 1;
+    for (let j = 0; j < per; j++) {
+      const v = data[c * per + j] / sw[c];
+      q[c * per + j] = Math.max(-127, Math.min(127, Math.sign(v) * Math.round(Math.abs(v))));
+    }
+  }
+  return { wq: { dtype: "int8", shape, data: q }, sw, m };
+}
