@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { quantize } from "../quantizer/quantize.ts";
+import { loadSamples } from "../quantizer/calib/source.ts";
+import { load } from "../runtime/model.ts";
+import { loadPackedGraph } from "../runtime/packed_model.ts";
+import { EdgeqError } from "../runtime/errors.ts";
+import { imageBatch, loadIdxDir } from "../runtime/data.ts";
+import { execute } from "../runtime/executor.ts";
+import { prepareGraph } from "../runtime/prepare.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const R14 = `${ROOT}tests/fixtures/resnet14_op13.onnx`;
+
+let cached: Uint8Array | undefined;
+async function packedR14(): Promise<Uint8Array> {
+  if (!cached) {
+    const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 128 });
+    cached = quantize(await Deno.readFile(R14), calib, { method: "variance" }).bytes;
+  }
+  return cached;
+}
+
+function top1(data: ArrayLike<number>, n: number): number[] {
+  const c = data.length / n;
+  return Array.from({ length: n }, (_, i) => {
+    let best = 0;
+    for (let k = 1; k < c; k++) if (data[i * c + k] > data[i * c + best]) best = k;
+    return best;
+  });
+}
+
+Deno.test("quantize: ResNet-14 int8 is ≤ 0.27× the float ONNX and keeps its accuracy", async () => {
+  const bytes = await packedR14();
+  const floatBytes = (await Deno.stat(R14)).size;
+  assert.ok(bytes.length <= 0.27 * floatBytes, `${bytes.length} vs ${floatBytes}`);
+  const set = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 300);
+  const x = imageBatch(set, 0, 300);
+  const q = await load(bytes);
+  const f = await load(R14);
+  const pq = top1(q.run({ input: x }).logits.data, 300);
+  const pf = top1(f.run({ input: x }).logits.data, 300);
+  const accQ = pq.filter((p, i) => p === set.labels[i]).length / 300;
+  const accF = pf.filter((p, i) => p === set.labels[i]).length / 300;
+  const agree = pq.filter((p, i) => p === pf[i]).length / 300;
+  console.log(`300 images: float ${accF}, int8 ${accQ}, top-1 agreement ${agree}`);
+  assert.ok(accQ >= accF - 0.01, `int8 ${accQ} vs float ${accF}`);
+  assert.ok(agree >= 0.97, `agreement ${agree}`);
+});
+
+Deno.test("quantize: the int8 graph is integer-only between input and logits", async () => {
+  const { graph } = loadPackedGraph(await packedR14());
+  const b = prepareGraph(graph, { batch: 2 });
+  const ops = b.nodes.map((n) => `${n.domain}:${n.op}`);
+  // Only the input normalisation (Sub, Div) runs in float before the first quantize.
+  const firstQ = ops.indexOf("edgeq:QuantizeLinear8");
+  assert.ok(firstQ >= 0);
+  assert.deepEqual(ops.slice(0, firstQ).sort(), [":Div", ":Sub"]);
+  const lastDq = ops.lastIndexOf("edgeq:DequantizeLinear8");
+  assert.equal(lastDq, ops.length - 1, "dequantize only at the end");
+  for (const op of ops.slice(firstQ + 1, lastDq)) {
+    assert.ok(op.startsWith("edgeq:Q") || op === ":Flatten", `non-integer op ${op} in the middle`);
+  }
+  // Integer values flow between layers.
+  for (const n of b.nodes.slice(firstQ, lastDq)) {
+    assert.ok(["uint8", "int8"].includes(b.values.get(n.outputs[0])!.dtype), n.name);
+  }
+});
+
+Deno.test("load: an uncompressed-data .eqp makes no copy of weight data", async () => {
+  const bytes = await packedR14();
+  const { graph, file } = loadPackedGraph(bytes);
+  assert.equal(file.zeroCopy, true);
+  let n = 0;
+  for (const [name, t] of graph.initializers) {
+    if (t.dtype === "int8" || t.dtype === "int32" || t.dtype === "float32") {
+      assert.equal(t.data.buffer, bytes.buffer, `${name} is a view over the file`);
+      n++;
+    }
+  }
+  assert.ok(n >= 30, `${n} tensors checked`);
+  // And the model runs straight off those views.
+  const x = imageBatch(await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 1), 0, 1);
+  const out = execute(prepareGraph(graph, { batch: 1 }), { input: x }).logits;
+  assert.equal(out.data.length, 10);
+});
+
+Deno.test("load: truncated, bit-flipped and version-bumped .eqp give typed errors", async () => {
+  const bytes = await packedR14();
+  const codes = new Set<string>();
+  const expectTyped = async (b: Uint8Array, want: string[]) => {
+    try {
+      await load(b);
+      assert.fail("loaded a damaged file");
+    } catch (e) {
+      assert.ok(e instanceof EdgeqError, `not an EdgeqError: ${e}`);
+      assert.ok(want.includes(e.code), `${e.code}: ${e.message}`);
+      codes.add(e.code);
+    }
+  };
+  for (const len of [0, 7, 63, 64, 200, bytes.length >> 1, bytes.length - 1]) {
+    await expectTyped(bytes.slice(0, len), ["E_FORMAT", "E_CHECKSUM", "E_BAD_MODEL"]);
+  }
+  for (const pos of [20, 100, 3000, bytes.length >> 1, bytes.length - 5]) {
+    const b = bytes.slice();
+    b[pos] ^= 0x10;
+    await expectTyped(b, ["E_FORMAT", "E_CHECKSUM", "E_VERSION"]);
+  }
+  const v = bytes.slice();
+  v[8] += 1; // major version (u16 LE at offset 8)
+  await expectTyped(v, ["E_VERSION"]);
+  assert.ok(codes.has("E_CHECKSUM") && codes.has("E_VERSION"));
+});
+
+async function cli(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write=/tmp", `${ROOT}cli.ts`, ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+Deno.test("cli quantize --json writes atomically; eval and inspect read the file", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = `${dir}/r14.eqp`;
+  const r = await cli(
+    "quantize",
+    R14,
+    "--calib",
+    `${ROOT}tests/fixtures/fmnist_calib`,
+    "--calib-limit",
+    "64",
+    "--out",
+    out,
+    "--method",
+    "minmax",
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  assert.equal(j.out, out);
+  assert.equal(j.bytes, (await Deno.stat(out)).size);
+  assert.ok(j.float_bytes > j.bytes && j.layers >= 20);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["r14.eqp"], "no temp files left");
+  const e = await cli("eval", out, "--data", `${ROOT}tests/fixtures/fmnist`, "--limit", "50", "--json");
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(JSON.parse(e.stdout.trim().split("\n").at(-1)!).n, 50);
+  const i = await cli("inspect", out, "--json");
+  const ij = JSON.parse(i.stdout.trim().split("\n").at(-1)!);
+  assert.equal(ij.checksums_ok, true);
+  assert.ok(ij.layers.every((l: { bits: number }) => l.bits === 8));
+  // A failing write (missing folder) leaves nothing behind and exits 2.
+  const bad = await cli(
+    "quantize",
+    R14,
+    "--calib",
+    `${ROOT}tests/fixtures/fmnist_calib`,
+    "--calib-limit",
+    "8",
+    "--out",
+    `${dir}/missing/x.eqp`,
+  );
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["r14.eqp"]);
+  await Deno.remove(dir, { recursive: true });
+});
