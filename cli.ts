@@ -69,7 +69,16 @@ export async function evaluate(
   opts: { limit?: number; batch?: number; backend?: BackendName; mean?: number; std?: number } =
     {},
 ): Promise<EvalResult> {
-  const model = await load(modelPath, { backend: opts.backend });
+  return evaluateModel(await load(modelPath, { backend: opts.backend }), modelPath, dataDir, opts);
+}
+
+/** Top-1 accuracy of an already loaded classifier on an IDX folder. */
+export async function evaluateModel(
+  model: Model,
+  modelName: string,
+  dataDir: string,
+  opts: { limit?: number; batch?: number; mean?: number; std?: number } = {},
+): Promise<EvalResult> {
   const set = await loadIdxDir(dataDir, opts.limit);
   const { name, channels } = imageInput(model, set.rows, set.cols);
   const batch = Math.max(1, opts.batch ?? 50);
@@ -95,7 +104,7 @@ export async function evaluate(
     correct,
     backend: model.backend,
     ms_per_image: set.n ? ms / set.n : 0,
-    model: modelPath,
+    model: modelName,
   };
 }
 
@@ -186,21 +195,33 @@ function inspect(path: string, bytes: Uint8Array) {
 }
 
 async function demo() {
+  const onnxPath = "tests/fixtures/resnet14_op13.onnx";
   const data = "tests/fixtures/fmnist";
-  console.log("edgeq demo: float reference runtime on the bundled Fashion-MNIST slice\n");
-  console.log("model                  top1     n     ms/image");
-  for (const f of ["resnet14_op13", "vit_op17"]) {
-    const r = await evaluate(`tests/fixtures/${f}.onnx`, data);
-    const ref = JSON.parse(
-      await Deno.readTextFile(`tests/fixtures/${f.split("_")[0]}.json`),
-    );
+  console.log("edgeq demo: ResNet-14 (Fashion-MNIST), float vs int8, bundled 1,000-image test slice\n");
+  const onnxBytes = await Deno.readFile(onnxPath);
+  const calib = await loadSamples("tests/fixtures/fmnist_calib", { limit: 512 });
+  const t0 = performance.now();
+  const q = quantize(onnxBytes, calib, { method: "variance" });
+  const qs = (performance.now() - t0) / 1000;
+  console.log(
+    `quantized with ${calib.n} calibration images (variance-clipped ranges) in ${qs.toFixed(1)} s`,
+  );
+  const ref = JSON.parse(await Deno.readTextFile("tests/fixtures/resnet14.json"));
+  const rf = await evaluate(onnxPath, data);
+  const rq = await evaluateModel(await load(q.bytes), "int8 .eqp (in memory)", data);
+  console.log("\nmodel            bytes     size   top-1     ms/image (ref backend)");
+  const row = (name: string, bytes: number, r: EvalResult) =>
     console.log(
-      `${f.padEnd(22)} ${(100 * r.top1).toFixed(2).padStart(6)}% ${String(r.n).padStart(5)} ` +
-        `${r.ms_per_image.toFixed(3).padStart(10)}   (torch: ${
-          (100 * ref.top1_slice1000).toFixed(2)
-        }%)`,
+      `${name.padEnd(14)} ${String(bytes).padStart(8)} ${
+        (bytes / onnxBytes.length).toFixed(3).padStart(7)
+      }  ${(100 * r.top1).toFixed(2).padStart(6)}%  ${r.ms_per_image.toFixed(2).padStart(8)}`,
     );
-  }
+  row("float ONNX", onnxBytes.length, rf);
+  row("int8 edgeq", q.bytes.length, rq);
+  console.log(
+    `\ntorch measured ${(100 * ref.top1_slice1000).toFixed(2)}% on this slice ` +
+      `(${(100 * ref.top1_test10k).toFixed(2)}% on the full 10k test set).`,
+  );
 }
 
 function fmtTensor(name: string, t: Tensor): string {
