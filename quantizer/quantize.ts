@@ -166,7 +166,15 @@ interface Lowered {
   constDtypes: Record<string, string>;
 }
 
-const PASS_THROUGH = new Set(["Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity"]);
+const PASS_THROUGH = new Set([
+  "Flatten",
+  "Reshape",
+  "Squeeze",
+  "Unsqueeze",
+  "Identity",
+  "Transpose",
+  "Gather",
+]);
 
 function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
   const consumers = new Map<string, Node[]>();
@@ -296,6 +304,33 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
       finish(yOrig, out, py);
       continue;
     }
+    if (n.op === "MatMul" && act.length === 1 && isConst(n.inputs[1]) && !isConst(n.inputs[0])) {
+      const w = g.initializers.get(n.inputs[1])!;
+      if (w.shape.length === 2 && w.dtype === "float32") {
+        lowerMatMulConst(n, w);
+        continue;
+      }
+    }
+    if (n.op === "MatMul" && act.length === 2) {
+      const a = asQ(n.inputs[0]), bq = asQ(n.inputs[1]);
+      const pa = q.get(a)!, pb = q.get(bq)!;
+      const py = paramsOf(n.outputs[0]);
+      const qm = quantizeMultiplier(pa.scale * pb.scale / py.scale);
+      const out = qOut(n.outputs[0]);
+      nodes.push(qnode("QMatMul", n.name, [a, bq], [out], {
+        a_zp: pa.zeroPoint,
+        b_zp: pb.zeroPoint,
+        mult: qm.mult,
+        shift: qm.shift,
+        y_zp: py.zeroPoint,
+        dtype: "uint8",
+        qmin: py.qmin,
+        qmax: py.qmax,
+      }));
+      layers.push({ node: n.name, op: "MatMul", bits: 8, params: 0 });
+      finish(n.outputs[0], out, py);
+      continue;
+    }
     if (n.op === "Add" && act.length === 2) {
       const a = asQ(n.inputs[0]), bq = asQ(n.inputs[1]);
       const pa = q.get(a)!, pb = q.get(bq)!;
@@ -346,6 +381,65 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
       continue;
     }
     lowerFloat(n);
+  }
+
+  /** X[..., K] · W[K, N] (+ a constant [N] bias Add that is the sole consumer) → QGemm. */
+  function lowerMatMulConst(n: Node, w: Tensor) {
+    const x = asQ(n.inputs[0]);
+    const px = q.get(x)!;
+    const [k, nn] = w.shape;
+    const c = consumers.get(n.outputs[0]) ?? [];
+    let biasT: Tensor | undefined;
+    let yOrig = n.outputs[0];
+    const fusedOps: string[] = [];
+    if (c.length === 1 && c[0].op === "Add" && !graphOut.has(yOrig)) {
+      const other = c[0].inputs.find((i) => i !== yOrig);
+      const t = other ? g.initializers.get(other) : undefined;
+      if (t && t.dtype === "float32" && t.data.length === nn && t.shape.at(-1) === nn) {
+        biasT = t;
+        fused.add(c[0].name);
+        fusedOps.push("Add");
+        yOrig = c[0].outputs[0];
+      }
+    }
+    const relu = fusableRelu(yOrig);
+    if (relu) {
+      fused.add(relu.name);
+      fusedOps.push("Relu");
+      yOrig = relu.outputs[0];
+    }
+    const py = paramsOf(yOrig);
+    const { wq, sw } = quantizeWeights({ ...n, op: "Gemm", attrs: { transB: 0 } }, w);
+    const bias = new Int32Array(nn);
+    const mult: number[] = [], shift: number[] = [];
+    for (let j = 0; j < nn; j++) {
+      const sacc = px.scale * sw[j];
+      bias[j] = clampI32(Math.round((biasT ? biasT.data[j] : 0) / sacc));
+      const qm = quantizeMultiplier(sacc / py.scale);
+      mult.push(qm.mult);
+      shift.push(qm.shift);
+    }
+    const wName = `${n.name}::w_q`, bName = `${n.name}::b_q`;
+    addTensor({ name: wName, layout: "i8", shape: wq.shape, data: wq.data as Int8Array });
+    addTensor({ name: bName, layout: "i32", shape: [nn], data: bias });
+    const out = qOut(yOrig);
+    nodes.push(qnode("QGemm", n.name, [x, wName, bName], [out], {
+      x_zp: px.zeroPoint,
+      mult,
+      shift,
+      y_zp: py.zeroPoint,
+      dtype: "uint8",
+      qmin: relu ? Math.max(py.qmin, py.zeroPoint) : py.qmin,
+      qmax: py.qmax,
+    }));
+    layers.push({
+      node: n.name,
+      op: "MatMul",
+      bits: 8,
+      params: k * nn + (biasT ? nn : 0),
+      fused: fusedOps.length ? fusedOps : undefined,
+    });
+    finish(yOrig, out, py);
   }
 
   function lowerFloat(n: Node) {
