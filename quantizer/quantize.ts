@@ -134,7 +134,13 @@ export function quantize(
   };
   const bytes = writePacked({
     model,
-    producer: { name: "edgeq-quantizer", version: "1", method, calib_samples: calib.n, ...opts.producer },
+    producer: {
+      name: "edgeq-quantizer",
+      version: "1",
+      method,
+      calib_samples: calib.n,
+      ...opts.producer,
+    },
     tensors: lowered.tensors,
   }, { compress: opts.compress === "none" ? false : opts.compress ?? "manifest" });
   return { bytes, layers: lowered.layers, floatIslands: lowered.floatIslands, method };
@@ -252,7 +258,10 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
     if ((n.op === "Conv" || n.op === "Gemm") && act.length === 1 && isConst(n.inputs[1])) {
       const w = g.initializers.get(n.inputs[1])!;
       const b = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
-      if (n.op === "Gemm" && (attrInt(n.attrs, "transA", 0) !== 0 || (b && b.shape.length > 1 && b.shape[0] !== 1))) {
+      if (
+        n.op === "Gemm" &&
+        (attrInt(n.attrs, "transA", 0) !== 0 || (b && b.shape.length > 1 && b.shape[0] !== 1))
+      ) {
         lowerFloat(n);
         continue;
       }
@@ -293,7 +302,9 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
           if (n.attrs[k] !== undefined) attrs[k] = n.attrs[k];
         }
       }
-      nodes.push(qnode(n.op === "Conv" ? "QConv" : "QGemm", n.name, [x, wName, bName], [out], attrs));
+      nodes.push(
+        qnode(n.op === "Conv" ? "QConv" : "QGemm", n.name, [x, wName, bName], [out], attrs),
+      );
       layers.push({
         node: n.name,
         op: n.op,
@@ -354,14 +365,22 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
         qmin: relu ? Math.max(py.qmin, py.zeroPoint) : py.qmin,
         qmax: py.qmax,
       }));
-      layers.push({ node: n.name, op: "Add", bits: 8, params: 0, fused: relu ? ["Relu"] : undefined });
+      layers.push({
+        node: n.name,
+        op: "Add",
+        bits: 8,
+        params: 0,
+        fused: relu ? ["Relu"] : undefined,
+      });
       finish(yOrig, out, py);
       continue;
     }
     const x0 = n.inputs[0];
     const sameParams = ["MaxPool", "AveragePool", "GlobalAveragePool", "Relu"];
-    if (q.has(x0) && (sameParams.includes(n.op) || PASS_THROUGH.has(n.op)) &&
-      n.inputs.slice(1).every((i) => !i || isConst(i))) {
+    if (
+      q.has(x0) && (sameParams.includes(n.op) || PASS_THROUGH.has(n.op)) &&
+      n.inputs.slice(1).every((i) => !i || isConst(i))
+    ) {
       const p = q.get(x0)!;
       const out = qOut(n.outputs[0]);
       if (PASS_THROUGH.has(n.op)) {

@@ -31,7 +31,15 @@ Deno.test("cli eval --json: last line is the JSON result, accuracy as torch meas
 });
 
 Deno.test("cli eval: --limit and a non-image model give a clear error, exit 2", async () => {
-  const r = await cli("eval", "tests/fixtures/vit_op17.onnx", "--data", FMNIST, "--limit", "20", "--json");
+  const r = await cli(
+    "eval",
+    "tests/fixtures/vit_op17.onnx",
+    "--data",
+    FMNIST,
+    "--limit",
+    "20",
+    "--json",
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout.trim().split("\n").at(-1)!).n, 20);
   const path = await Deno.makeTempFile({ suffix: ".onnx" });

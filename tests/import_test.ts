@@ -56,7 +56,11 @@ Deno.test("import: custom-domain op is unsupported", () => {
 
 Deno.test("import: garbage, truncated and empty bytes give E_BAD_MODEL", async () => {
   const good = await read("resnet14_op13.onnx");
-  expectError(() => importOnnx(good.subarray(0, good.length >> 1)), "E_BAD_MODEL", /ONNX|raw_data|values/);
+  expectError(
+    () => importOnnx(good.subarray(0, good.length >> 1)),
+    "E_BAD_MODEL",
+    /ONNX|raw_data|values/,
+  );
   expectError(() => importOnnx(new Uint8Array([1, 2, 3, 4, 5, 6, 7])), "E_BAD_MODEL", /./);
   expectError(() => importOnnx(new Uint8Array(0)), "E_BAD_MODEL", /no graph|opset/);
 });

@@ -143,8 +143,20 @@ Deno.test("cli quantize --json writes atomically; eval and inspect read the file
   assert.equal(j.out, out);
   assert.equal(j.bytes, (await Deno.stat(out)).size);
   assert.ok(j.float_bytes > j.bytes && j.layers >= 20);
-  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["r14.eqp"], "no temp files left");
-  const e = await cli("eval", out, "--data", `${ROOT}tests/fixtures/fmnist`, "--limit", "50", "--json");
+  assert.deepEqual(
+    [...Deno.readDirSync(dir)].map((e) => e.name),
+    ["r14.eqp"],
+    "no temp files left",
+  );
+  const e = await cli(
+    "eval",
+    out,
+    "--data",
+    `${ROOT}tests/fixtures/fmnist`,
+    "--limit",
+    "50",
+    "--json",
+  );
   assert.equal(e.code, 0, e.stderr);
   assert.equal(JSON.parse(e.stdout.trim().split("\n").at(-1)!).n, 50);
   const i = await cli("inspect", out, "--json");
