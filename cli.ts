@@ -1,7 +1,7 @@
 /**
  * The edgeq command line: `deno task edgeq <eval|run|inspect|demo> ...`.
  *
- *   eval <model> --data DIR [--limit N] [--batch B] [--backend ref] [--mean M --std S] [--json]
+ *   eval <model> --data DIR [--limit N] [--batch B] [--backend ref|wasm|webgpu] [--threads N] [--mean M --std S] [--json]
  *   run <model> --input <file.npy|file.png|idx:DIR:i> [--json]
  *   quantize <model.onnx> --calib DIR --out FILE.eqp [--method variance|minmax|percentile|entropy]
  *            [--calib-limit N] [--json]
@@ -15,7 +15,7 @@ import { imageBatch, loadIdxDir, parseNpy, parsePng } from "./runtime/data.ts";
 import { fmtShape, type Tensor } from "./runtime/tensor.ts";
 import { prepareGraph } from "./runtime/prepare.ts";
 import { importOnnx } from "./quantizer/onnx_import.ts";
-import { METHODS, type Method, quantize } from "./quantizer/quantize.ts";
+import { type Method, METHODS, quantize } from "./quantizer/quantize.ts";
 import { loadSamples } from "./quantizer/calib/source.ts";
 import { writePackedFile } from "./runtime/format/writer.ts";
 import { isPacked } from "./runtime/packed_model.ts";
@@ -24,7 +24,7 @@ import { readPacked } from "./runtime/format/reader.ts";
 const USAGE = `usage: deno task edgeq <command> [options]
   quantize <model.onnx> --calib DIR --out FILE.eqp [--method variance|minmax|percentile|entropy]
            [--calib-limit N] [--json]
-  eval <model.onnx|model.eqp> --data DIR [--limit N] [--batch B] [--backend ref] [--mean M --std S] [--json]
+  eval <model.onnx|model.eqp> --data DIR [--limit N] [--batch B] [--backend ref|wasm|webgpu] [--threads N] [--mean M --std S] [--json]
   run <model.onnx|model.eqp> --input <file.npy|file.png|idx:DIR:i> [--mean M --std S] [--json]
   inspect <model.onnx|model.eqp> [--json]
   demo`;
@@ -66,10 +66,21 @@ function imageInput(model: Model, rows: number, cols: number): { name: string; c
 export async function evaluate(
   modelPath: string,
   dataDir: string,
-  opts: { limit?: number; batch?: number; backend?: BackendName; mean?: number; std?: number } =
-    {},
+  opts: {
+    limit?: number;
+    batch?: number;
+    backend?: BackendName;
+    threads?: number;
+    mean?: number;
+    std?: number;
+  } = {},
 ): Promise<EvalResult> {
-  return evaluateModel(await load(modelPath, { backend: opts.backend }), modelPath, dataDir, opts);
+  const m = await load(modelPath, { backend: opts.backend, threads: opts.threads });
+  try {
+    return await evaluateModel(m, modelPath, dataDir, opts);
+  } finally {
+    await m.dispose();
+  }
 }
 
 /** Top-1 accuracy of an already loaded classifier on an IDX folder. */
@@ -87,7 +98,7 @@ export async function evaluateModel(
     const count = Math.min(batch, set.n - s);
     const x = imageBatch(set, s, count, channels, opts);
     const t0 = performance.now();
-    const out = model.run({ [name]: x })[model.outputNames[0]];
+    const out = (await model.run({ [name]: x }))[model.outputNames[0]];
     ms += performance.now() - t0;
     const classes = out.data.length / count;
     for (let i = 0; i < count; i++) {
@@ -197,7 +208,9 @@ function inspect(path: string, bytes: Uint8Array) {
 async function demo() {
   const onnxPath = "tests/fixtures/resnet14_op13.onnx";
   const data = "tests/fixtures/fmnist";
-  console.log("edgeq demo: ResNet-14 (Fashion-MNIST), float vs int8, bundled 1,000-image test slice\n");
+  console.log(
+    "edgeq demo: ResNet-14 (Fashion-MNIST), float vs int8, bundled 1,000-image test slice\n",
+  );
   const onnxBytes = await Deno.readFile(onnxPath);
   const calib = await loadSamples("tests/fixtures/fmnist_calib", { limit: 512 });
   const t0 = performance.now();
@@ -246,6 +259,7 @@ export async function main(argv: string[]): Promise<number> {
       limit: { type: "string" },
       batch: { type: "string" },
       backend: { type: "string" },
+      threads: { type: "string" },
       input: { type: "string" },
       mean: { type: "string" },
       std: { type: "string" },
@@ -265,6 +279,7 @@ export async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   const backend = (o.backend ?? "ref") as BackendName;
+  const threads = num(o.threads, "threads");
   switch (cmd) {
     case "eval": {
       if (!model || !o.data) throw new EdgeqError("E_USAGE", "eval needs <model> --data DIR");
@@ -272,6 +287,7 @@ export async function main(argv: string[]): Promise<number> {
         limit: num(o.limit, "limit"),
         batch: num(o.batch, "batch"),
         backend,
+        threads,
         mean: num(o.mean, "mean"),
         std: num(o.std, "std"),
       });
@@ -286,9 +302,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "run": {
       if (!model || !o.input) throw new EdgeqError("E_USAGE", "run needs <model> --input X");
-      const m = await load(model, { backend });
+      const m = await load(model, { backend, threads });
       const x = await readInput(o.input, m, num(o.mean, "mean"), num(o.std, "std"));
-      const out = m.run({ [m.inputNames[0]]: x });
+      const out = await m.run({ [m.inputNames[0]]: x });
+      await m.dispose();
       if (o.json) {
         const j: Record<string, unknown> = {};
         for (const [k, t] of Object.entries(out)) {
@@ -343,7 +360,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       const method = (o.method ?? "variance") as Method;
       if (!(method in METHODS)) {
-        throw new EdgeqError("E_USAGE", `--method must be one of ${Object.keys(METHODS).join("|")}`);
+        throw new EdgeqError(
+          "E_USAGE",
+          `--method must be one of ${Object.keys(METHODS).join("|")}`,
+        );
       }
       const onnxBytes = await Deno.readFile(model);
       const calib = await loadSamples(o.calib, {

@@ -8,7 +8,7 @@
  * import { load } from "./mod.ts";
  * const model = await load("tests/fixtures/resnet14_op13.onnx");
  * const data = new Float32Array(28 * 28).fill(0.5);
- * const { logits } = model.run({ input: { dtype: "float32", shape: [1, 1, 28, 28], data } });
+ * const { logits } = await model.run({ input: { dtype: "float32", shape: [1, 1, 28, 28], data } });
  * console.log(logits.data);
  * ```
  * @module

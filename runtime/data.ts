@@ -82,10 +82,12 @@ export async function loadIdxDir(dir: string, limit?: number): Promise<ImageSet>
     return c.find((n) => n.startsWith("t10k")) ?? c[0];
   };
   const img = pick(/images-idx3-ubyte(\.gz)?$/);
-  const lab = img && pick(new RegExp(
-    "^" + img.split("images-idx3-ubyte")[0].replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
-      "labels-idx1-ubyte(\\.gz)?$",
-  ));
+  const lab = img && pick(
+    new RegExp(
+      "^" + img.split("images-idx3-ubyte")[0].replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
+        "labels-idx1-ubyte(\\.gz)?$",
+    ),
+  );
   if (!img || !lab) {
     throw new EdgeqError(
       "E_DATA",

@@ -5,26 +5,36 @@
  */
 import { EdgeqError } from "./errors.ts";
 import type { Graph, ValueInfo } from "./graph.ts";
-import { execute, type ExecOptions } from "./executor.ts";
+import { checkFeed, type ExecOptions, execute } from "./executor.ts";
+import {
+  type Backend,
+  type BackendName,
+  type CompiledGraph,
+  getBackend,
+  refBackend,
+} from "./backend.ts";
 import { prepareGraph } from "./prepare.ts";
 import type { Tensor } from "./tensor.ts";
 import { importOnnx } from "../quantizer/onnx_import.ts";
 import { isPacked, loadPackedGraph } from "./packed_model.ts";
 
-/** Backends a model can run on. */
-export type BackendName = "ref";
+export type { BackendName } from "./backend.ts";
 
 /** Options of {@link load}. */
 export interface LoadOptions {
-  /** Execution backend. Only "ref" (plain TypeScript) exists so far. */
+  /** Execution backend: "ref" (plain TypeScript, the default), "wasm" or "webgpu". */
   backend?: BackendName;
+  /** Worker threads for the wasm backend (default: the core count). */
+  threads?: number;
+  /** Backend-specific options passed through to the backend's compile. */
+  backendOptions?: Record<string, unknown>;
 }
 
 /** Options of {@link Model.run}. */
 export interface RunOptions {
   /** Residual blocks to skip (gating); indices into {@link Model.blocks}. */
   skipBlocks?: Iterable<number>;
-  /** Sees every node's outputs. */
+  /** Sees every node's outputs (ref backend only: it runs node by node in JS). */
   observe?: ExecOptions["observe"];
 }
 
@@ -37,14 +47,19 @@ export class Model {
   /** The backend this model runs on. */
   readonly backend: BackendName;
   #graph: Graph;
+  #impl: Backend;
+  #opts: Record<string, unknown>;
   #bound = new Map<string, Graph>();
+  #compiled = new Map<Graph, Promise<CompiledGraph>>();
 
   /** Wraps an imported graph; prefer {@link load}. */
-  constructor(graph: Graph, backend: BackendName = "ref") {
+  constructor(graph: Graph, backend: Backend = refBackend, opts: Record<string, unknown> = {}) {
     this.#graph = graph;
     this.inputs = graph.inputs;
     this.outputs = graph.outputs;
-    this.backend = backend;
+    this.backend = backend.name;
+    this.#impl = backend;
+    this.#opts = opts;
   }
 
   /** Names of the inputs, in order. */
@@ -69,26 +84,77 @@ export class Model {
   }
 
   /**
-   * Runs the model.
+   * Runs the model on its backend (onnxruntime-web style: named inputs in, named
+   * outputs out). The first run for a set of input shapes binds and compiles the graph;
+   * later runs reuse it.
    *
    * @example
    * ```ts
    * const m = await load("tests/fixtures/resnet14_op13.onnx");
-   * const { logits } = m.run({ input: { dtype: "float32", shape: [1, 1, 28, 28], data } });
+   * const { logits } = await m.run({ input: { dtype: "float32", shape: [1, 1, 28, 28], data } });
    * ```
    */
-  run(feeds: Record<string, Tensor>, opts: RunOptions = {}): Record<string, Tensor> {
+  async run(
+    feeds: Record<string, Tensor>,
+    opts: RunOptions = {},
+  ): Promise<Record<string, Tensor>> {
+    const g = this.#bind(feeds);
+    const skip = opts.skipBlocks ? new Set(opts.skipBlocks) : undefined;
+    if (opts.observe) {
+      if (this.backend !== "ref") {
+        throw new EdgeqError(
+          "E_USAGE",
+          `observe needs the ref backend (this model runs on ${this.backend})`,
+        );
+      }
+      return execute(g, feeds, { skip, observe: opts.observe });
+    }
+    for (const v of g.inputs) checkFeed(g, v.name, feeds[v.name]);
+    let c = this.#compiled.get(g);
+    if (!c) {
+      c = this.#impl.compile(g, this.#opts);
+      this.#compiled.set(g, c);
+      c.catch(() => this.#compiled.delete(g));
+    }
+    return (await c).run(feeds, { skip });
+  }
+
+  /**
+   * Runs synchronously on the reference executor, whatever the backend (calibration,
+   * tools, the oracle in tests).
+   *
+   * @example
+   * ```ts
+   * const { logits } = m.runSync({ input: x });
+   * ```
+   */
+  runSync(feeds: Record<string, Tensor>, opts: RunOptions = {}): Record<string, Tensor> {
+    const g = this.#bind(feeds);
+    return execute(g, feeds, {
+      skip: opts.skipBlocks ? new Set(opts.skipBlocks) : undefined,
+      observe: opts.observe,
+    });
+  }
+
+  /** Releases what the backend holds for this model (buffers, workers). */
+  async dispose(): Promise<void> {
+    const all = [...this.#compiled.values()];
+    this.#compiled.clear();
+    for (const c of all) {
+      try {
+        (await c).dispose();
+      } catch { /* a failed compile holds nothing */ }
+    }
+  }
+
+  #bind(feeds: Record<string, Tensor>): Graph {
     const shapes: Record<string, number[]> = {};
     for (const v of this.inputs) {
       const t = feeds[v.name];
       if (!t) throw new EdgeqError("E_INPUT", "missing input", { tensor: v.name });
       shapes[v.name] = t.shape;
     }
-    const g = this.bound(shapes);
-    return execute(g, feeds, {
-      skip: opts.skipBlocks ? new Set(opts.skipBlocks) : undefined,
-      observe: opts.observe,
-    });
+    return this.bound(shapes);
   }
 }
 
@@ -105,9 +171,13 @@ export class Model {
  * ```
  */
 export async function load(src: string | Uint8Array, opts: LoadOptions = {}): Promise<Model> {
-  const backend = opts.backend ?? "ref";
-  if (backend !== "ref") {
-    throw new EdgeqError("E_BACKEND", `backend '${backend}' is not available`);
+  const backend = await getBackend(opts.backend ?? "ref");
+  const bopts: Record<string, unknown> = { ...opts.backendOptions };
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) {
+      throw new EdgeqError("E_USAGE", `threads must be a positive integer, got ${opts.threads}`);
+    }
+    bopts.threads = opts.threads;
   }
   const path = typeof src === "string" ? src : undefined;
   let bytes: Uint8Array;
@@ -118,6 +188,6 @@ export async function load(src: string | Uint8Array, opts: LoadOptions = {}): Pr
       throw new EdgeqError("E_USAGE", `cannot read model: ${(e as Error).message}`, { path });
     }
   } else bytes = src;
-  if (isPacked(bytes)) return new Model(loadPackedGraph(bytes, path).graph, backend);
-  return new Model(importOnnx(bytes, { path }), backend);
+  const graph = isPacked(bytes) ? loadPackedGraph(bytes, path).graph : importOnnx(bytes, { path });
+  return new Model(graph, backend, bopts);
 }

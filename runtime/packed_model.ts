@@ -76,10 +76,12 @@ export function graphFromPacked(file: PackedFile, path?: string): Graph {
     else if (t.layout === "i8") dtype = "int8";
     else if (t.layout === "u8") dtype = "uint8";
     else {
-      throw new EdgeqError("E_FORMAT", `layout ${t.layout} is not executable yet`, {
-        tensor: name,
-        path,
-      });
+      // Sub-byte layouts (i4/i2/b1) stay packed: a uint8 view of the bytes. The node
+      // that reads them names the layout and logical shape (w_layout / w_shape).
+      const v = t.view as ArrayBufferView;
+      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      initializers.set(name, { dtype: "uint8", shape: [bytes.length], data: bytes });
+      continue;
     }
     let data = t.view as Tensor["data"];
     const want = constDtypes[name] as DType | undefined;
@@ -114,7 +116,10 @@ export function graphFromPacked(file: PackedFile, path?: string): Graph {
 }
 
 /** Reads and validates packed bytes and returns the graph and the file. */
-export function loadPackedGraph(bytes: Uint8Array, path?: string): { graph: Graph; file: PackedFile } {
+export function loadPackedGraph(
+  bytes: Uint8Array,
+  path?: string,
+): { graph: Graph; file: PackedFile } {
   const file = readPacked(bytes, { path });
   return { graph: graphFromPacked(file, path), file };
 }

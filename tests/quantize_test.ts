@@ -37,8 +37,8 @@ Deno.test("quantize: ResNet-14 int8 is ≤ 0.27× the float ONNX and keeps its a
   const x = imageBatch(set, 0, 300);
   const q = await load(bytes);
   const f = await load(R14);
-  const pq = top1(q.run({ input: x }).logits.data, 300);
-  const pf = top1(f.run({ input: x }).logits.data, 300);
+  const pq = top1((await q.run({ input: x })).logits.data, 300);
+  const pf = top1((await f.run({ input: x })).logits.data, 300);
   const accQ = pq.filter((p, i) => p === set.labels[i]).length / 300;
   const accF = pf.filter((p, i) => p === set.labels[i]).length / 300;
   const agree = pq.filter((p, i) => p === pf[i]).length / 300;

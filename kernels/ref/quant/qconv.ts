@@ -46,6 +46,7 @@ import {
   readClamp,
   readMultipliers,
   readQDType,
+  readWeight,
   readZp,
 } from "./qutil.ts";
 
@@ -248,13 +249,17 @@ export const QConv: OpDef = {
     "r_shift",
     "y_mult",
     "y_shift",
+    "w_layout",
+    "w_shape",
   ],
   infer(ins, attrs, _consts, ctx) {
-    const g = qconvGeom(ctx, need(ins, 0, ctx), need(ins, 1, ctx), ins[2], ins[3], attrs);
+    const w = readWeight(ctx, need(ins, 1, ctx), attrs);
+    const g = qconvGeom(ctx, need(ins, 0, ctx), w, ins[2], ins[3], attrs);
     readRequant(ctx, attrs, g, ins[3]);
     return [{ dtype: g.ydt, shape: g.outShape }];
   },
   run(ins, attrs, ctx) {
-    return [runQConv(ctx, need(ins, 0, ctx), need(ins, 1, ctx), ins[2], ins[3], attrs)];
+    const w = readWeight(ctx, need(ins, 1, ctx), attrs);
+    return [runQConv(ctx, need(ins, 0, ctx), w, ins[2], ins[3], attrs)];
   },
 };

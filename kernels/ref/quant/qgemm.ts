@@ -34,6 +34,7 @@ import {
   readClamp,
   readMultipliers,
   readQDType,
+  readWeight,
   readZp,
 } from "./qutil.ts";
 
@@ -105,12 +106,14 @@ function runQGemm(
  * ```
  */
 export const QGemm: OpDef = {
-  attrs: ["x_zp", ...REQUANT_ATTRS],
+  attrs: ["x_zp", ...REQUANT_ATTRS, "w_layout", "w_shape"],
   infer(ins, attrs, _consts, ctx) {
-    return [qgemmMeta(ctx, need(ins, 0, ctx), need(ins, 1, ctx), ins[2], attrs)];
+    const w = readWeight(ctx, need(ins, 1, ctx), attrs);
+    return [qgemmMeta(ctx, need(ins, 0, ctx), w, ins[2], attrs)];
   },
   run(ins, attrs, ctx) {
-    return [runQGemm(ctx, need(ins, 0, ctx), need(ins, 1, ctx), ins[2], attrs)];
+    const w = readWeight(ctx, need(ins, 1, ctx), attrs);
+    return [runQGemm(ctx, need(ins, 0, ctx), w, ins[2], attrs)];
   },
 };
 

@@ -9,6 +9,7 @@ import { fmtShape, type Tensor, type TensorMeta } from "../../../runtime/tensor.
 import { attrError, type OpContext, shapeError } from "../op.ts";
 import { dtypeError } from "../ref_util.ts";
 import { INT32_MAX } from "./requant.ts";
+import { bytesFor, type LayoutName, unpack } from "../../../runtime/format/layouts.ts";
 
 /** The 8-bit activation dtypes. */
 export type QDType = "int8" | "uint8";
@@ -222,4 +223,74 @@ export function newQ(dtype: QDType, shape: number[]): Tensor {
     shape: [...shape],
     data: dtype === "int8" ? new Int8Array(n) : new Uint8Array(n),
   };
+}
+
+/** Weight layouts QConv/QGemm accept in `w_layout` (default "i8"). */
+export const WEIGHT_LAYOUTS = ["i8", "i4", "i2", "b1"] as const;
+
+/** A weight layout name. */
+export type WeightLayout = typeof WEIGHT_LAYOUTS[number];
+
+/** Unpacked low-bit weights, cached per packed buffer (the reference unpacks once). */
+const unpackedCache = new WeakMap<object, Int8Array>();
+
+/**
+ * Reads the weight input of QConv/QGemm as a logical int8 tensor (metadata only when
+ * `w` has no data). With `w_layout` "i8" (the default) `W` is an int8 tensor of the
+ * logical shape. With "i4", "i2" or "b1", `W` is a uint8 tensor holding the packed
+ * bytes (`[nbytes]`), `w_shape` gives the logical shape `[M, ...]`, and the bytes are
+ * the layout table's packing (runtime/format/layouts.ts) of the `[M, K]` matrix,
+ * `K = prod(w_shape[1:])` in row-major order (so for a conv, K runs over c, ky, kx).
+ *
+ * @example
+ * ```ts
+ * const w = readWeight(ctx, ins[1], attrs); // { dtype: "int8", shape: [16, 3, 3, 3], ... }
+ * ```
+ */
+export function readWeight<T extends TensorMeta>(
+  ctx: OpContext,
+  w: T,
+  attrs: Attrs,
+): T {
+  const layout = (attrs.w_layout ?? "i8") as string;
+  if (!(WEIGHT_LAYOUTS as readonly string[]).includes(layout)) {
+    attrError(ctx, `w_layout must be one of ${WEIGHT_LAYOUTS.join(", ")}, got ${layout}`);
+  }
+  if (layout === "i8") {
+    if (w.dtype !== "int8") dtypeError(ctx, `W must be int8, got ${w.dtype}`);
+    return w;
+  }
+  if (w.dtype !== "uint8" || w.shape.length !== 1) {
+    dtypeError(
+      ctx,
+      `W with w_layout ${layout} must be packed uint8 bytes [n], got ${w.dtype} ${
+        fmtShape(w.shape)
+      }`,
+    );
+  }
+  const shape = attrs.w_shape;
+  if (
+    !Array.isArray(shape) || shape.length < 2 ||
+    shape.some((d) => typeof d !== "number" || !Number.isInteger(d) || d < 1)
+  ) {
+    attrError(
+      ctx,
+      `w_shape must list the logical weight shape (rank >= 2), got ${JSON.stringify(shape)}`,
+    );
+  }
+  const dims = shape as number[];
+  const m = dims[0], k = dims.slice(1).reduce((a, d) => a * d, 1);
+  const need = bytesFor(layout as LayoutName, [m, k]);
+  if (w.shape[0] !== need) {
+    shapeError(ctx, `W holds ${w.shape[0]} bytes; ${layout} ${fmtShape(dims)} needs ${need}`);
+  }
+  const data = (w as Partial<Tensor>).data;
+  if (!data) return { dtype: "int8", shape: dims } as unknown as T;
+  let u = unpackedCache.get(data);
+  if (!u) {
+    const bytes = data as Uint8Array;
+    u = unpack(layout as LayoutName, bytes, [m, k]) as Int8Array;
+    unpackedCache.set(data, u);
+  }
+  return { dtype: "int8", shape: dims, data: u } as unknown as T;
 }
