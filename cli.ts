@@ -17,6 +17,11 @@ import { prepareGraph } from "./runtime/prepare.ts";
 import { importOnnx } from "./quantizer/onnx_import.ts";
 import { type Method, METHODS, quantize } from "./quantizer/quantize.ts";
 import { loadSamples } from "./quantizer/calib/source.ts";
+import {
+  calibrationReport,
+  renderSimilarity,
+  type SimilarityReport,
+} from "./quantizer/calib/report.ts";
 import { writePackedFile } from "./runtime/format/writer.ts";
 import { isPacked } from "./runtime/packed_model.ts";
 import { readPacked } from "./runtime/format/reader.ts";
@@ -244,6 +249,23 @@ function fmtTensor(name: string, t: Tensor): string {
   }`;
 }
 
+/** The similarity report as plain JSON (per layer: ranges and Pearson per estimator). */
+function reportJson(r: SimilarityReport) {
+  return {
+    estimators: r.estimators,
+    bits: r.bits,
+    samples: r.samples,
+    mean_pearson: r.mean,
+    layers: r.layers.map((l) => ({
+      tensor: l.tensor,
+      op: l.op,
+      ranges: l.ranges.map((row) => row.map((x) => [x.lo, x.hi])),
+      pearson: l.pearson,
+      best: r.estimators[l.best],
+    })),
+  };
+}
+
 /** Entry point; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const { values: o, positionals } = parseArgs({
@@ -256,6 +278,7 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: "string" },
       method: { type: "string" },
       "per-channel-act": { type: "boolean" },
+      report: { type: "boolean" },
       limit: { type: "string" },
       batch: { type: "string" },
       backend: { type: "string" },
@@ -383,8 +406,21 @@ export async function main(argv: string[]): Promise<number> {
         float_islands: r.floatIslands,
         seconds: (performance.now() - t0) / 1000,
       };
-      if (o.json) console.log(JSON.stringify(summary));
-      else {
+      let report: SimilarityReport | undefined;
+      if (o.report) {
+        // Per-layer choice made visible: every estimator's clip range and the Pearson
+        // similarity of float vs fake-quantized layer output on held-out samples.
+        report = calibrationReport(importOnnx(onnxBytes, { path: model }), calib, {
+          holdout: 0.25,
+          bits: [8, 4],
+        }).report;
+        const out = o.json ? console.error : console.log;
+        out(`per-layer ranges and Pearson similarity (${report.samples} held-out samples):`);
+        out(renderSimilarity(report));
+      }
+      if (o.json) {
+        console.log(JSON.stringify(report ? { ...summary, report: reportJson(report) } : summary));
+      } else {
         console.log(
           `${o.out}: ${summary.bytes} bytes (${(100 * summary.ratio).toFixed(1)}% of ${model}), ` +
             `${summary.layers} int8 layers, method ${method}, ${calib.n} calibration samples`,

@@ -157,3 +157,45 @@ Deno.test("data: truncated or corrupt IDX/npy/png files give E_DATA, not RangeEr
     (e) => e instanceof EdgeqError && e.code === "E_DATA",
   );
 });
+
+Deno.test("cli quantize --report --json: per-layer ranges and Pearson for every estimator", async () => {
+  const out = `/tmp/edgeq-report-${Date.now()}.eqp`;
+  const r = await cli(
+    "quantize",
+    "tests/fixtures/resnet14_op13.onnx",
+    "--calib",
+    "tests/fixtures/fmnist_calib",
+    "--calib-limit",
+    "96",
+    "--out",
+    out,
+    "--report",
+    "--json",
+  );
+  try {
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    const rep = j.report;
+    assert.deepEqual(rep.estimators, ["minmax", "p99.99", "entropy", "varclip"]);
+    assert.deepEqual(rep.bits, [8, 4]);
+    assert.equal(rep.samples, 24); // 25% of 96 held out
+    assert.ok(rep.layers.length >= 30, `${rep.layers.length} layers`);
+    for (const l of rep.layers) {
+      assert.equal(l.ranges.length, 2);
+      assert.equal(l.pearson[0].length, 4);
+      for (const [lo, hi] of l.ranges[0]) {
+        assert.ok(lo <= 0 && hi > lo, `${l.tensor}: [${lo}, ${hi}]`);
+      }
+      for (const p of l.pearson[0]) assert.ok(p > 0.9 && p <= 1, `${l.tensor}: ${p}`);
+    }
+    // The table went to stderr (stdout stays machine-readable), one row per layer.
+    assert.match(r.stderr, /mean over \d+ layers/);
+    // Min/max ranges contain the clipped ones (variance-clipped never widens the range).
+    for (const l of rep.layers) {
+      const [mm, , , vc] = l.ranges[0];
+      assert.ok(vc[0] >= mm[0] - 1e-9 && vc[1] <= mm[1] + 1e-9, l.tensor);
+    }
+  } finally {
+    await Deno.remove(out).catch(() => {});
+  }
+});
