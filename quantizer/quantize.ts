@@ -54,6 +54,11 @@ export interface QuantizeOptions {
   compress?: "manifest" | "all" | "none";
   /** Extra producer info stored in the file. */
   producer?: Record<string, unknown>;
+  /**
+   * Fuse a Conv whose sole consumer is a residual Add (and that Add's ReLU) into one
+   * QConv with a residual input. Bit-identical to the unfused QConv + QAdd. Default true.
+   */
+  fuseResidual?: boolean;
 }
 
 /** One quantized layer, as reported by {@link quantize} and stored in the manifest. */
@@ -119,7 +124,7 @@ export function quantize(
     const r = est.estimate(s, { bits: 8 });
     return scaleFor(r, 8, false);
   };
-  const lowered = lower(g, paramsOf);
+  const lowered = lower(g, paramsOf, { fuseResidual: opts.fuseResidual ?? true });
   const model: PackedGraph = {
     format: "edgeq-graph",
     name: g.name,
@@ -182,7 +187,13 @@ const PASS_THROUGH = new Set([
   "Gather",
 ]);
 
-function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
+function lower(
+  g: Graph,
+  paramsOf: (t: string) => QuantParams,
+  opts: { fuseResidual: boolean },
+): Lowered {
+  const producerIndex = new Map<string, number>();
+  g.nodes.forEach((n, i) => n.outputs.forEach((o) => o && producerIndex.set(o, i)));
   const consumers = new Map<string, Node[]>();
   for (const n of g.nodes) {
     for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -252,7 +263,28 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
   };
   const addTensor = (t: TensorInput) => tensors.push(t);
 
-  for (const n of g.nodes) {
+  /**
+   * The residual Add a Conv can absorb: the Conv's output feeds only an Add of two
+   * computed values whose other operand (the shortcut) is produced before the Conv.
+   */
+  const residualAdd = (n: Node, ni: number): { add: Node; shortcut: string } | undefined => {
+    const y = n.outputs[0];
+    const c = consumers.get(y) ?? [];
+    if (c.length !== 1 || graphOut.has(y)) return undefined;
+    const add = c[0];
+    if (add.op !== "Add" || add.inputs.length !== 2 || add.inputs[0] === add.inputs[1]) {
+      return undefined;
+    }
+    const shortcut = add.inputs.find((i) => i !== y)!;
+    if (isConst(shortcut)) return undefined;
+    const pi = producerIndex.get(shortcut);
+    if (pi !== undefined && pi >= ni) return undefined;
+    const xs = g.values.get(shortcut)?.shape, ys = g.values.get(y)?.shape;
+    if (!xs || !ys || xs.length !== ys.length || xs.some((d, i) => d !== ys[i])) return undefined;
+    return { add, shortcut };
+  };
+
+  for (const [ni, n] of g.nodes.entries()) {
     if (fused.has(n.name)) continue;
     const act = n.inputs.filter((i) => i && !isConst(i));
     if ((n.op === "Conv" || n.op === "Gemm") && act.length === 1 && isConst(n.inputs[1])) {
@@ -267,10 +299,14 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
       }
       const x = asQ(n.inputs[0]);
       const px = q.get(x)!;
-      const relu = fusableRelu(n.outputs[0]);
+      const res = n.op === "Conv" && opts.fuseResidual ? residualAdd(n, ni) : undefined;
+      if (res) fused.add(res.add.name);
+      const relu = fusableRelu(res ? res.add.outputs[0] : n.outputs[0]);
       if (relu) fused.add(relu.name);
-      const yOrig = relu ? relu.outputs[0] : n.outputs[0];
+      const yOrig = relu ? relu.outputs[0] : res ? res.add.outputs[0] : n.outputs[0];
       const py = paramsOf(yOrig);
+      // With a fused residual the conv requantizes to its own (c) parameters first.
+      const pc = res ? paramsOf(n.outputs[0]) : py;
       const { wq, sw, m } = quantizeWeights(n, w);
       const alpha = n.op === "Gemm" ? attrFloat(n.attrs, "alpha", 1) : 1;
       const beta = n.op === "Gemm" ? attrFloat(n.attrs, "beta", 1) : 1;
@@ -280,7 +316,7 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
         const sacc = px.scale * sw[k] * alpha;
         const bv = b ? b.data[b.data.length === 1 ? 0 : k] * beta : 0;
         bias[k] = clampI32(Math.round(bv / sacc));
-        const qm = quantizeMultiplier(sacc / py.scale);
+        const qm = quantizeMultiplier(sacc / pc.scale);
         mult.push(qm.mult);
         shift.push(qm.shift);
       }
@@ -288,6 +324,7 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
       addTensor({ name: wName, layout: "i8", shape: wq.shape, data: wq.data as Int8Array });
       addTensor({ name: bName, layout: "i32", shape: [m], data: bias });
       const out = qOut(yOrig);
+      const ins = [x, wName, bName];
       const attrs: Attrs = {
         x_zp: px.zeroPoint,
         mult,
@@ -302,15 +339,30 @@ function lower(g: Graph, paramsOf: (t: string) => QuantParams): Lowered {
           if (n.attrs[k] !== undefined) attrs[k] = n.attrs[k];
         }
       }
-      nodes.push(
-        qnode(n.op === "Conv" ? "QConv" : "QGemm", n.name, [x, wName, bName], [out], attrs),
-      );
+      if (res) {
+        const r = asQ(res.shortcut);
+        const pr = q.get(r)!;
+        const mm = addMultipliers(pc.scale, pr.scale, py.scale);
+        ins.push(r);
+        Object.assign(attrs, {
+          c_zp: pc.zeroPoint,
+          c_mult: mm.a.mult,
+          c_shift: mm.a.shift,
+          r_zp: pr.zeroPoint,
+          r_mult: mm.b.mult,
+          r_shift: mm.b.shift,
+          y_mult: mm.y.mult,
+          y_shift: mm.y.shift,
+        });
+      }
+      nodes.push(qnode(n.op === "Conv" ? "QConv" : "QGemm", n.name, ins, [out], attrs));
+      const fusedOps = [...(res ? ["Add"] : []), ...(relu ? ["Relu"] : [])];
       layers.push({
         node: n.name,
         op: n.op,
         bits: 8,
         params: w.data.length + (b?.data.length ?? 0),
-        fused: relu ? ["Relu"] : undefined,
+        fused: fusedOps.length ? fusedOps : undefined,
       });
       finish(yOrig, out, py);
       continue;

@@ -142,7 +142,7 @@ Deno.test("cli quantize --json writes atomically; eval and inspect read the file
   const j = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
   assert.equal(j.out, out);
   assert.equal(j.bytes, (await Deno.stat(out)).size);
-  assert.ok(j.float_bytes > j.bytes && j.layers >= 20);
+  assert.ok(j.float_bytes > j.bytes && j.layers === 16, `${j.layers} layers`); // 15 conv + 1 linear
   assert.deepEqual(
     [...Deno.readDirSync(dir)].map((e) => e.name),
     ["r14.eqp"],
@@ -177,4 +177,21 @@ Deno.test("cli quantize --json writes atomically; eval and inspect read the file
   assert.equal(bad.code, 2, bad.stderr);
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["r14.eqp"]);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("quantize: Conv+Add(+Relu) fused into QConv with a residual input, bit-identical to unfused", async () => {
+  const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 128 });
+  const unfused = quantize(await Deno.readFile(R14), calib, { fuseResidual: false });
+  const fusedBytes = await packedR14();
+  const g = loadPackedGraph(fusedBytes).graph;
+  const residual = g.nodes.filter((n) => n.op === "QConv" && n.inputs.length === 4);
+  assert.equal(residual.length, 6, "one fused conv per residual block");
+  assert.equal(g.nodes.filter((n) => n.op === "QAdd").length, 0);
+  assert.equal(loadPackedGraph(unfused.bytes).graph.nodes.filter((n) => n.op === "QAdd").length, 6);
+  const set = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 48);
+  const x = imageBatch(set, 0, 48);
+  const a = (await (await load(fusedBytes)).run({ input: x })).logits.data;
+  const b = (await (await load(unfused.bytes)).run({ input: x })).logits.data;
+  assert.deepEqual([...a], [...b]);
+  assert.ok(new Set(a).size > 100, "outputs vary");
 });
