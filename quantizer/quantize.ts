@@ -124,7 +124,7 @@ export function quantize(
     const r = est.estimate(s, { bits: 8 });
     return scaleFor(r, 8, false);
   };
-  const lowered = lower(g, paramsOf, { fuseResidual: opts.fuseResidual ?? true });
+  const lowered = lower(shortcutsFirst(g), paramsOf, { fuseResidual: opts.fuseResidual ?? true });
   const model: PackedGraph = {
     format: "edgeq-graph",
     name: g.name,
@@ -166,6 +166,38 @@ function checkBatchAgnostic(g0: Graph, g1: Graph) {
       }
     }
   }
+}
+
+/**
+ * Reorders nodes so that every residual block's shortcut path (e.g. a downsampling
+ * conv) runs before its body: the body's last conv can then take the shortcut as its
+ * fused residual input. Returns `g` unchanged if the reorder would not be topological.
+ */
+function shortcutsFirst(g: Graph): Graph {
+  const byName = new Map(g.nodes.map((n) => [n.name, n]));
+  const firstBody = new Map<string, string[]>(); // first body node → shortcut nodes
+  for (const b of g.blocks) {
+    if (b.shortcutNodes.length && b.nodes.length) firstBody.set(b.nodes[0], b.shortcutNodes);
+  }
+  if (!firstBody.size) return g;
+  const placed = new Set<string>();
+  const order: Node[] = [];
+  const place = (n: Node) => {
+    if (!placed.has(n.name)) {
+      placed.add(n.name);
+      order.push(n);
+    }
+  };
+  for (const n of g.nodes) {
+    for (const s of firstBody.get(n.name) ?? []) place(byName.get(s)!);
+    place(n);
+  }
+  const have = new Set<string>([...g.initializers.keys(), ...g.inputs.map((v) => v.name), ""]);
+  for (const n of order) {
+    if (n.inputs.some((i) => !have.has(i))) return g;
+    for (const o of n.outputs) have.add(o);
+  }
+  return { ...g, nodes: order };
 }
 
 interface Lowered {
@@ -277,6 +309,8 @@ function lower(
     }
     const shortcut = add.inputs.find((i) => i !== y)!;
     if (isConst(shortcut)) return undefined;
+    // Only the body's last conv absorbs the join, so that gating keeps its meaning.
+    if (!g.blocks.some((b) => b.join === add.name && b.body === y)) return undefined;
     const pi = producerIndex.get(shortcut);
     if (pi !== undefined && pi >= ni) return undefined;
     const xs = g.values.get(shortcut)?.shape, ys = g.values.get(y)?.shape;

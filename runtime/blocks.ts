@@ -1,7 +1,12 @@
 /**
- * Residual-block discovery: for every Add that joins two computed values, the
- * fork they both start from, the body path and the shortcut path. A span is a
- * block only if skipping it is safe: no body value is used outside the body.
+ * Residual-block discovery: for every join of two computed values — a float Add, a
+ * quantized QAdd, or a QConv with a fused residual input (domain edgeq) — the fork
+ * they both start from, the body path and the shortcut path. A span is a block only
+ * if skipping it is safe: no body value is used outside the body.
+ *
+ * Skipping a block means the body's value is a real zero at the join (see
+ * kernels/ref/quant/skip.ts): for a float Add the output is the shortcut itself; for
+ * the quantized joins the shortcut is requantized to the join's output parameters.
  */
 import type { Graph, Node, ResidualBlock } from "./graph.ts";
 
@@ -43,9 +48,10 @@ export function findResidualBlocks(g: Graph): ResidualBlock[] {
 
   const blocks: ResidualBlock[] = [];
   g.nodes.forEach((add: Node, ai) => {
-    if (add.op !== "Add" || add.inputs.length !== 2) return;
-    const [a, b] = add.inputs;
-    if (!isComputed(a) || !isComputed(b)) return;
+    const join = joinInputs(add);
+    if (!join) return;
+    const [a, b] = join;
+    if (!isComputed(a) || !isComputed(b) || a === b) return;
     const A = ancestors(a), B = ancestors(b);
     // Fork: the latest value both sides descend from (or one side itself).
     const fork = findFork(g, a, b, A, B, producer);
@@ -54,7 +60,9 @@ export function findResidualBlocks(g: Graph): ResidualBlock[] {
     const pa = a === fork ? [] : [...A].filter((i) => down.has(i));
     const pb = b === fork ? [] : [...B].filter((i) => down.has(i));
     if (pa.length === 0 && pb.length === 0) return;
-    const [bodyV, shortV, bodyN, shortN] = pa.length >= pb.length ? [a, b, pa, pb] : [b, a, pb, pa];
+    // A fused residual conv's R input is the shortcut by definition.
+    const aIsBody = add.op === "QConv" || pa.length >= pb.length;
+    const [bodyV, shortV, bodyN, shortN] = aIsBody ? [a, b, pa, pb] : [b, a, pb, pa];
     const bodySet = new Set(bodyN.filter((i) => !shortN.includes(i)));
     // Safety: body values must be used only inside the body (or by the Add).
     for (const i of bodySet) {
@@ -71,11 +79,24 @@ export function findResidualBlocks(g: Graph): ResidualBlock[] {
       shortcut: shortV,
       body: bodyV,
       output: add.outputs[0],
+      join: add.name,
+      bodyInput: add.inputs.indexOf(bodyV),
       nodes: [...order.map((i) => g.nodes[i].name), add.name],
       shortcutNodes: [...shortN].sort((x, y) => x - y).map((i) => g.nodes[i].name),
     });
   });
   return blocks;
+}
+
+/** The two joined values of a residual join node, or undefined if `n` is not one. */
+function joinInputs(n: Node): [string, string] | undefined {
+  const edgeq = n.domain === "edgeq";
+  if (n.op === "Add" && !edgeq && n.inputs.length === 2) return [n.inputs[0], n.inputs[1]];
+  if (n.op === "QAdd" && edgeq && n.inputs.length === 2) return [n.inputs[0], n.inputs[1]];
+  if (n.op === "QConv" && edgeq && n.inputs.length === 4 && n.inputs[3]) {
+    return [n.inputs[0], n.inputs[3]];
+  }
+  return undefined;
 }
 
 function findFork(

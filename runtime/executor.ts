@@ -4,9 +4,10 @@
  * `skip` are replaced by their shortcut (gating at run time).
  */
 import { EdgeqError } from "./errors.ts";
-import type { Graph, Node } from "./graph.ts";
+import type { Graph, Node, ResidualBlock } from "./graph.ts";
 import { fmtShape, size, type Tensor } from "./tensor.ts";
 import { refOpFor } from "../kernels/ref/mod.ts";
+import { skipJoin } from "../kernels/ref/quant/skip.ts";
 
 /** Called after every executed node (used by calibration and profiling). */
 export type NodeObserver = (node: Node, outputs: Tensor[]) => void;
@@ -67,19 +68,24 @@ export function execute(
   const keep = new Set<string>([...g.outputs.map((o) => o.name), ...g.initializers.keys()]);
 
   const skipped = new Set<string>();
-  const alias = new Map<string, string>();
+  const joins = new Map<string, ResidualBlock>(); // join node → its skipped block
   if (opts.skip?.size) {
     for (const b of g.blocks) {
       if (!opts.skip.has(b.index)) continue;
       for (const n of b.nodes) skipped.add(n);
-      alias.set(b.output, b.shortcut);
+      joins.set(b.join, b);
     }
   }
 
   g.nodes.forEach((node, i) => {
     if (skipped.has(node.name)) {
-      const src = alias.get(node.outputs[0]);
-      if (src !== undefined) env.set(node.outputs[0], env.get(src)!);
+      const b = joins.get(node.name);
+      if (b) {
+        const y = skipJoin(node, b, env.get(b.shortcut)!, { node, opset: g.opset });
+        env.set(b.output, y);
+        opts.observe?.(node, [y]);
+      }
+      for (const x of node.inputs) if (x && lastUse.get(x) === i && !keep.has(x)) env.delete(x);
       return;
     }
     const ins = node.inputs.map((x) => {

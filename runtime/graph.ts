@@ -43,10 +43,14 @@ export interface ResidualBlock {
   input: string;
   /** Tensor the Add takes from the shortcut path (== input for an identity shortcut). */
   shortcut: string;
-  /** Tensor the Add takes from the body. */
+  /** Tensor the join takes from the body (for a fused residual QConv: the conv's X). */
   body: string;
-  /** The Add's output. */
+  /** The join's output (the block's output). */
   output: string;
+  /** Name of the joining node (Add, QAdd, or a QConv with a residual input). */
+  join: string;
+  /** Index of the join's input that carries the body value (for a QConv: 0, its X). */
+  bodyInput: number;
   /** Node names of the body path, the joining Add last (shortcut-path nodes excluded). */
   nodes: string[];
   /** Node names on the shortcut path (e.g. a 1x1 downsampling conv), possibly empty. */

@@ -195,3 +195,33 @@ Deno.test("quantize: Conv+Add(+Relu) fused into QConv with a residual input, bit
   assert.deepEqual([...a], [...b]);
   assert.ok(new Set(a).size > 100, "outputs vary");
 });
+
+Deno.test("gating on int8 graphs: QConv-residual and QAdd joins are blocks; skipping is bit-identical fused vs unfused", async () => {
+  const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 128 });
+  const unfused = await load(
+    quantize(await Deno.readFile(R14), calib, { fuseResidual: false }).bytes,
+  );
+  const fused = await load(await packedR14());
+  const float = await load(R14);
+  const shapes = { input: [16, 1, 28, 28] };
+  const bf = fused.bound(shapes).blocks, bu = unfused.bound(shapes).blocks;
+  assert.equal(bf.length, 6);
+  assert.equal(bu.length, 6);
+  assert.equal(float.bound(shapes).blocks.length, 6);
+  for (const b of bf) {
+    assert.equal(fused.bound(shapes).nodes.find((n) => n.name === b.join)?.op, "QConv");
+  }
+  const set = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 16);
+  const x = imageBatch(set, 0, 16);
+  const base = (await fused.run({ input: x })).logits.data;
+  for (const skip of [[0], [3], [1, 5], [0, 1, 2, 3, 4, 5]]) {
+    const a = (await fused.run({ input: x }, { skipBlocks: skip })).logits.data;
+    const b = (await unfused.run({ input: x }, { skipBlocks: skip })).logits.data;
+    assert.deepEqual([...a], [...b], `skip ${skip}`);
+    assert.ok(a.some((v, i) => v !== base[i]), `skipping ${skip} changes the output`);
+    // The int8 model with blocks skipped tracks the float model with the same blocks skipped.
+    const f = (await float.run({ input: x }, { skipBlocks: skip })).logits.data;
+    const agree = top1(a, 16).filter((c, i) => c === top1(f, 16)[i]).length;
+    assert.ok(agree >= 13, `skip ${skip}: top-1 agreement ${agree}/16`);
+  }
+});
