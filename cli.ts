@@ -6,6 +6,8 @@
  *   quantize <model.onnx> --calib DIR --out FILE.eqp [--method variance|minmax|percentile|entropy]
  *            [--calib-limit N] [--json]
  *   inspect <model> [--json]
+ *   export-onnx <model.eqp> --out FILE.onnx
+ *   devices [--json]
  *   demo
  */
 import { parseArgs } from "node:util";
@@ -24,6 +26,7 @@ import {
 } from "./quantizer/calib/report.ts";
 import { writePackedFile } from "./runtime/format/writer.ts";
 import { isPacked } from "./runtime/packed_model.ts";
+import { exportQdq } from "./quantizer/export_qdq.ts";
 import { readPacked } from "./runtime/format/reader.ts";
 
 const USAGE = `usage: deno task edgeq <command> [options]
@@ -32,6 +35,7 @@ const USAGE = `usage: deno task edgeq <command> [options]
   eval <model.onnx|model.eqp> --data DIR [--limit N] [--batch B] [--backend ref|wasm|webgpu] [--threads N] [--mean M --std S] [--json]
   run <model.onnx|model.eqp> --input <file.npy|file.png|idx:DIR:i> [--mean M --std S] [--json]
   inspect <model.onnx|model.eqp> [--json]
+  export-onnx <model.eqp> --out FILE.onnx    (standard ONNX QDQ with edgeq's scales)
   demo`;
 
 /** Result of {@link evaluate}. */
@@ -426,6 +430,28 @@ export async function main(argv: string[]): Promise<number> {
             `${summary.layers} int8 layers, method ${method}, ${calib.n} calibration samples`,
         );
         if (r.floatIslands.length) console.log(`float islands: ${r.floatIslands.join(", ")}`);
+      }
+      return 0;
+    }
+    case "export-onnx": {
+      if (!model || !o.out) {
+        throw new EdgeqError("E_USAGE", "export-onnx needs <model.eqp> --out FILE.onnx");
+      }
+      const r = exportQdq(await Deno.readFile(model), { path: model });
+      await writePackedFile(o.out, r.bytes);
+      const summary = {
+        out: o.out,
+        bytes: r.bytes.length,
+        opset: r.opset,
+        nodes: r.nodes,
+        quantized_ops: r.quantizedOps,
+      };
+      if (o.json) console.log(JSON.stringify(summary));
+      else {
+        console.log(
+          `${o.out}: ONNX QDQ opset ${r.opset}, ${r.nodes} nodes, ${r.bytes.length} bytes ` +
+            `(${Object.entries(r.quantizedOps).map(([k, v]) => `${k}×${v}`).join(" ")})`,
+        );
       }
       return 0;
     }

@@ -6,6 +6,7 @@ import type { OpDef } from "./op.ts";
 import { NN_OPS } from "./nn.ts";
 import { ELEMENTWISE_OPS } from "./elementwise.ts";
 import { TENSOR_OPS } from "./tensor_ops.ts";
+import { ONNX_QOPS } from "./onnx_qops.ts";
 import { QUANT_DOMAIN, QUANT_OPS } from "./quant/mod.ts";
 import type { Node } from "../../runtime/graph.ts";
 
@@ -17,6 +18,7 @@ export const REF_OPS: Readonly<Record<string, OpDef>> = {
   ...ELEMENTWISE_OPS,
   ...TENSOR_OPS,
   ...NN_OPS,
+  ...ONNX_QOPS,
 };
 
 /** The op types the reference runtime supports, sorted. */
