@@ -906,3 +906,69 @@ Deno.test("QConv/QAdd: a ResNet-14-shaped int8 network on 28x28, batch 10, runs 
   assert.deepEqual(logits.shape, [N, 10]);
   assert.ok(ms < 10_000, `batch ${N} took ${ms.toFixed(0)} ms`);
 });
+
+Deno.test("QConv/QGemm with packed i4/i2/b1 weights equal the int8 op on the unpacked values", async () => {
+  const { pack } = await import("../runtime/format/layouts.ts");
+  for (const [layout, lo, hi] of [["i4", -8, 7], ["i2", -2, 1], ["b1", -1, 1]] as const) {
+    for (const [m, c, k, group] of [[5, 3, 3, 1], [9, 6, 1, 3], [3, 11, 3, 1], [6, 6, 3, 6]]) {
+      const wShape = [m, c / group, k, k];
+      const w = new Int8Array(prod(wShape));
+      for (let i = 0; i < w.length; i++) {
+        w[i] = layout === "b1" ? (u32() & 1 ? 1 : -1) : intIn(lo, hi);
+      }
+      const kk = prod(wShape.slice(1));
+      const packed = pack(layout, w, [m, kk]);
+      const x = randQ("uint8", [2, c, 9, 7]);
+      const b = randBias(m, 2000);
+      const attrs: Attrs = {
+        kernel_shape: [k, k],
+        pads: [1, 0, 0, 1],
+        strides: [2, 1],
+        group,
+        x_zp: layout === "b1" ? 0 : 131,
+        mult: Array.from({ length: m }, () => intIn(2 ** 30, 2 ** 31 - 1)),
+        shift: Array.from({ length: m }, () => intIn(-9, -4)),
+        y_zp: 7,
+        dtype: "uint8",
+      };
+      const ref = runOp("QConv", [x, { dtype: "int8", shape: wShape, data: w }, b], attrs);
+      const got = runOp(
+        "QConv",
+        [x, { dtype: "uint8", shape: [packed.length], data: packed }, b],
+        { ...attrs, w_layout: layout, w_shape: wShape },
+      );
+      assert.deepEqual([...got.data], [...ref.data], `${layout} conv ${[m, c, k, group]}`);
+      assert.ok(new Set(ref.data).size > 3, "outputs vary");
+    }
+    // QGemm: W [N, K] packed row by row.
+    const [n, kk] = [9, 37];
+    const w = new Int8Array(n * kk);
+    for (let i = 0; i < w.length; i++) {
+      w[i] = layout === "b1" ? (u32() & 1 ? 1 : -1) : intIn(lo, hi);
+    }
+    const packed = pack(layout, w, [n, kk]);
+    const x = randQ("int8", [4, kk]);
+    const attrs: Attrs = { x_zp: -3, mult: 1518500250, shift: -6, y_zp: 0, dtype: "int8" };
+    const ref = runOp("QGemm", [x, { dtype: "int8", shape: [n, kk], data: w }], attrs);
+    const got = runOp(
+      "QGemm",
+      [x, { dtype: "uint8", shape: [packed.length], data: packed }],
+      { ...attrs, w_layout: layout, w_shape: [n, kk] },
+    );
+    assert.deepEqual([...got.data], [...ref.data], `${layout} gemm`);
+    // A wrong byte count names the op instead of reading past the data.
+    assert.throws(
+      () =>
+        runOp("QGemm", [x, {
+          dtype: "uint8",
+          shape: [packed.length - 1],
+          data: packed.subarray(1),
+        }], {
+          ...attrs,
+          w_layout: layout,
+          w_shape: [n, kk],
+        }),
+      (e: unknown) => e instanceof EdgeqError && /needs/.test(e.message),
+    );
+  }
+});
