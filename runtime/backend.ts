@@ -70,7 +70,7 @@ export const refBackend: Backend = {
 const LOADERS: Record<BackendName, () => Promise<Backend>> = {
   ref: () => Promise.resolve(refBackend),
   wasm: () => Promise.reject(new Error("the wasm backend is not built yet")),
-  webgpu: () => Promise.reject(new Error("the WebGPU backend is not built yet")),
+  webgpu: () => import("../kernels/webgpu/backend.ts").then((m) => m.webgpuBackend),
 };
 
 const loaded = new Map<BackendName, Promise<Backend>>();
