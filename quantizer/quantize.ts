@@ -294,6 +294,25 @@ function lower(
     }
   };
   const addTensor = (t: TensorInput) => tensors.push(t);
+  /** A float constant as uint8 (asymmetric, its own min/max range); returns its name. */
+  const quantizedConst = (c: string): string => {
+    const name = `${c}::q`;
+    if (q.has(name)) return name;
+    const t = g.initializers.get(c)!;
+    let lo = 0, hi = 0;
+    for (const v of t.data as Float32Array) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const p = scaleFor({ lo, hi }, 8, false);
+    const data = new Uint8Array(t.data.length);
+    for (let i = 0; i < data.length; i++) {
+      data[i] = Math.min(p.qmax, Math.max(p.qmin, Math.round(t.data[i] / p.scale) + p.zeroPoint));
+    }
+    addTensor({ name, layout: "u8", shape: t.shape, data });
+    q.set(name, p);
+    return name;
+  };
 
   /**
    * The residual Add a Conv can absorb: the Conv's output feeds only an Add of two
@@ -428,8 +447,17 @@ function lower(
       finish(n.outputs[0], out, py);
       continue;
     }
-    if (n.op === "Add" && act.length === 2) {
-      const a = asQ(n.inputs[0]), bq = asQ(n.inputs[1]);
+    const addConst = n.op === "Add" && act.length === 1 && n.inputs.length === 2
+      ? g.initializers.get(n.inputs.find((i) => isConst(i))!)
+      : undefined;
+    if (
+      (n.op === "Add" && act.length === 2) ||
+      (addConst && addConst.dtype === "float32" && addConst.data.length >= 16)
+    ) {
+      // Two activations, or an activation and a large float constant (e.g. a ViT's
+      // position embedding) stored as uint8 with its own min/max scale.
+      const ins = n.inputs.map((i) => isConst(i) ? quantizedConst(i) : asQ(i));
+      const [a, bq] = ins;
       const pa = q.get(a)!, pb = q.get(bq)!;
       const relu = fusableRelu(n.outputs[0]);
       if (relu) fused.add(relu.name);
@@ -455,7 +483,7 @@ function lower(
         node: n.name,
         op: "Add",
         bits: 8,
-        params: 0,
+        params: addConst ? addConst.data.length : 0,
         fused: relu ? ["Relu"] : undefined,
       });
       finish(yOrig, out, py);

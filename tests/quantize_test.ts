@@ -225,3 +225,35 @@ Deno.test("gating on int8 graphs: QConv-residual and QAdd joins are blocks; skip
     assert.ok(agree >= 13, `skip ${skip}: top-1 agreement ${agree}/16`);
   }
 });
+
+Deno.test("quantize: ViT int8 keeps its accuracy; only LayerNorm/Softmax/GELU/pre-processing stay float", async () => {
+  const VIT = `${ROOT}tests/fixtures/vit_op17.onnx`;
+  const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 64 });
+  const r = quantize(await Deno.readFile(VIT), calib);
+  assert.ok(r.bytes.length <= 0.3 * (await Deno.stat(VIT)).size, `${r.bytes.length} bytes`);
+  const floatOps = new Set(r.floatIslands.map((s) => /\((\w+)\)$/.exec(s)![1]));
+  for (const op of floatOps) {
+    assert.ok(
+      ["Sub", "Div", "Pad", "LayerNormalization", "Mul", "Softmax", "Erf", "Add", "Gather"]
+        .includes(op),
+      op,
+    );
+  }
+  // Every weight-bearing MatMul/Gemm/Conv and the position-embedding Add are integer.
+  const g = loadPackedGraph(r.bytes).graph;
+  assert.equal(g.nodes.filter((n) => n.op === "QGemm").length, 4 * 6 + 1);
+  assert.equal(g.nodes.filter((n) => n.op === "QMatMul").length, 4 * 2);
+  assert.ok(
+    g.nodes.some((n) =>
+      n.op === "QAdd" && n.inputs[1].endsWith("::q") &&
+      g.initializers.get(n.inputs[1])?.dtype === "uint8"
+    ),
+  );
+  const set = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 200);
+  const x = imageBatch(set, 0, 200);
+  const pq = top1((await (await load(r.bytes)).run({ input: x })).logits.data, 200);
+  const pf = top1((await (await load(VIT)).run({ input: x })).logits.data, 200);
+  const acc = (p: number[]) => p.filter((c, i) => c === set.labels[i]).length / 200;
+  assert.ok(acc(pq) >= acc(pf) - 0.02, `int8 ${acc(pq)} vs float ${acc(pf)}`);
+  assert.ok(pq.filter((c, i) => c === pf[i]).length >= 190, "top-1 agreement with float ≥ 95%");
+});
