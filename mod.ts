@@ -10,6 +10,12 @@
  * const data = new Float32Array(28 * 28).fill(0.5);
  * const { logits } = await model.run({ input: { dtype: "float32", shape: [1, 1, 28, 28], data } });
  * console.log(logits.data);
+ *
+ * // Quantize a float ONNX model with calibration images, then run it on the wasm backend.
+ * import { loadSamples, quantize } from "./mod.ts";
+ * const calib = await loadSamples("tests/fixtures/fmnist_calib", { limit: 512 });
+ * const { bytes } = quantize(await Deno.readFile("tests/fixtures/resnet14_op13.onnx"), calib);
+ * const int8 = await load(bytes, { backend: "wasm", threads: 2 });
  * ```
  * @module
  */
@@ -29,3 +35,16 @@ export type { ExecOptions, NodeObserver } from "./runtime/executor.ts";
 export { supportedOps } from "./kernels/ref/mod.ts";
 export { imageBatch, loadIdxDir, parseIdx, parseNpy, parsePng } from "./runtime/data.ts";
 export type { ImageSet, Normalise } from "./runtime/data.ts";
+export { getBackend } from "./runtime/backend.ts";
+export type { Backend, BackendOptions, CompiledGraph } from "./runtime/backend.ts";
+export { METHODS, quantize } from "./quantizer/quantize.ts";
+export type { LayerInfo, Method, QuantizeOptions, QuantizeResult } from "./quantizer/quantize.ts";
+export { imageSamples, loadSamples } from "./quantizer/calib/source.ts";
+export type { LoadSamplesOptions, SampleSet } from "./quantizer/calib/source.ts";
+export { calibrationReport, renderSimilarity } from "./quantizer/calib/report.ts";
+export type { SimilarityReport } from "./quantizer/calib/report.ts";
+export { readPacked } from "./runtime/format/reader.ts";
+export type { PackedFile, ReadOptions } from "./runtime/format/reader.ts";
+export { writePacked, writePackedFile } from "./runtime/format/writer.ts";
+export { LAYOUTS, pack, unpack } from "./runtime/format/layouts.ts";
+export type { LayoutName } from "./runtime/format/layouts.ts";
