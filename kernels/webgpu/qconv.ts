@@ -312,7 +312,7 @@ function gemmShader(L: Layer, t: Tiles, dot4: boolean, ep: Epilogue, binary: boo
   const planes = binary ? 9 : 1;
   const loadX = binary
     ? `
-      var pl: array<u32, 9>;
+      var pl = array<u32, 9>();
       for (var j = 0u; j < 32u; j++) {
         let v = u32(xget(k + j, p, g)) & 0x1ffu;
         for (var b = 0u; b < 9u; b++) { pl[b] = pl[b] | (((v >> b) & 1u) << j); }
