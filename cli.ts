@@ -229,17 +229,44 @@ async function demo() {
     `quantized with ${calib.n} calibration images (variance-clipped ranges) in ${qs.toFixed(1)} s`,
   );
   const ref = JSON.parse(await Deno.readTextFile("tests/fixtures/resnet14.json"));
-  const rf = await evaluate(onnxPath, data);
-  const rq = await evaluateModel(await load(q.bytes), "int8 .eqp (in memory)", data);
-  console.log("\nmodel            bytes     size   top-1     ms/image (ref backend)");
-  const row = (name: string, bytes: number, r: EvalResult) =>
+  const rows: [string, string, number, EvalResult][] = [];
+  rows.push(["float ONNX", "ref", onnxBytes.length, await evaluate(onnxPath, data)]);
+  let wasm: Model | undefined;
+  try {
+    wasm = await load(q.bytes, { backend: "wasm" });
+  } catch (e) {
+    console.log(`(wasm backend skipped: ${(e as Error).message})`);
+  }
+  // The integer reference is slow (it is the oracle): time it on 200 images when the
+  // wasm backend is there, and check that both give the same bits on those images.
+  const refModel = await load(q.bytes);
+  const limit = wasm ? 200 : undefined;
+  rows.push([
+    "int8 edgeq",
+    "ref",
+    q.bytes.length,
+    await evaluateModel(refModel, "int8", data, { limit }),
+  ]);
+  if (wasm) {
+    rows.push(["int8 edgeq", "wasm", q.bytes.length, await evaluateModel(wasm, "int8", data)]);
+    const set = await loadIdxDir(data, 200);
+    const x = imageBatch(set, 0, 200, 1);
+    const a = (await refModel.run({ input: x })).logits.data;
+    const b = (await wasm.run({ input: x })).logits.data;
+    const same = a.every((v, i) => Object.is(v, b[i]));
+    console.log(`int8 ref vs wasm on 200 images: ${same ? "bit-identical logits" : "MISMATCH"}`);
+    await wasm.dispose();
+  }
+  console.log("\nmodel         backend    bytes    size   top-1  images  ms/image");
+  for (const [name, backend, bytes, r] of rows) {
     console.log(
-      `${name.padEnd(14)} ${String(bytes).padStart(8)} ${
+      `${name.padEnd(13)} ${backend.padEnd(7)} ${String(bytes).padStart(8)} ${
         (bytes / onnxBytes.length).toFixed(3).padStart(7)
-      }  ${(100 * r.top1).toFixed(2).padStart(6)}%  ${r.ms_per_image.toFixed(2).padStart(8)}`,
+      } ${(100 * r.top1).toFixed(2).padStart(6)}% ${String(r.n).padStart(7)} ${
+        r.ms_per_image.toFixed(3).padStart(9)
+      }`,
     );
-  row("float ONNX", onnxBytes.length, rf);
-  row("int8 edgeq", q.bytes.length, rq);
+  }
   console.log(
     `\ntorch measured ${(100 * ref.top1_slice1000).toFixed(2)}% on this slice ` +
       `(${(100 * ref.top1_test10k).toFixed(2)}% on the full 10k test set).`,
