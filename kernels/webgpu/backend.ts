@@ -5,7 +5,8 @@
  * one command encoder per inference and one readback of all outputs.
  *
  * Options (`BackendOptions`): `dot4: false` forces the integer-unpacking fallback even
- * where WGSL has `dot4I8Packed`.
+ * where WGSL has `dot4I8Packed`; `lut: false` keeps 8-bit elementwise float chains as f32
+ * kernels instead of exact lookup tables (kernels/webgpu/lut.ts).
  *
  * Errors: unsupported ops → `E_UNSUPPORTED_OP` at compile; shader/pipeline validation,
  * out-of-memory and limit violations → `E_BACKEND` naming the node or tensor; a lost
@@ -34,6 +35,7 @@ import { allocData, size, type Tensor, type TensorData } from "../../runtime/ten
 import { acquireGpu, checkLost, type GpuContext, gpuUnavailable, scoped } from "./gpu.ts";
 import { type BindingRef, type LowerCtx, toWords } from "./kernel.ts";
 import { lowerNode } from "./lower.ts";
+import { fuseLookupTables } from "./lut.ts";
 import { type Lifetime, planMemory } from "./plan.ts";
 import { qgemmKernelName } from "./qconv.ts";
 
@@ -116,8 +118,9 @@ class Compiled implements WebGpuCompiledGraph {
       if (!m) throw new EdgeqError("E_BAD_MODEL", `value '${name}' has no static shape`);
       return m;
     };
-    // 1. Lower every node.
-    const lowered = g.nodes.map((node) => {
+    // 1. Lower every node (after replacing 8-bit elementwise float chains by tables).
+    const nodes = this.#opts.lut === false ? g.nodes : fuseLookupTables(g);
+    const lowered = nodes.map((node) => {
       const lc: LowerCtx = {
         node,
         graph: g,
@@ -130,7 +133,7 @@ class Compiled implements WebGpuCompiledGraph {
     });
     this.#root.clear();
     lowered.forEach((l, i) => {
-      if ("alias" in l) this.#root.set(g.nodes[i].outputs[0], l.alias);
+      if ("alias" in l) this.#root.set(nodes[i].outputs[0], l.alias);
     });
     // 2. Lifetimes of computed values (by root), then the plan.
     const maxBytes = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
@@ -149,13 +152,13 @@ class Compiled implements WebGpuCompiledGraph {
     for (const v of g.inputs) {
       life.set(v.name, { name: v.name, bytes: bytesOf(v.name), def: -1, last: Infinity });
     }
-    g.nodes.forEach((node, i) => {
+    nodes.forEach((node, i) => {
       if ("alias" in lowered[i]) return;
       for (const o of node.outputs) {
         if (o && !life.has(o)) life.set(o, { name: o, bytes: bytesOf(o), def: i, last: i });
       }
     });
-    g.nodes.forEach((node, i) => {
+    nodes.forEach((node, i) => {
       for (const x of node.inputs) {
         const l = x ? life.get(this.#rootOf(x)) : undefined;
         if (l && l.last < i) l.last = i;
@@ -226,8 +229,8 @@ class Compiled implements WebGpuCompiledGraph {
     const pipelines = new Map<string, GPUComputePipeline>();
     let dispatches = 0;
     this.#steps = [];
-    for (let i = 0; i < g.nodes.length; i++) {
-      const node = g.nodes[i], l = lowered[i];
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i], l = lowered[i];
       if ("alias" in l) continue;
       const op = node.op === "QConv" || node.op === "QGemm"
         ? `${node.op}:${qgemmKernelName(node, dot4)}`
