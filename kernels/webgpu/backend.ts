@@ -90,6 +90,7 @@ class Compiled implements WebGpuCompiledGraph {
   #root = new Map<string, string>();
   #info!: WebGpuInfo;
   #lostReported = false;
+  #needsInit = false;
   #disposed = false;
 
   constructor(g: Graph, opts: BackendOptions) {
@@ -291,13 +292,15 @@ class Compiled implements WebGpuCompiledGraph {
 
   async #ready(): Promise<void> {
     if (this.#disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
-    if (!this.#ctx.lost) return;
-    if (!this.#lostReported) {
+    if (this.#ctx.lost && !this.#lostReported) {
       this.#lostReported = true;
       checkLost(this.#ctx, { node: this.#steps[0]?.node });
     }
-    this.#release();
-    await this.init();
+    if (this.#ctx.lost || this.#needsInit) {
+      this.#release();
+      this.#needsInit = false;
+      await this.init();
+    }
   }
 
   #writeFeeds(feeds: Record<string, Tensor>): void {
@@ -410,8 +413,15 @@ class Compiled implements WebGpuCompiledGraph {
       try {
         await staging.mapAsync(1 /* GPUMapMode.READ */);
       } catch (e) {
-        checkLost(this.#ctx, { node: this.#steps[0]?.node });
-        throw new EdgeqError("E_BACKEND", `WebGPU readback failed: ${(e as Error).message}`);
+        // A lost device fails the readback: report it once, re-initialise on the next run.
+        this.#lostReported = true;
+        this.#needsInit = true;
+        throw new EdgeqError(
+          "E_BACKEND",
+          `WebGPU readback failed (device lost?): ${(e as Error).message}; ` +
+            "the next run re-initialises the model",
+          { node: this.#steps[this.#steps.length - 1]?.node },
+        );
       }
       const words = staging.getMappedRange().slice(0);
       staging.unmap();
