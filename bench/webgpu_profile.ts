@@ -6,7 +6,9 @@
  * clock otherwise; median of the profiled runs) and the whole-model latency at batch 1
  * of backend webgpu vs backend ref vs onnxruntime-web f32 (wasm EP, 1 thread) on the
  * float ONNX model, all in this process on the same input. `--json FILE` also writes
- * the figures as JSON; `--runs N` sets the timed runs (default 20).
+ * the figures as JSON; `--runs N` sets the timed runs (default 20). `--agree N` also
+ * runs the first N images of tests/fixtures/fmnist (batches of 100) on webgpu and ref
+ * and reports how many images have bit-identical logits and the same top-1.
  *
  * @example
  * ```sh
@@ -56,7 +58,11 @@ const MODELS = [
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string", default: "20" }, json: { type: "string" } },
+  options: {
+    runs: { type: "string", default: "20" },
+    json: { type: "string" },
+    agree: { type: "string", default: "0" },
+  },
 });
 const runs = Math.max(1, Number(values.runs));
 
@@ -121,6 +127,39 @@ for (const spec of MODELS) {
     `  pipelines ${info.pipelines}, dispatches ${info.dispatches}, activations ` +
       `${info.plannedBytes} B planned (${info.naiveBytes} B unplanned), weights ${info.weightBytes} B`,
   );
-  report[spec.name] = { info, layers, webgpu: gpuT, ref: refT, ort_f32_wasm: ortT };
+  const agreement = Number(values.agree) > 0 ? await agree(eqp, Number(values.agree)) : undefined;
+  if (agreement) console.log(`  agreement with ref: ${JSON.stringify(agreement)}`);
+  report[spec.name] = { info, layers, webgpu: gpuT, ref: refT, ort_f32_wasm: ortT, agreement };
 }
 if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2));
+
+/** webgpu vs ref on the first n images: identical logits, same top-1, accuracy. */
+async function agree(eqp: Uint8Array, n: number) {
+  const data = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, n);
+  const gpu = await load(eqp, { backend: "webgpu" }), ref = await load(eqp);
+  const input = gpu.inputNames[0], out = gpu.outputNames[0];
+  let identical = 0, sameTop1 = 0, okGpu = 0, okRef = 0;
+  const arg = (d: ArrayLike<number>, o: number, k: number) => {
+    let m = 0;
+    for (let c = 1; c < k; c++) if (d[o + c] > d[o + m]) m = c;
+    return m;
+  };
+  for (let s = 0; s < data.n; s += 100) {
+    const count = Math.min(100, data.n - s);
+    const xb = imageBatch(data, s, count, 1, {});
+    const a = (await gpu.run({ [input]: xb }))[out].data;
+    const b = (await ref.run({ [input]: xb }))[out].data;
+    const k = a.length / count;
+    for (let i = 0; i < count; i++) {
+      let same = true;
+      for (let c = 0; c < k; c++) if (a[i * k + c] !== b[i * k + c]) same = false;
+      if (same) identical++;
+      const ga = arg(a, i * k, k), rb = arg(b, i * k, k);
+      if (ga === rb) sameTop1++;
+      if (ga === data.labels[s + i]) okGpu++;
+      if (rb === data.labels[s + i]) okRef++;
+    }
+  }
+  await gpu.dispose();
+  return { n: data.n, identical, sameTop1, top1Webgpu: okGpu / data.n, top1Ref: okRef / data.n };
+}
