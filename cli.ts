@@ -27,6 +27,7 @@ import {
 import { writePackedFile } from "./runtime/format/writer.ts";
 import { isPacked } from "./runtime/packed_model.ts";
 import { exportQdq } from "./quantizer/export_qdq.ts";
+import { devicesCommand } from "./devices/report.ts";
 import { readPacked } from "./runtime/format/reader.ts";
 
 const USAGE = `usage: deno task edgeq <command> [options]
@@ -36,6 +37,7 @@ const USAGE = `usage: deno task edgeq <command> [options]
   run <model.onnx|model.eqp> --input <file.npy|file.png|idx:DIR:i> [--mean M --std S] [--json]
   inspect <model.onnx|model.eqp> [--json]
   export-onnx <model.eqp> --out FILE.onnx    (standard ONNX QDQ with edgeq's scales)
+  devices [--json] [--probe [--cache FILE]]  (this device's profile; --probe: the "auto" backend choice)
   demo`;
 
 /** Result of {@link evaluate}. */
@@ -318,6 +320,8 @@ export async function main(argv: string[]): Promise<number> {
       mean: { type: "string" },
       std: { type: "string" },
       json: { type: "boolean" },
+      probe: { type: "boolean" },
+      cache: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -482,6 +486,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case "devices":
+      console.log(
+        await devicesCommand({ json: o.json, probe: o.probe, cachePath: o.cache, threads }),
+      );
+      return 0;
     case "demo":
       await demo();
       return 0;

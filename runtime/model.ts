@@ -17,13 +17,23 @@ import { prepareGraph } from "./prepare.ts";
 import type { Tensor } from "./tensor.ts";
 import { importOnnx } from "../quantizer/onnx_import.ts";
 import { isPacked, loadPackedGraph } from "./packed_model.ts";
+import { type BackendChoice, chooseBackend } from "../devices/choose.ts";
+import { detectProfile } from "../devices/detect.ts";
+
+/** `backend: "auto"` decisions of this process, by cache path. */
+const autoChoice = new Map<string, Promise<BackendChoice>>();
 
 export type { BackendName } from "./backend.ts";
 
 /** Options of {@link load}. */
 export interface LoadOptions {
   /** Execution backend: "ref" (plain TypeScript, the default), "wasm" or "webgpu". */
-  backend?: BackendName;
+  backend?: BackendName | "auto";
+  /**
+   * With `backend: "auto"`: JSON file caching the measured backend probe per device
+   * (devices/choose.ts). Without it the probe runs once per process and nothing is written.
+   */
+  autoCachePath?: string;
   /** Worker threads for the wasm backend (default: the core count). */
   threads?: number;
   /** Backend-specific options passed through to the backend's compile. */
@@ -171,7 +181,18 @@ export class Model {
  * ```
  */
 export async function load(src: string | Uint8Array, opts: LoadOptions = {}): Promise<Model> {
-  const backend = await getBackend(opts.backend ?? "ref");
+  let name = opts.backend ?? "ref";
+  if (name === "auto") {
+    const auto = autoChoice.get(opts.autoCachePath ?? "") ??
+      chooseBackend(await detectProfile(), {
+        cachePath: opts.autoCachePath,
+        threads: opts.threads,
+      });
+    autoChoice.set(opts.autoCachePath ?? "", auto);
+    auto.catch(() => autoChoice.delete(opts.autoCachePath ?? ""));
+    name = (await auto).backend;
+  }
+  const backend = await getBackend(name);
   const bopts: Record<string, unknown> = { ...opts.backendOptions };
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) {

@@ -1,0 +1,192 @@
+/**
+ * Benchmarks one model in this process, on one input, for every runtime:
+ * onnxruntime-web f32 (the float ONNX), onnxruntime-web int8 (edgeq's QDQ export), and
+ * edgeq int8 on each requested backend (ref, wasm, webgpu; a backend that cannot load
+ * here is skipped with its reason). Warm-up, timed runs (median, min–max), load time
+ * (creation + first run: binding/compiling happen there), RSS after the runtime's runs,
+ * model bytes, and top-1 on the Fashion-MNIST slice for the fixture classifiers.
+ *
+ * onnxruntime-web fixes its wasm thread count per process (tests/peer/ort.ts), so one
+ * process measures one thread count; bench/run.ts spawns one per count.
+ * @module
+ */
+import { OrtPeer } from "../tests/peer/ort.ts";
+import { load } from "../runtime/model.ts";
+import { getBackend } from "../runtime/backend.ts";
+import { imageBatch, loadIdxDir } from "../runtime/data.ts";
+import { type BenchModel } from "./models.ts";
+import { memory, timeRuns, type Timing } from "./measure.ts";
+
+/** Runtime identifiers, in table order. */
+export const RUNTIMES = ["ort-f32", "ort-int8", "edgeq-ref", "edgeq-wasm", "edgeq-webgpu"] as const;
+
+/** One runtime identifier. */
+export type RuntimeName = typeof RUNTIMES[number];
+
+/** One runtime's measurements on one model. */
+export interface RuntimeResult {
+  runtime: RuntimeName;
+  /** Bytes of the file this runtime loads. */
+  model_bytes: number;
+  /** Session creation / load + the first run, ms. */
+  load_ms?: number;
+  /** Batch-1 latency. */
+  latency?: Timing;
+  /** Resident memory after this runtime's runs (process-wide), bytes. */
+  rss_bytes?: number;
+  /** Top-1 on the classifier slice (fraction), and on how many images. */
+  top1?: number;
+  top1_n?: number;
+  /** Why this runtime did not run. */
+  skipped?: string;
+}
+
+/** One model × thread count. */
+export interface ModelResult {
+  model: string;
+  threads: number;
+  input_shape: number[];
+  runtimes: RuntimeResult[];
+  /** Peak resident memory of the process (VmHWM), bytes. */
+  peak_rss_bytes: number;
+}
+
+/** Options of {@link benchModel}. */
+export interface BenchOptions {
+  threads: number;
+  /** Timed runs (≥ 20 recommended). */
+  runs: number;
+  /** Warm-up runs. */
+  warmup: number;
+  /** Timed runs for edgeq's ref backend (slow; plain TypeScript). */
+  refRuns: number;
+  /** edgeq backends to try. */
+  backends: readonly ("ref" | "wasm" | "webgpu")[];
+  /** Images for top-1 (fast runtimes). */
+  accLimit: number;
+  /** Images for top-1 on the ref backend. */
+  refAccLimit: number;
+  /** Called when a runtime starts. */
+  onStep?: (label: string) => void;
+}
+
+interface Runner {
+  loadMs: number;
+  run(x: Float32Array, shape: number[]): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+async function ortRunner(bytes: Uint8Array, m: BenchModel, threads: number): Promise<Runner> {
+  const t0 = performance.now();
+  const peer = await OrtPeer.create(bytes, { threads });
+  const out = peer.outputNames[0];
+  const run = async (x: Float32Array, shape: number[]) =>
+    (await peer.run({ [m.inputName]: { shape, data: x } }, [out]))[out].data;
+  await run(m.input, m.inputShape);
+  return { loadMs: performance.now() - t0, run, dispose: () => peer.release() };
+}
+
+async function edgeqRunner(
+  bytes: Uint8Array,
+  m: BenchModel,
+  backend: "ref" | "wasm" | "webgpu",
+  threads: number,
+): Promise<Runner> {
+  const t0 = performance.now();
+  const model = await load(bytes, { backend, threads });
+  const out = model.outputNames[0];
+  const run = async (x: Float32Array, shape: number[]) =>
+    (await model.run({ [m.inputName]: { dtype: "float32", shape, data: x } }))[out]
+      .data as Float32Array;
+  await run(m.input, m.inputShape);
+  return { loadMs: performance.now() - t0, run, dispose: () => model.dispose() };
+}
+
+async function top1(r: Runner, dir: string, limit: number, channels: number) {
+  const set = await loadIdxDir(dir, limit);
+  let correct = 0;
+  const B = 50;
+  for (let s = 0; s < set.n; s += B) {
+    const c = Math.min(B, set.n - s);
+    const x = imageBatch(set, s, c, channels);
+    const y = await r.run(x.data as Float32Array, x.shape);
+    const k = y.length / c;
+    for (let i = 0; i < c; i++) {
+      let b = 0;
+      for (let j = 1; j < k; j++) if (y[i * k + j] > y[i * k + b]) b = j;
+      if (b === set.labels[s + i]) correct++;
+    }
+  }
+  return { top1: set.n ? correct / set.n : 0, n: set.n };
+}
+
+/**
+ * Measures every runtime on one model (see the module doc).
+ *
+ * @example
+ * ```ts
+ * const r = await benchModel(model, { threads: 1, runs: 20, warmup: 3, refRuns: 3,
+ *   backends: ["ref", "wasm"], accLimit: 500, refAccLimit: 100 });
+ * ```
+ */
+export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelResult> {
+  const files = {
+    onnx: await Deno.readFile(m.onnxPath),
+    qdq: await Deno.readFile(m.qdqPath),
+    eqp: await Deno.readFile(m.eqpPath),
+  };
+  const results: RuntimeResult[] = [];
+  const plan: { rt: RuntimeName; bytes: Uint8Array; make: () => Promise<Runner> }[] = [
+    { rt: "ort-f32", bytes: files.onnx, make: () => ortRunner(files.onnx, m, o.threads) },
+    { rt: "ort-int8", bytes: files.qdq, make: () => ortRunner(files.qdq, m, o.threads) },
+    ...o.backends.map((b) => ({
+      rt: `edgeq-${b}` as RuntimeName,
+      bytes: files.eqp,
+      make: () => edgeqRunner(files.eqp, m, b, o.threads),
+    })),
+  ];
+  for (const p of plan) {
+    o.onStep?.(`${m.name} ${p.rt} (${o.threads} thr)`);
+    const res: RuntimeResult = { runtime: p.rt, model_bytes: p.bytes.length };
+    results.push(res);
+    const backend = p.rt.startsWith("edgeq-") ? p.rt.slice(6) : undefined;
+    if (backend) {
+      try {
+        await getBackend(backend);
+      } catch (e) {
+        res.skipped = (e as Error).message;
+        continue;
+      }
+    }
+    let r: Runner | undefined;
+    try {
+      r = await p.make();
+      res.load_ms = r.loadMs;
+      const slow = p.rt === "edgeq-ref";
+      res.latency = await timeRuns(() => r!.run(m.input, m.inputShape), {
+        warmup: slow ? Math.min(1, o.warmup) : o.warmup,
+        runs: slow ? o.refRuns : o.runs,
+      });
+      if (m.classifierData) {
+        const lim = slow ? o.refAccLimit : o.accLimit;
+        if (lim > 0) {
+          const a = await top1(r, m.classifierData, lim, m.inputShape[1]);
+          res.top1 = a.top1;
+          res.top1_n = a.n;
+        }
+      }
+      res.rss_bytes = memory().rss;
+    } catch (e) {
+      res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
+    } finally {
+      await r?.dispose().catch(() => {});
+    }
+  }
+  return {
+    model: m.name,
+    threads: o.threads,
+    input_shape: m.inputShape,
+    runtimes: results,
+    peak_rss_bytes: memory().peak,
+  };
+}
