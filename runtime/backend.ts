@@ -69,7 +69,7 @@ export const refBackend: Backend = {
 /** Lazy loaders, one line per backend. */
 const LOADERS: Record<BackendName, () => Promise<Backend>> = {
   ref: () => Promise.resolve(refBackend),
-  wasm: () => Promise.reject(new Error("the wasm backend is not built yet")),
+  wasm: () => import("../kernels/wasm/backend.ts").then((m) => m.wasmBackend),
   webgpu: () => import("../kernels/webgpu/backend.ts").then((m) => m.webgpuBackend),
 };
 

@@ -1,0 +1,165 @@
+// int8 GEMM on encoded operands (encode.ts): raw[r][c] = Σ_k u[r][k]·w[c][k], then the
+// fused epilogue. Register tile 2 rows x 4 columns, with 1-row / 1-column edges.
+import { finish } from "./epilogue";
+
+// @ts-ignore: decorator
+@inline function dot(acc: v128, w: v128, a: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, a, acc);
+  return i32x4.add(acc, i32x4.dot_i16x8_s(a, w));
+}
+
+/** Horizontal sum: relaxed lanes are (lo, hi, lo, hi) → lo + 128·hi; baseline: plain sum. */
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): i32 {
+  const l0 = i32x4.extract_lane(v, 0), l1 = i32x4.extract_lane(v, 1);
+  const l2 = i32x4.extract_lane(v, 2), l3 = i32x4.extract_lane(v, 3);
+  if (ASC_FEATURE_RELAXED_SIMD) return l0 + l2 + ((l1 + l3) << 7);
+  return l0 + l1 + l2 + l3;
+}
+
+/**
+ * Rows [0, nrows) of encoded A (row stride lda bytes) times encoded W columns [c0, c1)
+ * (row stride ldw bytes), `steps` 16-byte vectors per row; A row r is output row
+ * rowBase + r.
+ */
+export function gemm(
+  a: usize,
+  lda: i32,
+  w: usize,
+  ldw: i32,
+  steps: i32,
+  ep: usize,
+  rowBase: i32,
+  nrows: i32,
+  c0: i32,
+  c1: i32,
+): void {
+  const la = <usize> lda, lw = <usize> ldw, kb = <usize> steps << 4;
+  let r = 0;
+  for (; r + 2 <= nrows; r += 2) {
+    const a0 = a + <usize> r * la, a1 = a0 + la;
+    let c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      const w0 = w + <usize> c * lw, w1 = w0 + lw, w2 = w1 + lw, w3 = w2 + lw;
+      let s00 = i32x4.splat(0), s01 = i32x4.splat(0), s02 = i32x4.splat(0), s03 = i32x4.splat(0);
+      let s10 = i32x4.splat(0), s11 = i32x4.splat(0), s12 = i32x4.splat(0), s13 = i32x4.splat(0);
+      for (let k: usize = 0; k < kb; k += 16) {
+        const x0 = v128.load(a0 + k), x1 = v128.load(a1 + k);
+        let v = v128.load(w0 + k);
+        s00 = dot(s00, v, x0);
+        s10 = dot(s10, v, x1);
+        v = v128.load(w1 + k);
+        s01 = dot(s01, v, x0);
+        s11 = dot(s11, v, x1);
+        v = v128.load(w2 + k);
+        s02 = dot(s02, v, x0);
+        s12 = dot(s12, v, x1);
+        v = v128.load(w3 + k);
+        s03 = dot(s03, v, x0);
+        s13 = dot(s13, v, x1);
+      }
+      const g = rowBase + r;
+      finish(ep, g, c, hsum(s00));
+      finish(ep, g, c + 1, hsum(s01));
+      finish(ep, g, c + 2, hsum(s02));
+      finish(ep, g, c + 3, hsum(s03));
+      finish(ep, g + 1, c, hsum(s10));
+      finish(ep, g + 1, c + 1, hsum(s11));
+      finish(ep, g + 1, c + 2, hsum(s12));
+      finish(ep, g + 1, c + 3, hsum(s13));
+    }
+    for (; c < c1; c++) {
+      const w0 = w + <usize> c * lw;
+      let s0 = i32x4.splat(0), s1 = i32x4.splat(0);
+      for (let k: usize = 0; k < kb; k += 16) {
+        const v = v128.load(w0 + k);
+        s0 = dot(s0, v, v128.load(a0 + k));
+        s1 = dot(s1, v, v128.load(a1 + k));
+      }
+      finish(ep, rowBase + r, c, hsum(s0));
+      finish(ep, rowBase + r + 1, c, hsum(s1));
+    }
+  }
+  for (; r < nrows; r++) {
+    const a0 = a + <usize> r * la;
+    let c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      const w0 = w + <usize> c * lw, w1 = w0 + lw, w2 = w1 + lw, w3 = w2 + lw;
+      let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+      for (let k: usize = 0; k < kb; k += 16) {
+        const x0 = v128.load(a0 + k);
+        s0 = dot(s0, v128.load(w0 + k), x0);
+        s1 = dot(s1, v128.load(w1 + k), x0);
+        s2 = dot(s2, v128.load(w2 + k), x0);
+        s3 = dot(s3, v128.load(w3 + k), x0);
+      }
+      const g = rowBase + r;
+      finish(ep, g, c, hsum(s0));
+      finish(ep, g, c + 1, hsum(s1));
+      finish(ep, g, c + 2, hsum(s2));
+      finish(ep, g, c + 3, hsum(s3));
+    }
+    for (; c < c1; c++) {
+      const w0 = w + <usize> c * lw;
+      let s0 = i32x4.splat(0);
+      for (let k: usize = 0; k < kb; k += 16) s0 = dot(s0, v128.load(w0 + k), v128.load(a0 + k));
+      finish(ep, rowBase + r, c, hsum(s0));
+    }
+  }
+}
+
+/** A pure dot-product loop (the ceiling for the microbenchmark): n vectors, reps times. */
+export function peak_dot(a: usize, w: usize, n: i32, reps: i32): i32 {
+  let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+  let s4 = i32x4.splat(0), s5 = i32x4.splat(0), s6 = i32x4.splat(0), s7 = i32x4.splat(0);
+  const kb = <usize> n << 4;
+  for (let i = 0; i < reps; i++) {
+    for (let k: usize = 0; k < kb; k += 16) {
+      const x0 = v128.load(a + k), x1 = v128.load(a + k + kb);
+      const v0 = v128.load(w + k), v1 = v128.load(w + k + kb);
+      s0 = dot(s0, v0, x0);
+      s1 = dot(s1, v0, x1);
+      s2 = dot(s2, v1, x0);
+      s3 = dot(s3, v1, x1);
+      const v2 = v128.load(w + k + 2 * kb), v3 = v128.load(w + k + 3 * kb);
+      s4 = dot(s4, v2, x0);
+      s5 = dot(s5, v2, x1);
+      s6 = dot(s6, v3, x0);
+      s7 = dot(s7, v3, x1);
+    }
+  }
+  return hsum(s0) + hsum(s1) + hsum(s2) + hsum(s3) + hsum(s4) + hsum(s5) + hsum(s6) + hsum(s7);
+}
+
+/** gemm over output rows [lo, hi) of a whole encoded A (the threaded entry point). */
+export function gemm_rows(
+  a: usize,
+  lda: i32,
+  w: usize,
+  ldw: i32,
+  steps: i32,
+  ep: usize,
+  c0: i32,
+  c1: i32,
+  lo: i32,
+  hi: i32,
+  _tid: i32,
+): void {
+  gemm(a + <usize> lo * <usize> lda, lda, w, ldw, steps, ep, lo, hi - lo, c0, c1);
+}
+
+/** gemm over output columns [lo, hi) (threads split channels when rows are few). */
+export function gemm_cols(
+  a: usize,
+  lda: i32,
+  w: usize,
+  ldw: i32,
+  steps: i32,
+  ep: usize,
+  nrows: i32,
+  lo: i32,
+  hi: i32,
+  _tid: i32,
+): void {
+  gemm(a, lda, w, ldw, steps, ep, 0, nrows, lo, hi);
+}

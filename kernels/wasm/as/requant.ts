@@ -1,0 +1,67 @@
+// Fixed-point requantization, bit-identical to kernels/ref/quant/requant.ts
+// (gemmlowp/TFLite: SRDHM then RoundingDivideByPOT, saturating left shift).
+
+/** Saturates an i64 to the int32 range. */
+// @ts-ignore: decorator
+@inline export function sat32(x: i64): i32 {
+  return x > 2147483647 ? 2147483647 : x < -2147483648 ? -2147483648 : <i32> x;
+}
+
+/** MultiplyByQuantizedMultiplier(x, mult, shift): mult in [0, 2^31), shift in [-31, 30]. */
+// @ts-ignore: decorator
+@inline export function mbqm(x: i32, mult: i32, shift: i32): i32 {
+  let a: i64 = <i64> x;
+  let r: i32 = 0;
+  if (shift > 0) a = <i64> sat32(a << shift);
+  else r = -shift;
+  // SRDHM: floor((a*b + 2^30) / 2^31); mult < 2^31 so INT32_MIN*INT32_MIN never occurs.
+  const h: i64 = (a * <i64> mult + 0x40000000) >> 31;
+  if (r == 0) return <i32> h;
+  // RDBPOT: x / 2^r nearest, ties away from zero.
+  const mask: i64 = (<i64> 1 << r) - 1;
+  const rem: i64 = h & mask;
+  const thr: i64 = (mask >> 1) + (h < 0 ? 1 : 0);
+  return <i32> ((h >> r) + (rem > thr ? 1 : 0));
+}
+
+/** clamp(MBQM(acc) + zp, qmin, qmax). */
+// @ts-ignore: decorator
+@inline export function requant(acc: i32, mult: i32, shift: i32, zp: i32, lo: i32, hi: i32): i32 {
+  const v = mbqm(acc, mult, shift) + zp;
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/** TFLite quantized add on zero-point-free inputs (left shift 20). */
+// @ts-ignore: decorator
+@inline export function qaddCore(
+  da: i32,
+  db: i32,
+  am: i32,
+  ash: i32,
+  bm: i32,
+  bsh: i32,
+  ym: i32,
+  ysh: i32,
+  yzp: i32,
+  lo: i32,
+  hi: i32,
+): i32 {
+  const sa = mbqm(da << 20, am, ash);
+  const sb = mbqm(db << 20, bm, bsh);
+  return requant(sat32(<i64> sa + <i64> sb), ym, ysh, yzp, lo, hi);
+}
+
+/** Reads an 8-bit value: signed (int8) or unsigned (uint8). */
+// @ts-ignore: decorator
+@inline export function ld8(p: usize, signed: i32): i32 {
+  return signed ? <i32> load<i8>(p) : <i32> load<u8>(p);
+}
+
+/** s / n rounded to nearest, ties away from zero (n > 0). */
+// @ts-ignore: decorator
+@inline export function divRound(s: i32, n: i32): i32 {
+  const q = s / n, r = s % n;
+  if (2 * r >= n) return q + 1;
+  if (2 * r <= -n) return q - 1;
+  return q;
+}

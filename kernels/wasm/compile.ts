@@ -1,0 +1,323 @@
+/**
+ * Compiling a bound graph for the wasm backend: every node becomes a step over buffers in
+ * one shared wasm memory. Integer ops (and a few float ones) run as wasm kernels;
+ * anything else runs the reference op on views of that memory and is listed in
+ * `fallbacks`. Activation buffers are placed by liveness (values alive at the same time
+ * never share bytes); weights are packed once into the kernels' panel format.
+ * @module
+ */
+import { EdgeqError } from "../../runtime/errors.ts";
+import type { Graph, Node } from "../../runtime/graph.ts";
+import { size, type Tensor, type TensorData } from "../../runtime/tensor.ts";
+import type { BackendRunOptions, CompiledGraph } from "../../runtime/backend.ts";
+import { refOpFor } from "../ref/mod.ts";
+import { Arena, type Interval, placeIntervals } from "./memory.ts";
+import { type BuildName, instantiate, type KernelInstance } from "./instance.ts";
+import { type CompileCtx, elemBytes, type RunEnv, type Step } from "./step.ts";
+import {
+  compileDequantize,
+  compileGap,
+  compilePool,
+  compileQAdd,
+  compileQConv,
+  compileQGemm,
+  compileQRelu,
+  compileQuantize,
+  compileSkippedJoin,
+} from "./ops_int8.ts";
+import { compileFloat } from "./ops_float.ts";
+import { ThreadPool } from "./threads.ts";
+
+/** Options of the wasm backend (BackendOptions plus these switches). */
+export interface WasmOptions {
+  /** Worker threads (default: navigator.hardwareConcurrency). */
+  threads?: number;
+  /** Force a build ("baseline" ignores relaxed SIMD even where it exists). */
+  build?: BuildName;
+  /** Where float islands run: "wasm" (f32 SIMD kernels, the default) or "ref". */
+  floatIslands?: "wasm" | "ref";
+  /** Accumulate per-node times (see {@link WasmCompiledGraph.profile}). */
+  profile?: boolean;
+  /** Split every parallel call into `threads` parts whatever its size (tests). */
+  splitAll?: boolean;
+}
+
+/** A graph compiled for the wasm backend. */
+export interface WasmCompiledGraph extends CompiledGraph {
+  /** Nodes that run on the reference op ("name (op)"), in graph order. */
+  readonly fallbacks: string[];
+  /** The build in use. */
+  readonly build: BuildName;
+  /** Threads in use. */
+  readonly threads: number;
+  /** Bytes of wasm memory: packed weights/records, scratch, activations. */
+  readonly memoryBytes: { weights: number; scratch: number; activations: number };
+  /** Milliseconds spent in each node over all runs so far when compiled with `profile`. */
+  readonly profile?: Map<string, number>;
+}
+
+const COPY_OPS = new Set(["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"]);
+
+function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
+  const { node } = c;
+  if (node.domain === "edgeq") {
+    switch (node.op) {
+      case "QConv":
+        return compileQConv(c);
+      case "QGemm":
+        return compileQGemm(c);
+      case "QAdd":
+        return compileQAdd(c);
+      case "QRelu":
+        return compileQRelu(c);
+      case "QMaxPool":
+        return compilePool(c, false);
+      case "QAveragePool":
+        return compilePool(c, true);
+      case "QGlobalAveragePool":
+        return compileGap(c);
+      case "QuantizeLinear8":
+        return compileQuantize(c);
+      case "DequantizeLinear8":
+        return compileDequantize(c);
+    }
+    return undefined;
+  }
+  if (COPY_OPS.has(node.op) && node.inputs[0] && !c.constant(node.inputs[0])) {
+    const x = node.inputs[0], y = node.outputs[0];
+    const m = c.meta(y);
+    const bytes = size(m.shape) * elemBytes(m.dtype);
+    return (env) => {
+      const a = env.addr(x), b = env.addr(y);
+      if (a !== b) new Uint8Array(env.buf()).copyWithin(b, a, a + bytes);
+    };
+  }
+  if (floatIslands === "wasm") return compileFloat(c);
+  return undefined;
+}
+
+const VIEWS: Record<string, new (b: ArrayBufferLike, o: number, n: number) => TensorData> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int64: Float64Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+};
+
+function view(buf: ArrayBufferLike, dtype: string, shape: number[], p: number): Tensor {
+  const V = VIEWS[dtype];
+  if (!V) throw new EdgeqError("E_UNSUPPORTED_DTYPE", `wasm backend: no storage for ${dtype}`);
+  return { dtype: dtype as Tensor["dtype"], shape: [...shape], data: new V(buf, p, size(shape)) };
+}
+
+/** A reference-op step on views of the wasm memory. */
+function fallbackStep(g: Graph, node: Node): Step {
+  const op = refOpFor(node);
+  if (!op) {
+    throw new EdgeqError(
+      "E_UNSUPPORTED_OP",
+      `no kernel for ${node.domain || "ai.onnx"}:${node.op}`,
+      {
+        node: node.name,
+        op: node.op,
+      },
+    );
+  }
+  const ctx = { node, opset: g.opset };
+  return (env) => {
+    const buf = env.buf();
+    const ins = node.inputs.map((x) => {
+      if (!x) return undefined;
+      const c = g.initializers.get(x);
+      if (c) return c;
+      const m = g.values.get(x)!;
+      return view(buf, m.dtype, m.shape, env.addr(x));
+    });
+    const outs = op.run(ins, node.attrs, ctx);
+    node.outputs.forEach((o, i) => {
+      if (!o) return;
+      const d = outs[i].data;
+      new Uint8Array(buf, env.addr(o), d.byteLength).set(
+        new Uint8Array(d.buffer, d.byteOffset, d.byteLength),
+      );
+    });
+  };
+}
+
+/**
+ * Compiles a bound graph (static shapes) for the wasm kernels.
+ *
+ * @example
+ * ```ts
+ * const c = await compileWasm(bound, { threads: 2 });
+ * const out = await c.run({ input: x });
+ * console.log(c.fallbacks); // e.g. ["/Pad (Pad)"]
+ * ```
+ */
+export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<WasmCompiledGraph> {
+  const hw = (globalThis.navigator as { hardwareConcurrency?: number })?.hardwareConcurrency ?? 1;
+  let threads = opts.threads ?? hw;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new EdgeqError("E_USAGE", `threads must be a positive integer, got ${threads}`);
+  }
+  const inst: KernelInstance = instantiate({ pages: 1, build: opts.build });
+  if (!inst.shared && threads > 1) {
+    console.warn(
+      "edgeq wasm: SharedArrayBuffer is unavailable (page not cross-origin isolated): 1 thread",
+    );
+    threads = 1;
+  }
+  const arena = new Arena(inst.memory);
+  const floatIslands = opts.floatIslands ?? "wasm";
+
+  // Residual blocks: nodes inside a block get a skip alternative at the join.
+  const blockOf = new Map<string, number[]>();
+  for (const b of g.blocks) {
+    for (const n of b.nodes) blockOf.set(n, [...(blockOf.get(n) ?? []), b.index]);
+  }
+
+  const steps: Step[] = [];
+  const skipSteps = new Map<number, Step>(); // block index → its join's skip step
+  const fallbacks: string[] = [];
+  let scratch = 0;
+  const meta = (name: string) => {
+    const m = g.values.get(name);
+    if (!m) throw new EdgeqError("E_BAD_MODEL", `value '${name}' has no shape (graph not bound?)`);
+    return m;
+  };
+  g.nodes.forEach((node) => {
+    const c: CompileCtx = {
+      g,
+      node,
+      op: { node, opset: g.opset },
+      arena,
+      k: inst.k,
+      threads,
+      meta,
+      constant: (n) => g.initializers.get(n),
+      scratch: (b) => (scratch = Math.max(scratch, b)),
+    };
+    let s = compileNode(c, floatIslands);
+    if (!s) {
+      s = fallbackStep(g, node);
+      fallbacks.push(`${node.name} (${node.op})`);
+    }
+    steps.push(s);
+    for (const b of g.blocks) {
+      const bj = (b as { join?: string }).join;
+      if (bj !== undefined ? bj === node.name : b.output === node.outputs[0]) {
+        const bi = (b as { bodyInput?: number }).bodyInput ?? node.inputs.indexOf(b.body);
+        skipSteps.set(b.index, compileSkippedJoin(c, bi, b.shortcut));
+      }
+    }
+  });
+  const weightBytes = arena.top;
+
+  // Liveness of every computed value.
+  const iv = new Map<string, Interval>();
+  const touch = (name: string, i: number) => {
+    if (!name || g.initializers.has(name)) return;
+    const m = meta(name);
+    let v = iv.get(name);
+    if (!v) {
+      v = { name, bytes: Math.max(16, size(m.shape) * elemBytes(m.dtype)), start: i, end: i };
+      iv.set(name, v);
+    }
+    v.start = Math.min(v.start, i);
+    v.end = Math.max(v.end, i);
+  };
+  for (const v of g.inputs) touch(v.name, -1);
+  g.nodes.forEach((n, i) => {
+    n.inputs.forEach((x) => touch(x, i));
+    n.outputs.forEach((x) => touch(x, i));
+  });
+  for (const o of g.outputs) {
+    touch(o.name, g.nodes.length);
+    iv.get(o.name)!.end = Infinity;
+  }
+  const { offsets, size: actBytes } = placeIntervals([...iv.values()]);
+  const scratchBase = arena.alloc(scratch);
+  const actBase = arena.alloc(actBytes);
+  const addrOf = new Map<string, number>();
+  for (const [n, o] of offsets) addrOf.set(n, actBase + o);
+
+  const pool = threads > 1 ? await ThreadPool.start(inst, threads) : undefined;
+  const k = inst.k as unknown as Record<string, (...a: number[]) => void>;
+  const env: RunEnv = {
+    k: inst.k,
+    buf: () => inst.memory.buffer,
+    addr: (n) => {
+      const a = addrOf.get(n);
+      if (a === undefined) throw new EdgeqError("E_BAD_MODEL", `value '${n}' has no buffer`);
+      return a;
+    },
+    scratch: scratchBase,
+    par: pool
+      ? (fn, args, total, grain) => pool.run(fn, args, total, opts.splitAll ? 1 : grain)
+      : (fn, args, total) => {
+        if (total > 0) k[fn](...args, 0, total, 0);
+      },
+  };
+
+  let disposed = false;
+  const profile = opts.profile ? new Map<string, number>() : undefined;
+  return {
+    profile,
+    fallbacks,
+    build: inst.build,
+    threads,
+    memoryBytes: { weights: weightBytes, scratch, activations: actBytes },
+    async run(feeds: Record<string, Tensor>, ro: BackendRunOptions = {}) {
+      await undefined;
+      if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
+      const buf = inst.memory.buffer;
+      for (const v of g.inputs) {
+        const t = feeds[v.name];
+        const d = t.data;
+        new Uint8Array(buf, env.addr(v.name), d.byteLength).set(
+          new Uint8Array(d.buffer, d.byteOffset, d.byteLength),
+        );
+      }
+      const skipped = new Set<string>();
+      const joins = new Map<string, number>();
+      if (ro.skip?.size) {
+        for (const b of g.blocks) {
+          if (!ro.skip.has(b.index)) continue;
+          for (const n of b.nodes) skipped.add(n);
+          joins.set((b as { join?: string }).join ?? b.nodes[b.nodes.length - 1], b.index);
+        }
+      }
+      for (let i = 0; i < steps.length; i++) {
+        const name = g.nodes[i].name;
+        if (skipped.has(name)) {
+          const bi = joins.get(name);
+          if (bi !== undefined) skipSteps.get(bi)!(env);
+          continue;
+        }
+        if (profile) {
+          const t0 = performance.now();
+          steps[i](env);
+          const key = `${name} (${g.nodes[i].op})`;
+          profile.set(key, (profile.get(key) ?? 0) + performance.now() - t0);
+        } else steps[i](env);
+      }
+      const out: Record<string, Tensor> = {};
+      const b2 = inst.memory.buffer;
+      for (const o of g.outputs) {
+        const m = meta(o.name);
+        const t = view(b2, m.dtype, m.shape, env.addr(o.name));
+        out[o.name] = { ...t, data: t.data.slice() };
+      }
+      return out;
+    },
+    dispose() {
+      disposed = true;
+      pool?.close();
+    },
+  };
+}

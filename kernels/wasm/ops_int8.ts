@@ -1,0 +1,517 @@
+/**
+ * Node compilers for the integer ops of domain "edgeq" on the wasm kernels: QConv,
+ * QGemm, QAdd, QRelu, the pools and the float boundary. Attribute reading and checking
+ * reuse the reference's readers, so errors name the node the same way.
+ * @module
+ */
+import { attrInts } from "../../runtime/graph.ts";
+import { size, type Tensor } from "../../runtime/tensor.ts";
+import { attrFlag } from "../ref/nn_util.ts";
+import { lift2d, slidingWindow } from "../ref/nn_window.ts";
+import { readGroup } from "../ref/conv.ts";
+import {
+  type QDType,
+  qRange,
+  readClamp,
+  readMultipliers,
+  readQDType,
+  readWeight,
+  readZp,
+} from "../ref/quant/qutil.ts";
+import { type CompileCtx, elemBytes, roundUp, signedOf, type Step } from "./step.ts";
+
+/** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
+const EP = {
+  bias: 0,
+  ccol: 1,
+  crow: 2,
+  mult: 3,
+  shift: 4,
+  yzp: 5,
+  qmin: 6,
+  qmax: 7,
+  out: 8,
+  ors: 9,
+  ocs: 10,
+  res: 11,
+  rsigned: 12,
+  czp: 13,
+  rzp: 14,
+  cm: 15,
+  cs: 16,
+  rm: 17,
+  rs: 18,
+  ym: 19,
+  ys: 20,
+  dlo: 21,
+  dhi: 22,
+  scalar: 23,
+} as const;
+const EP_WORDS = 24;
+
+/** Conv geometry record (as/conv.ts), i32 words. */
+const CG = {
+  h: 0,
+  w: 1,
+  rb: 2,
+  kh: 3,
+  kw: 4,
+  sh: 5,
+  sw: 6,
+  dh: 7,
+  dw: 8,
+  ph: 9,
+  pw: 10,
+  ow: 11,
+  m: 12,
+  scratch: 13,
+  sstride: 14,
+  oh: 15,
+} as const;
+
+/** im2row chunk (as/conv.ts PT). */
+const PT = 32;
+
+function words(c: CompileCtx, n: number): number {
+  return c.arena.i32(new Int32Array(n));
+}
+
+function setWords(
+  c: { buf(): ArrayBufferLike } | CompileCtx,
+  p: number,
+  fields: Record<number, number>,
+) {
+  const buf = "arena" in c ? c.arena.buffer : c.buf();
+  const v = new Int32Array(buf, p, EP_WORDS);
+  for (const [k, x] of Object.entries(fields)) v[Number(k)] = x;
+}
+
+/** The requantization part of an epilogue record shared by QConv/QGemm. */
+function requantFields(
+  c: CompileCtx,
+  n: number,
+  ydt: QDType,
+): Record<number, number> {
+  const { mult, shift } = readMultipliers(c.op, c.node.attrs, "mult", "shift", n);
+  const [qmin, qmax] = readClamp(c.op, c.node.attrs, ydt);
+  return {
+    [EP.mult]: c.arena.i32(mult),
+    [EP.shift]: c.arena.i32(shift),
+    [EP.yzp]: readZp(c.op, c.node.attrs, "y_zp", ydt),
+    [EP.qmin]: qmin,
+    [EP.qmax]: qmax,
+  };
+}
+
+/** Packs an int8 [N][K] weight matrix: returns the panel and the zero-point corrections. */
+function packWeights(c: CompileCtx, w: Int8Array, n: number, k: number, zpU: number) {
+  const kp = roundUp(k, 8);
+  const panel = c.arena.alloc(n * 2 * kp);
+  const colsum = c.arena.alloc(n * 4);
+  const mark = c.arena.top;
+  const tmp = c.arena.put(w);
+  c.k.pack_w(tmp, k, kp, panel, colsum, 0, n);
+  c.arena.top = mark; // the unpacked copy is not kept
+  const cs = new Int32Array(c.arena.buffer, colsum, n);
+  const corr = new Int32Array(n);
+  for (let i = 0; i < n; i++) corr[i] = Math.imul(-zpU, cs[i]);
+  return { panel, kp, corr: c.arena.i32(corr) };
+}
+
+function biasPtr(c: CompileCtx): number {
+  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
+  return b ? c.arena.put(b.data) : 0;
+}
+
+function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
+  const r = c.node.inputs[3];
+  if (!r) return {};
+  const a = c.node.attrs;
+  const rdt = c.meta(r).dtype as QDType;
+  const cm = readMultipliers(c.op, a, "c_mult", "c_shift", 1);
+  const rm = readMultipliers(c.op, a, "r_mult", "r_shift", 1);
+  const ym = readMultipliers(c.op, a, "y_mult", "y_shift", 1);
+  const [dlo, dhi] = qRange(ydt);
+  return {
+    [EP.rsigned]: signedOf(rdt),
+    [EP.czp]: readZp(c.op, a, "c_zp", ydt),
+    [EP.rzp]: readZp(c.op, a, "r_zp", rdt),
+    [EP.cm]: cm.mult[0],
+    [EP.cs]: cm.shift[0],
+    [EP.rm]: rm.mult[0],
+    [EP.rs]: rm.shift[0],
+    [EP.ym]: ym.mult[0],
+    [EP.ys]: ym.shift[0],
+    [EP.dlo]: dlo,
+    [EP.dhi]: dhi,
+  };
+}
+
+/** QConv (8-bit weights): im2row + GEMM for group 1, a direct kernel otherwise. */
+export function compileQConv(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const a = node.attrs;
+  if ((a.w_layout ?? "i8") !== "i8") return undefined;
+  const wT = c.constant(node.inputs[1]);
+  if (!wT) return undefined;
+  if (node.inputs[2] && !c.constant(node.inputs[2])) return undefined;
+  const w = readWeight(c.op, wT, a) as Tensor;
+  const xm = c.meta(node.inputs[0]);
+  const [N, C] = xm.shape;
+  const M = w.shape[0];
+  const kernel = w.shape.slice(2);
+  const win = lift2d(slidingWindow(c.op, a, xm.shape.slice(2), kernel, false));
+  const [H, W] = win.inSize, [kh, kw] = win.kernel, [oh, ow] = win.outSize;
+  const HW = H * W, P = oh * ow;
+  const group = readGroup(c.op, a);
+  const xdt = xm.dtype as QDType, ydt = readQDType(c.op, a, xdt);
+  const xs = signedOf(xdt);
+  const xZp = readZp(c.op, a, "x_zp", xdt);
+  const zpU = xs ? xZp + 128 : xZp;
+  const ep = words(c, EP_WORDS);
+  const cg = words(c, 16);
+  setWords(c, cg, {
+    [CG.h]: H,
+    [CG.w]: W,
+    [CG.kh]: kh,
+    [CG.kw]: kw,
+    [CG.sh]: win.strides[0],
+    [CG.sw]: win.strides[1],
+    [CG.dh]: win.dilations[0],
+    [CG.dw]: win.dilations[1],
+    [CG.ph]: win.padBegin[0],
+    [CG.pw]: win.padBegin[1],
+    [CG.ow]: ow,
+    [CG.oh]: oh,
+    [CG.m]: M,
+  });
+  const base: Record<number, number> = {
+    ...requantFields(c, M, ydt),
+    ...residualFields(c, ydt),
+    [EP.bias]: biasPtr(c),
+    [EP.ors]: 1,
+    [EP.ocs]: P,
+  };
+  const [x, , , r] = node.inputs;
+  const y = node.outputs[0];
+  const hasR = !!r;
+  if (group !== 1) {
+    const wp = c.arena.put(w.data);
+    setWords(c, ep, base);
+    return (env) => {
+      for (let n = 0; n < N; n++) {
+        setWords(env, ep, {
+          [EP.out]: env.addr(y) + n * M * P,
+          [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
+        });
+        env.par("conv_direct", [env.addr(x) + n * C * HW, xs, xZp, C, wp, group, cg, ep], M, 1);
+      }
+    };
+  }
+  // Weights [M][C][kh][kw] → [M][kh][kw][Cp] (zero channels C..Cp), then encoded.
+  const Cp = roundUp(C, 8), rb = 2 * Cp, K = kh * kw * Cp, prb = kh * kw * rb;
+  const wr = new Int8Array(M * K);
+  const wd = w.data as Int8Array;
+  for (let m = 0; m < M; m++) {
+    for (let ci = 0; ci < C; ci++) {
+      for (let t = 0; t < kh * kw; t++) wr[m * K + t * Cp + ci] = wd[(m * C + ci) * kh * kw + t];
+    }
+  }
+  const pk = packWeights(c, wr, M, K, zpU);
+  base[EP.ccol] = pk.corr;
+  setWords(c, cg, { [CG.rb]: rb });
+  setWords(c, ep, base);
+  const pad = c.arena.alloc(rb);
+  c.k.fill_row(pad, zpU, C, Cp);
+  const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
+    win.padBegin.every((p) => p === 0) && oh === H && ow === W;
+  const xpBytes = roundUp(HW * rb, 16);
+  const sstride = roundUp(PT * prb, 16);
+  c.scratch(xpBytes + (pointwise ? 0 : c.threads * sstride));
+  return (env) => {
+    const xp = env.scratch;
+    setWords(env, cg, { [CG.scratch]: xp + xpBytes, [CG.sstride]: sstride });
+    for (let n = 0; n < N; n++) {
+      env.par("prep_x", [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, 64);
+      setWords(env, ep, {
+        [EP.out]: env.addr(y) + n * M * P,
+        [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
+      });
+      if (pointwise) env.par("gemm_rows", [xp, rb, pk.panel, rb, Cp / 8, ep, 0, M], P, 16);
+      else env.par("conv_gemm", [xp, pad, pk.panel, cg, ep], P, PT);
+    }
+  };
+}
+
+/** QGemm (8-bit weights): rows packed, then the GEMM. */
+export function compileQGemm(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const a = node.attrs;
+  if ((a.w_layout ?? "i8") !== "i8") return undefined;
+  const wT = c.constant(node.inputs[1]);
+  if (!wT) return undefined;
+  if (node.inputs[2] && !c.constant(node.inputs[2])) return undefined;
+  const w = readWeight(c.op, wT, a) as Tensor;
+  const [N, K] = w.shape;
+  const xm = c.meta(node.inputs[0]);
+  const rows = size(xm.shape) / K;
+  const xdt = xm.dtype as QDType, ydt = readQDType(c.op, a, xdt);
+  const xs = signedOf(xdt);
+  const xZp = readZp(c.op, a, "x_zp", xdt);
+  const pk = packWeights(c, w.data as Int8Array, N, K, xs ? xZp + 128 : xZp);
+  const ep = words(c, EP_WORDS);
+  setWords(c, ep, {
+    ...requantFields(c, N, ydt),
+    [EP.bias]: biasPtr(c),
+    [EP.ccol]: pk.corr,
+    [EP.ors]: N,
+    [EP.ocs]: 1,
+  });
+  const rb = 2 * pk.kp;
+  c.scratch(rows * rb);
+  const [x] = node.inputs, y = node.outputs[0];
+  return (env) => {
+    const xa = env.scratch;
+    env.par("pack_rows", [env.addr(x), xs, K, pk.kp, xa], rows, 16);
+    setWords(env, ep, { [EP.out]: env.addr(y) });
+    if (rows >= 8) env.par("gemm_rows", [xa, rb, pk.panel, rb, pk.kp / 8, ep, 0, N], rows, 4);
+    else env.par("gemm_cols", [xa, rb, pk.panel, rb, pk.kp / 8, ep, rows], N, 16);
+  };
+}
+
+/** QAdd record (as/elem.ts qadd). */
+function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
+  return c.arena.i32([
+    p.as,
+    p.bs,
+    p.azp,
+    p.bzp,
+    p.am,
+    p.ash,
+    p.bm,
+    p.bsh,
+    p.ym,
+    p.ysh,
+    p.yzp,
+    p.qmin,
+    p.qmax,
+    p.bb,
+    p.ab,
+  ]);
+}
+
+/** QAdd: same shapes, or one side a single value. */
+export function compileQAdd(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const at = node.attrs;
+  const [A, B] = node.inputs, y = node.outputs[0];
+  const am = c.meta(A), bm = c.meta(B), ym = c.meta(y);
+  const n = size(ym.shape), na = size(am.shape), nb = size(bm.shape);
+  if (!((na === n || na === 1) && (nb === n || nb === 1))) return undefined;
+  const adt = am.dtype as QDType, bdt = bm.dtype as QDType, ydt = ym.dtype as QDType;
+  const ma = readMultipliers(c.op, at, "a_mult", "a_shift", 1);
+  const mb = readMultipliers(c.op, at, "b_mult", "b_shift", 1);
+  const my = readMultipliers(c.op, at, "y_mult", "y_shift", 1);
+  const [qmin, qmax] = readClamp(c.op, at, ydt);
+  const rec = qaddRecord(c, {
+    as: signedOf(adt),
+    bs: signedOf(bdt),
+    azp: readZp(c.op, at, "a_zp", adt),
+    bzp: readZp(c.op, at, "b_zp", bdt),
+    am: ma.mult[0],
+    ash: ma.shift[0],
+    bm: mb.mult[0],
+    bsh: mb.shift[0],
+    ym: my.mult[0],
+    ysh: my.shift[0],
+    yzp: readZp(c.op, at, "y_zp", ydt),
+    qmin,
+    qmax,
+    bb: nb === 1 && n !== 1 ? 1 : 0,
+    ab: na === 1 && n !== 1 ? 1 : 0,
+  });
+  const ca = c.constant(A), cb = c.constant(B);
+  const pa = ca ? c.arena.put(ca.data) : -1, pb = cb ? c.arena.put(cb.data) : -1;
+  return (env) => {
+    env.par(
+      "qadd",
+      [
+        pa >= 0 ? pa : env.addr(A),
+        pb >= 0 ? pb : env.addr(B),
+        env.addr(y),
+        rec,
+      ],
+      n,
+      4096,
+    );
+  };
+}
+
+/**
+ * The output of a skipped residual join (kernels/ref/quant/skip.ts): the body operand is
+ * a real zero (its zero point), so the join requantizes the shortcut alone.
+ */
+export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: string): Step {
+  const { node } = c;
+  const at = node.attrs;
+  const y = node.outputs[0];
+  const ym = c.meta(y), sm = c.meta(shortcut);
+  const n = size(ym.shape);
+  const ydt = ym.dtype as QDType;
+  if (node.op === "Add") {
+    const bytes = n * elemBytes(ym.dtype);
+    return (env) => {
+      new Uint8Array(env.buf()).copyWithin(
+        env.addr(y),
+        env.addr(shortcut),
+        env.addr(shortcut) + bytes,
+      );
+    };
+  }
+  // QAdd(body = zp, shortcut) or QConv's fused add with C = c_zp.
+  let p: Record<string, number>;
+  const [qmin, qmax] = readClamp(c.op, at, ydt);
+  const my = readMultipliers(c.op, at, "y_mult", "y_shift", 1);
+  const sdt = sm.dtype as QDType;
+  if (node.op === "QAdd") {
+    const ma = readMultipliers(c.op, at, "a_mult", "a_shift", 1);
+    const mb = readMultipliers(c.op, at, "b_mult", "b_shift", 1);
+    const adt = c.meta(node.inputs[0]).dtype as QDType,
+      bdt = c.meta(node.inputs[1]).dtype as QDType;
+    p = {
+      as: signedOf(adt),
+      bs: signedOf(bdt),
+      azp: readZp(c.op, at, "a_zp", adt),
+      bzp: readZp(c.op, at, "b_zp", bdt),
+      am: ma.mult[0],
+      ash: ma.shift[0],
+      bm: mb.mult[0],
+      bsh: mb.shift[0],
+      ym: my.mult[0],
+      ysh: my.shift[0],
+      yzp: readZp(c.op, at, "y_zp", ydt),
+      qmin,
+      qmax,
+      bb: 0,
+      ab: 0,
+    };
+  } else {
+    const cm = readMultipliers(c.op, at, "c_mult", "c_shift", 1);
+    const rm = readMultipliers(c.op, at, "r_mult", "r_shift", 1);
+    p = {
+      as: signedOf(ydt),
+      bs: signedOf(sdt),
+      azp: readZp(c.op, at, "c_zp", ydt),
+      bzp: readZp(c.op, at, "r_zp", sdt),
+      am: cm.mult[0],
+      ash: cm.shift[0],
+      bm: rm.mult[0],
+      bsh: rm.shift[0],
+      ym: my.mult[0],
+      ysh: my.shift[0],
+      yzp: readZp(c.op, at, "y_zp", ydt),
+      qmin,
+      qmax,
+      bb: 0,
+      ab: 0,
+    };
+    bodyInput = 0;
+  }
+  // The body side reads a single byte holding its zero point.
+  const zpByte = c.arena.alloc(16);
+  const bodyZp = bodyInput === 0 ? p.azp : p.bzp;
+  new Uint8Array(c.arena.buffer, zpByte, 1)[0] = bodyZp & 255;
+  if (bodyInput === 0) p.ab = 1;
+  else p.bb = 1;
+  const rec = qaddRecord(c, p);
+  return (env) => {
+    const s = env.addr(shortcut);
+    const [pa, pb] = bodyInput === 0 ? [zpByte, s] : [s, zpByte];
+    env.par("qadd", [pa, pb, env.addr(y), rec], n, 4096);
+  };
+}
+
+/** QRelu. */
+export function compileQRelu(c: CompileCtx): Step {
+  const [x] = c.node.inputs, y = c.node.outputs[0];
+  const m = c.meta(x);
+  const dt = m.dtype as QDType;
+  const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
+  const n = size(m.shape);
+  return (env) => env.par("qrelu", [env.addr(x), signedOf(dt), zp, env.addr(y)], n, 4096);
+}
+
+/** QMaxPool / QAveragePool (1-D and 2-D). */
+export function compilePool(c: CompileCtx, avg: boolean): Step | undefined {
+  const { node } = c;
+  const a = node.attrs;
+  const [x] = node.inputs, y = node.outputs[0];
+  const m = c.meta(x);
+  if (m.shape.length !== 3 && m.shape.length !== 4) return undefined;
+  const kernel = attrInts(a, "kernel_shape");
+  if (!kernel) return undefined;
+  const ceil = attrFlag(c.op, a.ceil_mode, "ceil_mode", 0) === 1;
+  const win = lift2d(slidingWindow(c.op, a, m.shape.slice(2), kernel, ceil));
+  const dt = m.dtype as QDType;
+  const zp = avg ? readZp(c.op, a, "zero_point", dt) : 0;
+  const inc = avg && attrFlag(c.op, a.count_include_pad, "count_include_pad", 0) === 1 ? 1 : 0;
+  const pg = c.arena.i32([
+    win.inSize[0],
+    win.inSize[1],
+    win.kernel[0],
+    win.kernel[1],
+    win.strides[0],
+    win.strides[1],
+    win.dilations[0],
+    win.dilations[1],
+    win.padBegin[0],
+    win.padBegin[1],
+    win.padEnd[0],
+    win.padEnd[1],
+    win.outSize[0],
+    win.outSize[1],
+    inc,
+  ]);
+  const planes = m.shape[0] * m.shape[1];
+  return (env) =>
+    env.par("pool", [env.addr(x), signedOf(dt), zp, avg ? 1 : 0, pg, env.addr(y)], planes, 4);
+}
+
+/** QGlobalAveragePool. */
+export function compileGap(c: CompileCtx): Step {
+  const [x] = c.node.inputs, y = c.node.outputs[0];
+  const m = c.meta(x);
+  const dt = m.dtype as QDType;
+  const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
+  const planes = m.shape[0] * m.shape[1], sp = size(m.shape.slice(2));
+  return (env) => env.par("gap", [env.addr(x), signedOf(dt), zp, sp, env.addr(y)], planes, 16);
+}
+
+function readScale(c: CompileCtx): number | undefined {
+  const s = Math.fround(Number(c.node.attrs.scale));
+  return s > 0 && Number.isFinite(s) ? s : undefined;
+}
+
+/** QuantizeLinear8 (float32 → 8-bit). */
+export function compileQuantize(c: CompileCtx): Step | undefined {
+  const [x] = c.node.inputs, y = c.node.outputs[0];
+  const scale = readScale(c);
+  if (scale === undefined || c.meta(x).dtype !== "float32") return undefined;
+  const dt = c.meta(y).dtype as QDType;
+  const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
+  const [lo, hi] = qRange(dt);
+  const n = size(c.meta(x).shape);
+  return (env) => env.par("quantize", [env.addr(x), scale, zp, lo, hi, env.addr(y)], n, 4096);
+}
+
+/** DequantizeLinear8 (8-bit → float32). */
+export function compileDequantize(c: CompileCtx): Step | undefined {
+  const [x] = c.node.inputs, y = c.node.outputs[0];
+  const scale = readScale(c);
+  if (scale === undefined) return undefined;
+  const dt = c.meta(x).dtype as QDType;
+  const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
+  const n = size(c.meta(x).shape);
+  return (env) =>
+    env.par("dequantize", [env.addr(x), signedOf(dt), scale, zp, env.addr(y)], n, 4096);
+}

