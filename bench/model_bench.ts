@@ -70,6 +70,23 @@ export interface BenchOptions {
   onStep?: (label: string) => void;
 }
 
+/**
+ * Deno's own Worker. A threaded onnxruntime-web session replaces `globalThis.Worker` by
+ * node's worker_threads Worker (measured: after `InferenceSession.create` with 2 threads),
+ * which edgeq's wasm thread pool cannot start; edgeq runners get the original back.
+ */
+const DENO_WORKER = globalThis.Worker;
+
+async function withDenoWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const cur = globalThis.Worker;
+  globalThis.Worker = DENO_WORKER;
+  try {
+    return await fn();
+  } finally {
+    globalThis.Worker = cur;
+  }
+}
+
 interface Runner {
   loadMs: number;
   run(x: Float32Array, shape: number[]): Promise<Float32Array>;
@@ -95,9 +112,12 @@ async function edgeqRunner(
   const t0 = performance.now();
   const model = await load(bytes, { backend, threads });
   const out = model.outputNames[0];
-  const run = async (x: Float32Array, shape: number[]) =>
-    (await model.run({ [m.inputName]: { dtype: "float32", shape, data: x } }))[out]
-      .data as Float32Array;
+  // Binding / compiling (and starting wasm workers) happens on the first run per shape.
+  const run = (x: Float32Array, shape: number[]) =>
+    withDenoWorker(async () =>
+      (await model.run({ [m.inputName]: { dtype: "float32", shape, data: x } }))[out]
+        .data as Float32Array
+    );
   await run(m.input, m.inputShape);
   return { loadMs: performance.now() - t0, run, dispose: () => model.dispose() };
 }

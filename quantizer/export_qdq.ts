@@ -219,6 +219,8 @@ class QdqExporter {
     const have = this.#dq.get(t);
     if (have) return have;
     const p = this.#params(n, t);
+    const c = this.g.initializers.get(t); // a quantized constant (e.g. a position embedding)
+    if (c) this.#init(t, c);
     const out = `${t}::dq`;
     this.#emit("DequantizeLinear", `${t}::DequantizeLinear`, [t, ...this.#scaleZp(t, p)], [out]);
     this.#dq.set(t, out);

@@ -22,7 +22,7 @@ import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import { readPacked } from "../runtime/format/reader.ts";
 import { writePacked } from "../runtime/format/writer.ts";
 import { EdgeqError } from "../runtime/errors.ts";
-import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import { OrtPeer } from "./peer/ort.ts";
 import { runSuite, testdataPresent } from "./onnx_backend_cases.ts";
 import { main } from "../cli.ts";
@@ -508,5 +508,83 @@ Deno.test({
     const bad = s.results.filter((r) => r.status !== "pass").map((r) => `${r.name}: ${r.reason}`);
     assert.deepEqual(bad, []);
     assert.equal(s.passed, 17);
+  },
+});
+
+Deno.test({
+  name: "QDQ export: a quantized constant input (uint8 initializer) is exported",
+  ...ORT_OPTS,
+  async fn() {
+    const pos = Uint8Array.from({ length: 12 }, (_, i) => (i * 37) % 256);
+    const bytes = writePacked({
+      model: {
+        format: "edgeq-graph",
+        name: "qconst",
+        opset: 13,
+        inputs: [{ name: "x", dtype: "float32", shape: [1, 3, 4] }],
+        outputs: [{ name: "y", dtype: "float32", shape: [1, 3, 4] }],
+        nodes: [
+          {
+            name: "q",
+            op: "QuantizeLinear8",
+            domain: "edgeq",
+            inputs: ["x"],
+            outputs: ["xq"],
+            attrs: { scale: 0.05, zero_point: 120, dtype: "uint8" },
+          },
+          {
+            name: "add",
+            op: "QAdd",
+            domain: "edgeq",
+            inputs: ["xq", "pos::q"],
+            outputs: ["s"],
+            attrs: {
+              a_zp: 120,
+              b_zp: 128,
+              ...(() => {
+                const m = addMultipliers(0.05, 0.01, 0.06);
+                return {
+                  a_mult: m.a.mult,
+                  a_shift: m.a.shift,
+                  b_mult: m.b.mult,
+                  b_shift: m.b.shift,
+                  y_mult: m.y.mult,
+                  y_shift: m.y.shift,
+                };
+              })(),
+              y_zp: 125,
+              dtype: "uint8",
+            },
+          },
+          {
+            name: "dq",
+            op: "DequantizeLinear8",
+            domain: "edgeq",
+            inputs: ["s"],
+            outputs: ["y"],
+            attrs: { scale: 0.06, zero_point: 125 },
+          },
+        ],
+        activations: {
+          xq: { scale: 0.05, zero_point: 120, dtype: "uint8" },
+          "pos::q": { scale: 0.01, zero_point: 128, dtype: "uint8" },
+          s: { scale: 0.06, zero_point: 125, dtype: "uint8" },
+        },
+      },
+      producer: { name: "test" },
+      tensors: [{ name: "pos::q", layout: "u8", shape: [3, 4], data: pos }],
+    });
+    const qdq = exportQdq(bytes).bytes;
+    const x = Float32Array.from({ length: 12 }, (_, i) => Math.cos(i) * 3);
+    const e =
+      (await (await load(bytes)).run({ x: { dtype: "float32", shape: [1, 3, 4], data: x } }))
+        .y.data;
+    const peer = await OrtPeer.create(qdq, { threads: 1 });
+    const o = (await peer.run({ x: { shape: [1, 3, 4], data: x } })).y.data;
+    await peer.release();
+    for (let i = 0; i < 12; i++) {
+      assert.ok(Math.abs(e[i] - o[i]) <= 0.06 + 1e-6, `element ${i}: ${e[i]} vs ${o[i]}`);
+    }
+    assert.ok(new Set(e).size > 6);
   },
 });
