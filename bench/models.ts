@@ -64,6 +64,8 @@ export interface ResolveOptions {
   cacheDir?: string;
   /** Zoo folder. Default ".cache/zoo". */
   zooDir?: string;
+  /** Calibration images for the fixtures (default: the fixture's own, 512 / 128). */
+  fixtureCalib?: number;
   /** Random-normal calibration samples for non-fixture models. Default 8. */
   randomCalib?: number;
   /** Progress messages. */
@@ -163,14 +165,15 @@ export async function resolveModels(
       skipped.push({ name: short, reason: `input shape [${g.inputs[0].shape}] is not static` });
       continue;
     }
-    const calib = fixture ? `fmnist_calib:${fixture.calibLimit}` : `randn:${opts.randomCalib ?? 8}`;
+    const fixtureCalib = opts.fixtureCalib ?? fixture?.calibLimit;
+    const calib = fixture ? `fmnist_calib:${fixtureCalib}` : `randn:${opts.randomCalib ?? 8}`;
     const key = `${short}-${await hashHex(onnxBytes)}-${calib.replace(/[^a-z0-9]/gi, "")}`;
     const eqpPath = `${cacheDir}/${key}.eqp`, qdqPath = `${cacheDir}/${key}_qdq.onnx`;
     if (!(await exists(eqpPath))) {
       log(`quantizing ${short} (${calib}) into ${cacheDir}`);
       await Deno.mkdir(cacheDir, { recursive: true });
       const samples = fixture
-        ? await loadSamples(FMNIST_CALIB, { limit: fixture.calibLimit })
+        ? await loadSamples(FMNIST_CALIB, { limit: fixtureCalib })
         : randomNormalSamples(inputShape.slice(1), opts.randomCalib ?? 8, 12345);
       const q = quantize(onnxBytes, samples, { batchSize: 8, producer: { source: onnxPath } });
       await writePackedFile(eqpPath, q.bytes);

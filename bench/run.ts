@@ -34,6 +34,7 @@ const USAGE = `usage: deno task bench [<model>...] [options]
   --out-json FILE        also write the JSON to FILE
   --svg FILE             write the chart (latency vs size, top-1 in labels)
   --cache DIR            quantized models cache (default .cache/bench)
+  --calib-limit N        calibration images for the fixtures (default 512 ResNet / 128 ViT)
   --zoo DIR              zoo folder (default .cache/zoo)
   --no-progress          no progress bar`;
 
@@ -49,6 +50,7 @@ interface Opts {
   refAccLimit: number;
   cache: string;
   zoo: string;
+  calibLimit?: number;
 }
 
 function parse(argv: string[]) {
@@ -68,6 +70,7 @@ function parse(argv: string[]) {
       svg: { type: "string" },
       cache: { type: "string", default: ".cache/bench" },
       zoo: { type: "string", default: ".cache/zoo" },
+      "calib-limit": { type: "string" },
       "no-progress": { type: "boolean" },
       child: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -93,13 +96,18 @@ function parse(argv: string[]) {
     refAccLimit: int(v["ref-acc-limit"]!, "ref-acc-limit", 0),
     cache: v.cache!,
     zoo: v.zoo!,
+    calibLimit: v["calib-limit"] ? int(v["calib-limit"], "calib-limit", 1) : undefined,
   };
   return { opts, v };
 }
 
 /** Child mode: one model, one thread count; JSON result on stdout, steps on stderr. */
 async function child(o: Opts) {
-  const { models } = await resolveModels(o.models, { cacheDir: o.cache, zooDir: o.zoo });
+  const { models } = await resolveModels(o.models, {
+    cacheDir: o.cache,
+    zooDir: o.zoo,
+    fixtureCalib: o.calibLimit,
+  });
   const out: ModelResult[] = [];
   for (const m of models) {
     out.push(
@@ -142,6 +150,7 @@ async function spawnChild(
     `--ref-acc-limit=${o.refAccLimit}`,
     `--cache=${o.cache}`,
     `--zoo=${o.zoo}`,
+    ...(o.calibLimit ? [`--calib-limit=${o.calibLimit}`] : []),
   ];
   const p = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).spawn();
   const errLines: string[] = [];
@@ -192,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
   const { models, skipped } = await resolveModels(o.models, {
     cacheDir: o.cache,
     zooDir: o.zoo,
+    fixtureCalib: o.calibLimit,
     log,
   });
   for (const s of skipped) log(`skipping ${s.name}: ${s.reason}`);
