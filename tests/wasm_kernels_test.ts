@@ -290,3 +290,67 @@ Deno.test("wasm QuantizeLinear8 / DequantizeLinear8: ties, saturation, NaN, ±In
   }
   await check("quantize", nodes);
 });
+
+/**
+ * Relaxed-dot safety: activations at the edges of the i7 split (0, 127, 128, 255 for
+ * uint8; -128, -1, 0, 127 for int8) against weights at ±extremes (-128, 127), with long
+ * reductions (K up to 65536, the largest the op allows: |Σ| reaches 2^31 − 2^24), so
+ * that any operand outside 0..127 or any saturated i16 pair would change the bits.
+ */
+Deno.test("wasm relaxed-dot safety: extreme activations × extreme weights, long K", async () => {
+  const r = new Rng(61);
+  const nodes: TestNode[] = [];
+  const ext = (dt: Q, n: number, sameAll?: number) => {
+    const vals = dt === "int8" ? [-128, -1, 0, 127] : [0, 127, 128, 255];
+    const d = dt === "int8" ? new Int8Array(n) : new Uint8Array(n);
+    for (let i = 0; i < n; i++) d[i] = sameAll ?? r.pick(vals);
+    return d;
+  };
+  const extW = (n: number, all?: number) =>
+    Int8Array.from({ length: n }, () => all ?? r.pick([-128, 127]));
+  for (const K of [16, 100, 4096, 65536]) {
+    for (const xdt of ["uint8", "int8"] as const) {
+      const rows = K > 4096 ? 2 : 5, N = K > 4096 ? 3 : 7;
+      const x = { dtype: xdt, shape: [rows, K], data: ext(xdt, rows * K) } as Tensor;
+      const w = { dtype: "int8", shape: [N, K], data: extW(N * K) } as Tensor;
+      if (K === 65536) {
+        // all-max: 255·(−128)·65536 and 255·127·65536 (uint8, zp 0) — the largest sums
+        x.data.fill(xdt === "uint8" ? 255 : -128);
+        (w.data as Int8Array).fill(-128, 0, K);
+        (w.data as Int8Array).fill(127, K, 2 * K);
+      }
+      const q = quantizeMultiplier(1 / (K * 255));
+      nodes.push({
+        op: "QGemm",
+        attrs: {
+          x_zp: xdt === "uint8" ? 0 : 127,
+          mult: q.mult,
+          shift: q.shift,
+          y_zp: 0,
+          dtype: "int8",
+        },
+        inputs: [{ t: x }, { t: w, constant: true }],
+      });
+    }
+  }
+  for (const xdt of ["uint8", "int8"] as const) {
+    const C = 64;
+    const x = { dtype: xdt, shape: [1, C, 6, 5], data: ext(xdt, C * 30) } as Tensor;
+    const w = { dtype: "int8", shape: [9, C, 3, 3], data: extW(9 * C * 9) } as Tensor;
+    const q = quantizeMultiplier(1 / (C * 9 * 255));
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [3, 3],
+        pads: [1, 1, 1, 1],
+        x_zp: xdt === "uint8" ? 128 : -1,
+        mult: q.mult,
+        shift: q.shift,
+        y_zp: 3,
+        dtype: "uint8",
+      },
+      inputs: [{ t: x }, { t: w, constant: true }],
+    });
+  }
+  await check("relaxed safety", nodes);
+});
