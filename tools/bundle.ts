@@ -85,6 +85,9 @@ const workerUrlPlugin: esbuild.Plugin = {
 export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
   const outDir = resolve(opts.outDir ?? `${rootPath}/dist`);
   await Deno.mkdir(`${outDir}/data`, { recursive: true });
+  for await (const e of Deno.readDir(outDir)) {
+    if (e.isFile && /^chunk-[A-Z0-9]+\.js$/.test(e.name)) await Deno.remove(`${outDir}/${e.name}`);
+  }
   try {
     const r = await esbuild.build({
       absWorkingDir: rootPath,
