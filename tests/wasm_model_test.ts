@@ -95,3 +95,46 @@ Deno.test("wasm model: ResNet-14 with residuals fused into QConv, and skipped bl
     await sameAsRef(bytes, x, { build: "relaxed" }, 1, [0, nb - 1]);
   }
 });
+
+Deno.test("wasm model: ViT int8 — bit-identical with reference float islands, close with f32 SIMD islands", async () => {
+  const bytes = await quantized("vit", `${ROOT}tests/fixtures/vit_op17.onnx`);
+  const x = await images();
+  for (const threads of [1, 2]) {
+    const { fallbacks } = await sameAsRef(
+      bytes,
+      x,
+      { build: "relaxed", floatIslands: "ref" },
+      threads,
+    );
+    assert.ok(fallbacks.length > 0);
+  }
+  await sameAsRef(bytes, x, { build: "baseline", floatIslands: "ref" }, 1);
+  // f32 SIMD islands: Pad and Gather are the only reference ops left.
+  const ref = await load(bytes);
+  const w = await load(bytes, { backend: "wasm", threads: 2 });
+  try {
+    const want = (await ref.run({ input: x })).logits, got = (await w.run({ input: x })).logits;
+    let maxd = 0, agree = 0;
+    const C = want.shape[1];
+    for (let i = 0; i < N; i++) {
+      let a = 0, b = 0;
+      for (let k = 0; k < C; k++) {
+        maxd = Math.max(maxd, Math.abs(want.data[i * C + k] - got.data[i * C + k]));
+        if (want.data[i * C + k] > want.data[i * C + a]) a = k;
+        if (got.data[i * C + k] > got.data[i * C + b]) b = k;
+      }
+      if (a === b) agree++;
+    }
+    console.log(
+      `ViT, f32 SIMD islands vs ref: max |Δlogit| ${maxd}, top-1 agreement ${agree}/${N}`,
+    );
+    assert.ok(agree >= N - 1, `top-1 agreement ${agree}/${N}`);
+    assert.ok(maxd <= 0.5, `max |Δlogit| ${maxd}`);
+    const g = w.bound({ input: x.shape });
+    const c = await (await import("../kernels/wasm/compile.ts")).compileWasm(g, { threads: 1 });
+    c.dispose();
+    assert.deepEqual(c.fallbacks.map((f) => f.replace(/.* \(/, "(")), ["(Pad)", "(Gather)"]);
+  } finally {
+    await w.dispose();
+  }
+});

@@ -25,7 +25,7 @@ import {
   compileQuantize,
   compileSkippedJoin,
 } from "./ops_int8.ts";
-import { compileFloat } from "./ops_float.ts";
+import { compileFloat, compileQMatMul } from "./ops_float.ts";
 import { ThreadPool } from "./threads.ts";
 
 /** Options of the wasm backend (BackendOptions plus these switches). */
@@ -66,6 +66,8 @@ function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
         return compileQConv(c);
       case "QGemm":
         return compileQGemm(c);
+      case "QMatMul":
+        return compileQMatMul(c);
       case "QAdd":
         return compileQAdd(c);
       case "QRelu":
@@ -92,7 +94,7 @@ function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
       if (a !== b) new Uint8Array(env.buf()).copyWithin(b, a, a + bytes);
     };
   }
-  if (floatIslands === "wasm") return compileFloat(c);
+  if (node.op === "Transpose" || floatIslands === "wasm") return compileFloat(c);
   return undefined;
 }
 

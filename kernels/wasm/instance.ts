@@ -56,6 +56,22 @@ export interface KernelExports {
   ): void;
   peak_dot(a: number, w: number, n: number, reps: number): number;
   conv_scratch_bytes(prb: number): number;
+  qmatmul_prep(
+    a: number,
+    asg: number,
+    b: number,
+    bsg: number,
+    M: number,
+    K: number,
+    N: number,
+    Kp: number,
+    aPk: number,
+    bPk: number,
+    ccol: number,
+    crow: number,
+    azpU: number,
+    bzp2: number,
+  ): void;
   [kernel: string]: ((...args: number[]) => number | void) | unknown;
 }
 

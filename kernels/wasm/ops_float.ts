@@ -1,12 +1,162 @@
 /**
- * Float islands on f32 wasm kernels (Softmax, LayerNormalization, Erf/GELU, elementwise
- * arithmetic): compiled here when the node has a kernel, else undefined (the reference op
- * runs).
+ * Float islands and layout ops on wasm kernels: Softmax and LayerNormalization over the
+ * last axis, Erf, Add/Sub/Mul/Div (scalar, same-shape or last-axis broadcast), Transpose
+ * (8-bit and 32-bit elements), and QMatMul. Anything else returns undefined (the
+ * reference op runs).
+ *
+ * Accuracy: Add/Sub/Mul/Div are IEEE f32 operations, i.e. bit-identical to the reference
+ * (f64 arithmetic on f32 inputs rounded once to f32). Softmax, LayerNormalization and Erf
+ * use f32 SIMD polynomials: within 1e-5 relative (+1e-6 absolute) of the reference
+ * (tests/wasm_float_test.ts). Compile with `floatIslands: "ref"` for reference bits.
  * @module
  */
-import type { CompileCtx, Step } from "./step.ts";
+import { attrFloat, attrInt, attrInts } from "../../runtime/graph.ts";
+import { size } from "../../runtime/tensor.ts";
+import { type QDType, readClamp, readMultipliers, readQDType, readZp } from "../ref/quant/qutil.ts";
+import { type CompileCtx, elemBytes, roundUp, signedOf, type Step } from "./step.ts";
+import { periodOf } from "./ops_int8.ts";
 
-/** A float-island node compiler (undefined: no wasm kernel for it). */
-export function compileFloat(_c: CompileCtx): Step | undefined {
+const BIN_OPS: Record<string, number> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
+
+function input(c: CompileCtx, name: string): (env: { addr(n: string): number }) => number {
+  const t = c.constant(name);
+  if (t) {
+    const p = c.arena.put(t.data);
+    return () => p;
+  }
+  return (env) => env.addr(name);
+}
+
+/** A node compiler for the float islands (undefined: no wasm kernel for it). */
+export function compileFloat(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const y = node.outputs[0];
+  if (!y) return undefined;
+  const ym = c.meta(y);
+  const n = size(ym.shape);
+  if (node.op in BIN_OPS) {
+    const [A, B] = node.inputs;
+    const am = c.meta(A), bm = c.meta(B);
+    if (am.dtype !== "float32" || bm.dtype !== "float32" || ym.dtype !== "float32") {
+      return undefined;
+    }
+    const pa = periodOf(am.shape, ym.shape), pb = periodOf(bm.shape, ym.shape);
+    if (pa < 0 || pb < 0) return undefined;
+    const op = BIN_OPS[node.op], fa = input(c, A), fb = input(c, B);
+    return (env) => env.par("fbinary", [op, fa(env), pa, fb(env), pb, env.addr(y)], n, 4096);
+  }
+  if (node.op === "Erf" && ym.dtype === "float32") {
+    const x = node.inputs[0];
+    return (env) => env.par("erf", [env.addr(x), env.addr(y)], n, 4096);
+  }
+  if (node.op === "Softmax" && ym.dtype === "float32") {
+    const r = ym.shape.length;
+    const axis = attrInt(node.attrs, "axis", c.op.opset >= 13 ? -1 : 1);
+    if ((axis + r) % r !== r - 1 && !(c.op.opset < 13 && axis === r - 1)) return undefined;
+    if (c.op.opset < 13 && (axis + r) % r !== r - 1) return undefined;
+    const L = ym.shape[r - 1], x = node.inputs[0];
+    return (env) => env.par("softmax", [env.addr(x), env.addr(y), L], n / L, 4);
+  }
+  if (node.op === "LayerNormalization" && ym.dtype === "float32") {
+    const r = ym.shape.length;
+    const axis = attrInt(node.attrs, "axis", -1);
+    if (
+      (axis + r) % r !== r - 1 || node.outputs.length > 1 && node.outputs.slice(1).some(Boolean)
+    ) {
+      return undefined;
+    }
+    const L = ym.shape[r - 1];
+    const [x, G, B] = node.inputs;
+    const g = c.constant(G), b = B ? c.constant(B) : undefined;
+    if (!g || size(g.shape) !== L || (B && (!b || size(b.shape) !== L))) return undefined;
+    const gp = c.arena.put(g.data), bp = b ? c.arena.put(b.data) : 0;
+    const eps = Math.fround(attrFloat(node.attrs, "epsilon", 1e-5));
+    return (env) => env.par("layernorm", [env.addr(x), gp, bp, env.addr(y), L, eps], n / L, 4);
+  }
+  if (node.op === "Transpose") {
+    const x = node.inputs[0];
+    const xm = c.meta(x);
+    const es = elemBytes(xm.dtype);
+    if ((es !== 1 && es !== 4) || xm.shape.length > 6 || c.constant(x)) return undefined;
+    const rank = xm.shape.length;
+    const perm = attrInts(node.attrs, "perm") ?? xm.shape.map((_, i) => rank - 1 - i);
+    const inStr = new Array<number>(rank);
+    let acc = 1;
+    for (let i = rank - 1; i >= 0; i--) {
+      inStr[i] = acc;
+      acc *= xm.shape[i];
+    }
+    const rec = new Int32Array(14);
+    rec[0] = rank;
+    rec[1] = es;
+    for (let i = 0; i < rank; i++) {
+      rec[2 + i] = ym.shape[i];
+      rec[8 + i] = inStr[perm[i]];
+    }
+    const rp = c.arena.i32(rec);
+    return (env) => env.par("transpose", [env.addr(x), env.addr(y), rp], n, 4096);
+  }
   return undefined;
+}
+
+/** QMatMul with equal batch dims (or a shared 2-D B): per slice prep + GEMM. */
+export function compileQMatMul(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const a = node.attrs;
+  const [A, B] = node.inputs, y = node.outputs[0];
+  const am = c.meta(A), bm = c.meta(B), ym = c.meta(y);
+  const [M, K] = am.shape.slice(-2), N = bm.shape[bm.shape.length - 1];
+  const nb = size(ym.shape.slice(0, -2));
+  const na = size(am.shape.slice(0, -2)), nbB = size(bm.shape.slice(0, -2));
+  if (na !== nb || (nbB !== nb && nbB !== 1)) return undefined;
+  if (c.constant(A) || c.constant(B)) return undefined;
+  const adt = am.dtype as QDType, bdt = bm.dtype as QDType;
+  const ydt = readQDType(c.op, a, adt);
+  const { mult, shift } = readMultipliers(c.op, a, "mult", "shift", 1);
+  const aZp = readZp(c.op, a, "a_zp", adt), bZp = readZp(c.op, a, "b_zp", bdt);
+  const [qmin, qmax] = readClamp(c.op, a, ydt);
+  const azpU = adt === "int8" ? aZp + 128 : aZp;
+  const bzp2 = bdt === "int8" ? bZp : bZp - 128;
+  const Kp = roundUp(K, 8), rb = 2 * Kp;
+  const ep = c.arena.i32(new Int32Array(24));
+  const ccol = c.arena.alloc(N * 4), crow = c.arena.alloc(M * 4);
+  const e = new Int32Array(c.arena.buffer, ep, 24);
+  e[1] = ccol;
+  e[2] = crow;
+  e[3] = mult[0];
+  e[4] = shift[0];
+  e[5] = readZp(c.op, a, "y_zp", ydt);
+  e[6] = qmin;
+  e[7] = qmax;
+  e[9] = N;
+  e[10] = 1;
+  e[23] = 1; // scalar multiplier
+  const aBytes = roundUp(M * rb, 16);
+  c.scratch(aBytes + N * rb);
+  const as = signedOf(adt), bs = signedOf(bdt);
+  return (env) => {
+    const aPk = env.scratch, bPk = env.scratch + aBytes;
+    const ev = new Int32Array(env.buf(), ep, 24);
+    for (let t = 0; t < nb; t++) {
+      env.k.qmatmul_prep(
+        env.addr(A) + t * M * K,
+        as,
+        env.addr(B) + (nbB === 1 ? 0 : t) * K * N,
+        bs,
+        M,
+        K,
+        N,
+        Kp,
+        aPk,
+        bPk,
+        ccol,
+        crow,
+        azpU,
+        bzp2,
+      );
+      ev[8] = env.addr(y) + t * M * N;
+      if (M >= 8) env.par("gemm_rows", [aPk, rb, bPk, rb, Kp / 8, ep, 0, N], M, 4);
+      else env.par("gemm_cols", [aPk, rb, bPk, rb, Kp / 8, ep, M], N, 16);
+    }
+  };
 }

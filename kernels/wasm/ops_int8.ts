@@ -279,7 +279,21 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   };
 }
 
-/** QAdd record (as/elem.ts qadd). */
+/**
+ * The period with which an operand of shape `s` repeats over an output of shape `y`
+ * (its size), when its shape without leading 1s equals the output's trailing dims; -1
+ * for other broadcasts.
+ */
+export function periodOf(s: number[], y: number[]): number {
+  let i = 0;
+  while (i < s.length && s[i] === 1) i++;
+  const tail = s.slice(i);
+  if (tail.length > y.length) return -1;
+  const yt = y.slice(y.length - tail.length);
+  return tail.every((d, j) => d === yt[j]) ? size(tail) : -1;
+}
+
+/** QAdd record (as/elem.ts qadd): ..., then the periods of b and a. */
 function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
   return c.arena.i32([
     p.as,
@@ -306,8 +320,9 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
   const at = node.attrs;
   const [A, B] = node.inputs, y = node.outputs[0];
   const am = c.meta(A), bm = c.meta(B), ym = c.meta(y);
-  const n = size(ym.shape), na = size(am.shape), nb = size(bm.shape);
-  if (!((na === n || na === 1) && (nb === n || nb === 1))) return undefined;
+  const n = size(ym.shape);
+  const pa = periodOf(am.shape, ym.shape), pb = periodOf(bm.shape, ym.shape);
+  if (pa < 0 || pb < 0) return undefined;
   const adt = am.dtype as QDType, bdt = bm.dtype as QDType, ydt = ym.dtype as QDType;
   const ma = readMultipliers(c.op, at, "a_mult", "a_shift", 1);
   const mb = readMultipliers(c.op, at, "b_mult", "b_shift", 1);
@@ -327,17 +342,17 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
     yzp: readZp(c.op, at, "y_zp", ydt),
     qmin,
     qmax,
-    bb: nb === 1 && n !== 1 ? 1 : 0,
-    ab: na === 1 && n !== 1 ? 1 : 0,
+    bb: pb,
+    ab: pa,
   });
   const ca = c.constant(A), cb = c.constant(B);
-  const pa = ca ? c.arena.put(ca.data) : -1, pb = cb ? c.arena.put(cb.data) : -1;
+  const ka = ca ? c.arena.put(ca.data) : -1, kb = cb ? c.arena.put(cb.data) : -1;
   return (env) => {
     env.par(
       "qadd",
       [
-        pa >= 0 ? pa : env.addr(A),
-        pb >= 0 ? pb : env.addr(B),
+        ka >= 0 ? ka : env.addr(A),
+        kb >= 0 ? kb : env.addr(B),
         env.addr(y),
         rec,
       ],
@@ -392,8 +407,8 @@ export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: s
       yzp: readZp(c.op, at, "y_zp", ydt),
       qmin,
       qmax,
-      bb: 0,
-      ab: 0,
+      bb: n,
+      ab: n,
     };
   } else {
     const cm = readMultipliers(c.op, at, "c_mult", "c_shift", 1);
@@ -412,8 +427,8 @@ export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: s
       yzp: readZp(c.op, at, "y_zp", ydt),
       qmin,
       qmax,
-      bb: 0,
-      ab: 0,
+      bb: n,
+      ab: n,
     };
     bodyInput = 0;
   }

@@ -1,16 +1,19 @@
 // Elementwise 8-bit ops and the float boundary, over elements [lo, hi).
 import { ld8, qaddCore } from "./requant";
 
-/** QAdd of two same-shape tensors; parameters in an i32 record (see plan.ts). */
+/** QAdd; parameters in an i32 record (see ops_int8.ts qaddRecord). */
 export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid: i32): void {
   const as = load<i32>(pr), bs = load<i32>(pr, 4), azp = load<i32>(pr, 8), bzp = load<i32>(pr, 12);
   const am = load<i32>(pr, 16), ash = load<i32>(pr, 20), bm = load<i32>(pr, 24);
   const bsh = load<i32>(pr, 28), ym = load<i32>(pr, 32), ysh = load<i32>(pr, 36);
   const yzp = load<i32>(pr, 40), qmin = load<i32>(pr, 44), qmax = load<i32>(pr, 48);
-  const bb = load<i32>(pr, 52), ab = load<i32>(pr, 56); // 1: b (a) is a single value
+  // a and b repeat with periods pa, pb (n: same shape; 1: a single value; else the size
+  // of a trailing block that broadcasts over the leading axes).
+  const pb = load<i32>(pr, 52), pa = load<i32>(pr, 56);
   for (let i = lo; i < hi; i++) {
-    const da = ld8(a + (ab ? 0 : <usize> i), as) - azp;
-    const db = ld8(b + (bb ? 0 : <usize> i), bs) - bzp;
+    const ia = pa >= hi ? i : i % pa, ib = pb >= hi ? i : i % pb;
+    const da = ld8(a + <usize>ia, as) - azp;
+    const db = ld8(b + <usize>ib, bs) - bzp;
     store<u8>(y + <usize> i, <u8> qaddCore(da, db, am, ash, bm, bsh, ym, ysh, yzp, qmin, qmax));
   }
 }

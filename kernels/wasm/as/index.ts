@@ -11,3 +11,6 @@ export { dequantize, qadd, qrelu, quantize } from "./elem";
 export function relaxed(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
+export { qmatmul_prep } from "./matmul";
+export { transpose } from "./layout";
+export { erf, fbinary, layernorm, softmax } from "./float";

@@ -1,0 +1,150 @@
+/**
+ * The wasm kernels of the ViT path against kernels/ref: QMatMul (bit-exact; odd M, K, N,
+ * int8/uint8, batched and shared B), Transpose and float Add/Sub/Mul/Div with
+ * broadcasting (bit-exact: IEEE f32 operations), and the f32 SIMD float islands —
+ * Softmax, LayerNormalization, Erf — within the stated tolerance
+ * |wasm − ref| <= 1e-5 · (1 + |ref|). Both builds, 1 and 2 threads.
+ */
+import assert from "node:assert/strict";
+import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+
+type Q = "int8" | "uint8";
+const CONFIGS = [
+  { build: "baseline" as const, threads: 1 },
+  { build: "relaxed" as const, threads: 1 },
+  { build: "baseline" as const, threads: 2 },
+  { build: "relaxed" as const, threads: 2 },
+];
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+function randQ(r: Rng, dtype: Q, shape: number[]): Tensor {
+  const n = prod(shape);
+  const data = dtype === "int8" ? new Int8Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) data[i] = dtype === "int8" ? r.int(-128, 127) : r.int(0, 255);
+  return { dtype, shape, data };
+}
+
+function randF(r: Rng, shape: number[], lo: number, hi: number): Tensor {
+  const data = new Float32Array(prod(shape));
+  for (let i = 0; i < data.length; i++) data[i] = r.float(lo, hi);
+  return { dtype: "float32", shape, data };
+}
+
+async function check(name: string, nodes: TestNode[], tol: number): Promise<void> {
+  const { graph, feeds } = nodesGraph(nodes);
+  for (const cfg of CONFIGS) {
+    const { mismatches, compiled } = await compareWithRef(
+      graph,
+      feeds,
+      { ...cfg, splitAll: true },
+      tol,
+    );
+    assert.deepEqual(compiled.fallbacks, [], `${name}: every node must run on wasm`);
+    assert.deepEqual(
+      mismatches,
+      [],
+      `${name} ${cfg.build} ${cfg.threads} thread(s): ${JSON.stringify(mismatches.slice(0, 3))}`,
+    );
+  }
+}
+
+Deno.test("wasm QMatMul: odd M, K, N, int8/uint8, batched and shared B (bit-exact)", async () => {
+  const r = new Rng(71);
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < 16; i++) {
+    const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
+    const ydt: Q = r.pick(["int8", "uint8"] as const);
+    const M = r.pick([1, 2, 7, 8, 9, 50]), K = r.pick([1, 3, 8, 16, 17, 64, 100]);
+    const N = r.pick([1, 5, 16, 50, 67]);
+    const batch = r.pick([[], [3], [2, 2]]);
+    const shared = batch.length > 0 && r.u32() % 3 === 0;
+    const q = quantizeMultiplier(r.float(0.2, 2) / (Math.sqrt(K) * 255));
+    nodes.push({
+      op: "QMatMul",
+      attrs: {
+        a_zp: adt === "int8" ? r.int(-128, 127) : r.int(0, 255),
+        b_zp: bdt === "int8" ? r.int(-128, 127) : r.int(0, 255),
+        mult: q.mult,
+        shift: q.shift,
+        y_zp: ydt === "int8" ? r.int(-20, 20) : r.int(100, 150),
+        dtype: ydt,
+        ...(r.u32() % 2 ? { qmin: ydt === "int8" ? -100 : 10 } : {}),
+      },
+      inputs: [
+        { t: randQ(r, adt, [...batch, M, K]) },
+        { t: randQ(r, bdt, shared ? [K, N] : [...batch, K, N]) },
+      ],
+    });
+  }
+  await check("QMatMul", nodes, 0);
+});
+
+Deno.test("wasm Transpose and float Add/Sub/Mul/Div with broadcasting (bit-exact)", async () => {
+  const r = new Rng(72);
+  const nodes: TestNode[] = [
+    {
+      op: "Transpose",
+      domain: "",
+      attrs: { perm: [0, 2, 1, 3] },
+      inputs: [{ t: randQ(r, "uint8", [2, 5, 3, 7]) }],
+    },
+    {
+      op: "Transpose",
+      domain: "",
+      attrs: { perm: [0, 2, 3, 1] },
+      inputs: [{ t: randQ(r, "int8", [1, 9, 4, 16]) }],
+    },
+    { op: "Transpose", domain: "", attrs: {}, inputs: [{ t: randF(r, [3, 5, 7], -1, 1) }] },
+  ];
+  const shapes: [number[], number[]][] = [
+    [[2, 50, 64], [2, 50, 64]],
+    [[2, 50, 64], [1, 50, 64]],
+    [[3, 7, 13], []],
+    [[1], [5, 9]],
+    [[4, 33], [33]],
+  ];
+  for (const op of ["Add", "Sub", "Mul", "Div"]) {
+    for (const [sa, sb] of shapes) {
+      nodes.push({
+        op,
+        domain: "",
+        attrs: {},
+        inputs: [{ t: randF(r, sa, -3, 3) }, {
+          t: randF(r, sb, 0.5, 2),
+          constant: r.u32() % 2 === 0,
+        }],
+      });
+    }
+  }
+  await check("transpose/binary", nodes, 0);
+});
+
+Deno.test("wasm float islands: Softmax, LayerNormalization, Erf within 1e-5·(1+|ref|)", async () => {
+  const r = new Rng(73);
+  const nodes: TestNode[] = [];
+  for (const L of [1, 3, 4, 5, 16, 50, 67]) {
+    nodes.push({
+      op: "Softmax",
+      domain: "",
+      attrs: { axis: -1 },
+      inputs: [{ t: randF(r, [2, 3, L], -30, 30) }],
+    });
+    const g = randF(r, [L], 0.5, 2), b = randF(r, [L], -1, 1);
+    nodes.push({
+      op: "LayerNormalization",
+      domain: "",
+      attrs: { axis: -1, epsilon: 1e-5 },
+      inputs: [
+        { t: randF(r, [5, L], -4, 9) },
+        { t: g, constant: true },
+        L % 2 ? { t: b, constant: true } : undefined,
+      ],
+    });
+  }
+  const e = randF(r, [4099], -6, 6);
+  e.data.set([0, -0, 1e-8, -1e-8, 10, -10, 3.5, -3.5], 0);
+  nodes.push({ op: "Erf", domain: "", attrs: {}, inputs: [{ t: e }] });
+  await check("float islands", nodes, 1e-5);
+});
