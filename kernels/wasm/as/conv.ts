@@ -1,6 +1,6 @@
 // QConv: im2row over encoded NHWC pixel rows + the int8 GEMM, and a direct scalar
 // kernel for grouped / depthwise convolutions.
-import { finish } from "./epilogue";
+import { finish, loadEp } from "./epilogue";
 import { gemm } from "./gemm";
 import { ld8 } from "./requant";
 
@@ -145,6 +145,7 @@ export function conv_direct(
   const ph = g(cg, CG_PH), pw = g(cg, CG_PW), oh = g(cg, CG_OH), ow = g(cg, CG_OW);
   const M = g(cg, CG_M);
   const cpg = C / group, mpg = M / group, kk = kh * kw;
+  loadEp(ep);
   for (let m = lo; m < hi; m++) {
     const c0 = (m / mpg) * cpg;
     const wm = w + <usize> (m * cpg * kk);
@@ -165,7 +166,7 @@ export function conv_direct(
             }
           }
         }
-        finish(ep, oy * ow + ox, m, acc);
+        finish(oy * ow + ox, m, acc);
       }
     }
   }

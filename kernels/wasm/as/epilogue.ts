@@ -34,45 +34,65 @@ export const EP_WORDS: i32 = 24;
   return load<i32>(ep + <usize> off);
 }
 
-/** Finishes one output: raw accumulator of output row gr, column c. */
-export function finish(ep: usize, gr: i32, c: i32, raw: i32): void {
-  const cc = f(ep, EP_CCOL);
+// The record's fields, loaded once per kernel call into this instance's globals (each
+// thread has its own instance, so this is thread-safe).
+let gBias: usize = 0, gCcol: usize = 0, gCrow: usize = 0, gMult: usize = 0, gShift: usize = 0;
+let gYzp: i32 = 0, gQmin: i32 = 0, gQmax: i32 = 0, gOut: usize = 0, gOrs: usize = 0;
+let gOcs: usize = 0, gRes: usize = 0, gRsigned: i32 = 0, gCzp: i32 = 0, gRzp: i32 = 0;
+let gCm: i32 = 0, gCs: i32 = 0, gRm: i32 = 0, gRs: i32 = 0, gYm: i32 = 0, gYs: i32 = 0;
+let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0;
+
+/** Loads an epilogue record (call once per kernel invocation, before finish). */
+export function loadEp(ep: usize): void {
+  gBias = <usize>f(ep, EP_BIAS);
+  gCcol = <usize>f(ep, EP_CCOL);
+  gCrow = <usize>f(ep, EP_CROW);
+  gMult = <usize>f(ep, EP_MULT);
+  gShift = <usize>f(ep, EP_SHIFT);
+  gYzp = f(ep, EP_YZP);
+  gQmin = f(ep, EP_QMIN);
+  gQmax = f(ep, EP_QMAX);
+  gOut = <usize>f(ep, EP_OUT);
+  gOrs = <usize>f(ep, EP_ORS);
+  gOcs = <usize>f(ep, EP_OCS);
+  gRes = <usize>f(ep, EP_RES);
+  gRsigned = f(ep, EP_RSIGNED);
+  gCzp = f(ep, EP_CZP);
+  gRzp = f(ep, EP_RZP);
+  gCm = f(ep, EP_CM);
+  gCs = f(ep, EP_CS);
+  gRm = f(ep, EP_RM);
+  gRs = f(ep, EP_RS);
+  gYm = f(ep, EP_YM);
+  gYs = f(ep, EP_YS);
+  gDlo = f(ep, EP_DLO);
+  gDhi = f(ep, EP_DHI);
+  gScalar = f(ep, EP_SCALAR);
+}
+
+/** Finishes one output: raw accumulator of output row gr, column c (after loadEp). */
+export function finish(gr: i32, c: i32, raw: i32): void {
+  const co = <usize>c << 2;
   let acc = raw;
-  if (cc) acc += load<i32>(<usize> cc + (<usize> c << 2));
-  const cr = f(ep, EP_CROW);
-  if (cr) acc += load<i32>(<usize> cr + (<usize> gr << 2));
-  const b = f(ep, EP_BIAS);
-  if (b) acc = sat32(<i64> acc + <i64> load<i32>(<usize> b + (<usize> c << 2)));
+  if (gCcol) acc += load<i32>(gCcol + co);
+  if (gCrow) acc += load<i32>(gCrow + (<usize>gr << 2));
+  if (gBias) acc = sat32(<i64>acc + <i64>load<i32>(gBias + co));
   let m: i32, s: i32;
-  if (f(ep, EP_SCALAR)) {
-    m = f(ep, EP_MULT);
-    s = f(ep, EP_SHIFT);
+  if (gScalar) {
+    m = <i32>gMult;
+    s = <i32>gShift;
   } else {
-    m = load<i32>(<usize> f(ep, EP_MULT) + (<usize> c << 2));
-    s = load<i32>(<usize> f(ep, EP_SHIFT) + (<usize> c << 2));
+    m = load<i32>(gMult + co);
+    s = load<i32>(gShift + co);
   }
-  const idx = <usize> gr * <usize> f(ep, EP_ORS) + <usize> c * <usize> f(ep, EP_OCS);
-  const res = f(ep, EP_RES);
+  const idx = <usize>gr * gOrs + <usize>c * gOcs;
   let y: i32;
-  if (!res) {
-    y = requant(acc, m, s, f(ep, EP_YZP), f(ep, EP_QMIN), f(ep, EP_QMAX));
+  if (!gRes) {
+    y = requant(acc, m, s, gYzp, gQmin, gQmax);
   } else {
-    const czp = f(ep, EP_CZP);
-    const cv = requant(acc, m, s, czp, f(ep, EP_DLO), f(ep, EP_DHI));
-    const rv = ld8(<usize> res + idx, f(ep, EP_RSIGNED));
-    y = qaddCore(
-      cv - czp,
-      rv - f(ep, EP_RZP),
-      f(ep, EP_CM),
-      f(ep, EP_CS),
-      f(ep, EP_RM),
-      f(ep, EP_RS),
-      f(ep, EP_YM),
-      f(ep, EP_YS),
-      f(ep, EP_YZP),
-      f(ep, EP_QMIN),
-      f(ep, EP_QMAX),
-    );
+    const cv = requant(acc, m, s, gCzp, gDlo, gDhi);
+    const rv = ld8(gRes + idx, gRsigned);
+    y = qaddCore(cv - gCzp, rv - gRzp, gCm, gCs, gRm, gRs, gYm, gYs, gYzp, gQmin, gQmax);
   }
-  store<u8>(<usize> f(ep, EP_OUT) + idx, <u8> y);
+  store<u8>(gOut + idx, <u8>y);
 }

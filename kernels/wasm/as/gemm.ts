@@ -1,6 +1,6 @@
 // int8 GEMM on encoded operands (encode.ts): raw[r][c] = Σ_k u[r][k]·w[c][k], then the
 // fused epilogue. Register tile 2 rows x 4 columns, with 1-row / 1-column edges.
-import { finish } from "./epilogue";
+import { finish, loadEp } from "./epilogue";
 
 // @ts-ignore: decorator
 @inline function dot(acc: v128, w: v128, a: v128): v128 {
@@ -17,22 +17,29 @@ import { finish } from "./epilogue";
   return l0 + l1 + l2 + l3;
 }
 
+/** Bytes of weight panel a column block may take (kept in L2 while rows stream by). */
+const PANEL_BYTES: i32 = 192 * 1024;
+
 /**
  * Rows [0, nrows) of encoded A (row stride lda bytes) times encoded W columns [c0, c1)
  * (row stride ldw bytes), `steps` 16-byte vectors per row; A row r is output row
- * rowBase + r.
+ * rowBase + r. Columns go in blocks whose panel fits in L2; every row streams past each.
  */
 export function gemm(
-  a: usize,
-  lda: i32,
-  w: usize,
-  ldw: i32,
-  steps: i32,
-  ep: usize,
-  rowBase: i32,
-  nrows: i32,
-  c0: i32,
-  c1: i32,
+  a: usize, lda: i32, w: usize, ldw: i32, steps: i32, ep: usize,
+  rowBase: i32, nrows: i32, c0: i32, c1: i32,
+): void {
+  loadEp(ep);
+  let nb = (PANEL_BYTES / ldw) & ~3;
+  if (nb < 4) nb = 4;
+  for (let cb = c0; cb < c1; cb += nb) {
+    gemmBlock(a, lda, w, ldw, steps, rowBase, nrows, cb, cb + nb < c1 ? cb + nb : c1);
+  }
+}
+
+function gemmBlock(
+  a: usize, lda: i32, w: usize, ldw: i32, steps: i32,
+  rowBase: i32, nrows: i32, c0: i32, c1: i32,
 ): void {
   const la = <usize> lda, lw = <usize> ldw, kb = <usize> steps << 4;
   let r = 0;
@@ -59,14 +66,14 @@ export function gemm(
         s13 = dot(s13, v, x1);
       }
       const g = rowBase + r;
-      finish(ep, g, c, hsum(s00));
-      finish(ep, g, c + 1, hsum(s01));
-      finish(ep, g, c + 2, hsum(s02));
-      finish(ep, g, c + 3, hsum(s03));
-      finish(ep, g + 1, c, hsum(s10));
-      finish(ep, g + 1, c + 1, hsum(s11));
-      finish(ep, g + 1, c + 2, hsum(s12));
-      finish(ep, g + 1, c + 3, hsum(s13));
+      finish(g, c, hsum(s00));
+      finish(g, c + 1, hsum(s01));
+      finish(g, c + 2, hsum(s02));
+      finish(g, c + 3, hsum(s03));
+      finish(g + 1, c, hsum(s10));
+      finish(g + 1, c + 1, hsum(s11));
+      finish(g + 1, c + 2, hsum(s12));
+      finish(g + 1, c + 3, hsum(s13));
     }
     for (; c < c1; c++) {
       const w0 = w + <usize> c * lw;
@@ -76,8 +83,8 @@ export function gemm(
         s0 = dot(s0, v, v128.load(a0 + k));
         s1 = dot(s1, v, v128.load(a1 + k));
       }
-      finish(ep, rowBase + r, c, hsum(s0));
-      finish(ep, rowBase + r + 1, c, hsum(s1));
+      finish(rowBase + r, c, hsum(s0));
+      finish(rowBase + r + 1, c, hsum(s1));
     }
   }
   for (; r < nrows; r++) {
@@ -94,16 +101,16 @@ export function gemm(
         s3 = dot(s3, v128.load(w3 + k), x0);
       }
       const g = rowBase + r;
-      finish(ep, g, c, hsum(s0));
-      finish(ep, g, c + 1, hsum(s1));
-      finish(ep, g, c + 2, hsum(s2));
-      finish(ep, g, c + 3, hsum(s3));
+      finish(g, c, hsum(s0));
+      finish(g, c + 1, hsum(s1));
+      finish(g, c + 2, hsum(s2));
+      finish(g, c + 3, hsum(s3));
     }
     for (; c < c1; c++) {
       const w0 = w + <usize> c * lw;
       let s0 = i32x4.splat(0);
       for (let k: usize = 0; k < kb; k += 16) s0 = dot(s0, v128.load(w0 + k), v128.load(a0 + k));
-      finish(ep, rowBase + r, c, hsum(s0));
+      finish(rowBase + r, c, hsum(s0));
     }
   }
 }
@@ -162,4 +169,11 @@ export function gemm_cols(
   _tid: i32,
 ): void {
   gemm(a, lda, w, ldw, steps, ep, 0, nrows, lo, hi);
+}
+
+/** peak_dot for the threads: each of the parts [lo, hi) runs it once; the sum goes to out[tid]. */
+export function peak_par(a: usize, w: usize, n: i32, reps: i32, out: usize, lo: i32, hi: i32, tid: i32): void {
+  let s = 0;
+  for (let i = lo; i < hi; i++) s += peak_dot(a, w, n, reps);
+  store<i32>(out + (<usize>tid << 2), s);
 }

@@ -2,7 +2,7 @@
 // Memory is imported (shared between the worker threads); the kernels never allocate:
 // every pointer comes from the planner in kernels/wasm/plan.ts.
 export { fill_row, pack_rows, pack_w, prep_x } from "./encode";
-export { gemm, gemm_cols, gemm_rows, peak_dot } from "./gemm";
+export { gemm, gemm_cols, gemm_rows, peak_dot, peak_par } from "./gemm";
 export { conv_direct, conv_gemm, conv_scratch_bytes, im2row } from "./conv";
 export { gap, pool } from "./pool";
 export { dequantize, qadd, qrelu, quantize } from "./elem";
