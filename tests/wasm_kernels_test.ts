@@ -11,6 +11,7 @@ import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/
 import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
+import { pack } from "../runtime/format/layouts.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
@@ -354,4 +355,64 @@ Deno.test("wasm relaxed-dot safety: extreme activations × extreme weights, long
     });
   }
   await check("relaxed safety", nodes);
+});
+
+function packedW(r: Rng, layout: "i4" | "i2" | "b1", shape: number[]) {
+  const [lo, hi] = layout === "i4" ? [-8, 7] : layout === "i2" ? [-2, 1] : [-1, 1];
+  const n = prod(shape);
+  const v = Int8Array.from(
+    { length: n },
+    () => layout === "b1" ? (r.u32() & 1 ? 1 : -1) : r.int(lo, hi),
+  );
+  const k = n / shape[0];
+  const bytes = pack(layout, v, [shape[0], k]);
+  return { t: { dtype: "uint8", shape: [bytes.length], data: bytes } as Tensor, constant: true };
+}
+
+Deno.test("wasm sub-byte weights (i4, i2, b1): QGemm and QConv read the packed bytes", async () => {
+  const r = new Rng(81);
+  const nodes: TestNode[] = [];
+  for (const layout of ["i4", "i2", "b1"] as const) {
+    for (const K of [1, 7, 31, 32, 33, 100]) {
+      const g = gemmCase(r, K);
+      const N = g.inputs[1]!.t.shape[0];
+      g.inputs[1] = packedW(r, layout, [N, K]);
+      g.attrs = { ...g.attrs, w_layout: layout, w_shape: [N, K] };
+      nodes.push(g);
+    }
+    for (let i = 0; i < 4; i++) {
+      const cv = convCase(r);
+      const ws = cv.inputs[1]!.t.shape;
+      cv.inputs[1] = packedW(r, layout, ws);
+      cv.attrs = { ...cv.attrs, w_layout: layout, w_shape: ws };
+      nodes.push(cv);
+    }
+  }
+  await check("sub-byte", nodes);
+});
+
+Deno.test("wasm sub-byte weights stay packed in memory (i4 ≈ 1/4 of the i8 panel)", async () => {
+  const r = new Rng(82);
+  const K = 1024, N = 256;
+  const x = randQ(r, "uint8", [4, K]);
+  const base = { x_zp: 3, mult: 1 << 30, shift: -10, y_zp: 0, dtype: "uint8" };
+  const i8 = nodesGraph([{
+    op: "QGemm",
+    attrs: base,
+    inputs: [{ t: x }, { t: randW(r, [N, K]), constant: true }],
+  }]);
+  const i4 = nodesGraph([{
+    op: "QGemm",
+    attrs: { ...base, w_layout: "i4", w_shape: [N, K] },
+    inputs: [{ t: x }, packedW(r, "i4", [N, K])],
+  }]);
+  const a = await compareWithRef(i8.graph, i8.feeds, { threads: 1 });
+  const b = await compareWithRef(i4.graph, i4.feeds, { threads: 1 });
+  assert.deepEqual([a.mismatches, b.mismatches], [[], []]);
+  // i8: 2 bytes per weight (encoded panel); i4: the packed half byte (+ decoded scratch per call)
+  assert.ok(a.compiled.memoryBytes.weights >= 2 * N * K, `${a.compiled.memoryBytes.weights}`);
+  assert.ok(
+    b.compiled.memoryBytes.weights < (N * K) / 2 + 64 * 1024,
+    `${b.compiled.memoryBytes.weights}`,
+  );
 });

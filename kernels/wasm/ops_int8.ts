@@ -18,7 +18,8 @@ import {
   readWeight,
   readZp,
 } from "../ref/quant/qutil.ts";
-import { type CompileCtx, elemBytes, roundUp, signedOf, type Step } from "./step.ts";
+import { type CompileCtx, elemBytes, roundUp, type RunEnv, signedOf, type Step } from "./step.ts";
+import { type LayoutName, pack } from "../../runtime/format/layouts.ts";
 
 /** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
 const EP = {
@@ -103,19 +104,68 @@ function requantFields(
   };
 }
 
-/** Packs an int8 [N][K] weight matrix: returns the panel and the zero-point corrections. */
-function packWeights(c: CompileCtx, w: Int8Array, n: number, k: number, zpU: number) {
+/** A weight panel: where the kernels find the encoded weights at run time. */
+interface Panel {
+  /** K rounded up to the 8-element step. */
+  kp: number;
+  /** int32 [N]: −zp_u·Σ_k w (the zero-point correction per column). */
+  corr: number;
+  /** Scratch bytes the panel needs at run time (sub-byte layouts decode into scratch). */
+  scratchBytes: number;
+  /** The panel's address; sub-byte layouts decode into `env.scratch + off` first. */
+  get(env: RunEnv, off: number): number;
+}
+
+const BITS: Record<string, number> = { i4: 4, i2: 2, b1: 1 };
+
+/**
+ * Prepares an int8-valued [N][K] weight matrix for the GEMM. Layout "i8": encoded once
+ * into a persistent panel (2 bytes per weight). Layouts "i4" / "i2" / "b1": the packed
+ * bytes stay in memory as they are (K/2, K/4, K/8 bytes per row); each call decodes
+ * them into the scratch region (b1 switches to i2 when a zero must be stored, e.g. conv
+ * channel padding).
+ */
+function makePanel(
+  c: CompileCtx,
+  w: Int8Array,
+  n: number,
+  k: number,
+  zpU: number,
+  layout: string,
+): Panel {
   const kp = roundUp(k, 8);
-  const panel = c.arena.alloc(n * 2 * kp);
-  const colsum = c.arena.alloc(n * 4);
-  const mark = c.arena.top;
-  const tmp = c.arena.put(w);
-  c.k.pack_w(tmp, k, kp, panel, colsum, 0, n);
-  c.arena.top = mark; // the unpacked copy is not kept
-  const cs = new Int32Array(c.arena.buffer, colsum, n);
-  const corr = new Int32Array(n);
-  for (let i = 0; i < n; i++) corr[i] = Math.imul(-zpU, cs[i]);
-  return { panel, kp, corr: c.arena.i32(corr) };
+  let sum = 0;
+  const cs = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    sum = 0;
+    for (let j = 0; j < k; j++) sum += w[i * k + j];
+    cs[i] = sum;
+  }
+  const corr = c.arena.i32(cs.map((v) => Math.imul(-zpU, v)));
+  if (layout === "i8") {
+    const panel = c.arena.alloc(n * 2 * kp);
+    const colsum = c.arena.alloc(n * 4);
+    const mark = c.arena.top;
+    const tmp = c.arena.put(w);
+    c.k.pack_w(tmp, k, kp, panel, colsum, 0, n);
+    c.arena.top = mark; // the unpacked copy is not kept
+    return { kp, corr, scratchBytes: 0, get: () => panel };
+  }
+  if (layout === "b1" && w.some((v) => v === 0)) layout = "i2";
+  const bytes = pack(layout as LayoutName, w, [n, k]);
+  const src = c.arena.put(bytes);
+  const rowBytes = bytes.length / n, bits = BITS[layout];
+  const scratchBytes = roundUp(n * 2 * kp, 16);
+  return {
+    kp,
+    corr,
+    scratchBytes,
+    get(env, off) {
+      const dst = env.scratch + off;
+      env.par("decode_w", [bits, src, rowBytes, k, kp, dst], n, 4);
+      return dst;
+    },
+  };
 }
 
 function biasPtr(c: CompileCtx): number {
@@ -151,7 +201,7 @@ function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
 export function compileQConv(c: CompileCtx): Step | undefined {
   const { node } = c;
   const a = node.attrs;
-  if ((a.w_layout ?? "i8") !== "i8") return undefined;
+  const layout = String(a.w_layout ?? "i8");
   const wT = c.constant(node.inputs[1]);
   if (!wT) return undefined;
   if (node.inputs[2] && !c.constant(node.inputs[2])) return undefined;
@@ -217,7 +267,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
       for (let t = 0; t < kh * kw; t++) wr[m * K + t * Cp + ci] = wd[(m * C + ci) * kh * kw + t];
     }
   }
-  const pk = packWeights(c, wr, M, K, zpU);
+  const pk = makePanel(c, wr, M, K, zpU, layout);
   base[EP.ccol] = pk.corr;
   setWords(c, cg, { [CG.rb]: rb });
   setWords(c, ep, base);
@@ -227,27 +277,29 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
   const xpBytes = roundUp(HW * rb, 16);
   const sstride = roundUp(PT * prb, 16);
-  c.scratch(xpBytes + (pointwise ? 0 : c.threads * sstride));
+  const panelOff = xpBytes + (pointwise ? 0 : c.threads * sstride);
+  c.scratch(panelOff + pk.scratchBytes);
   return (env) => {
     const xp = env.scratch;
     setWords(env, cg, { [CG.scratch]: xp + xpBytes, [CG.sstride]: sstride });
+    const panel = pk.get(env, panelOff);
     for (let n = 0; n < N; n++) {
       env.par("prep_x", [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, 64);
       setWords(env, ep, {
         [EP.out]: env.addr(y) + n * M * P,
         [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
       });
-      if (pointwise) env.par("gemm_rows", [xp, rb, pk.panel, rb, Cp / 8, ep, 0, M], P, 16);
-      else env.par("conv_gemm", [xp, pad, pk.panel, cg, ep], P, PT);
+      if (pointwise) env.par("gemm_rows", [xp, rb, panel, rb, Cp / 8, ep, 0, M], P, 16);
+      else env.par("conv_gemm", [xp, pad, panel, cg, ep], P, PT);
     }
   };
 }
 
-/** QGemm (8-bit weights): rows packed, then the GEMM. */
+/** QGemm (8-bit or packed sub-byte weights): rows packed, then the GEMM. */
 export function compileQGemm(c: CompileCtx): Step | undefined {
   const { node } = c;
   const a = node.attrs;
-  if ((a.w_layout ?? "i8") !== "i8") return undefined;
+  const layout = String(a.w_layout ?? "i8");
   const wT = c.constant(node.inputs[1]);
   if (!wT) return undefined;
   if (node.inputs[2] && !c.constant(node.inputs[2])) return undefined;
@@ -258,7 +310,7 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   const xdt = xm.dtype as QDType, ydt = readQDType(c.op, a, xdt);
   const xs = signedOf(xdt);
   const xZp = readZp(c.op, a, "x_zp", xdt);
-  const pk = packWeights(c, w.data as Int8Array, N, K, xs ? xZp + 128 : xZp);
+  const pk = makePanel(c, w.data as Int8Array, N, K, xs ? xZp + 128 : xZp, layout);
   const ep = words(c, EP_WORDS);
   setWords(c, ep, {
     ...requantFields(c, N, ydt),
@@ -268,14 +320,16 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     [EP.ocs]: 1,
   });
   const rb = 2 * pk.kp;
-  c.scratch(rows * rb);
+  const panelOff = roundUp(rows * rb, 16);
+  c.scratch(panelOff + pk.scratchBytes);
   const [x] = node.inputs, y = node.outputs[0];
   return (env) => {
     const xa = env.scratch;
+    const panel = pk.get(env, panelOff);
     env.par("pack_rows", [env.addr(x), xs, K, pk.kp, xa], rows, 16);
     setWords(env, ep, { [EP.out]: env.addr(y) });
-    if (rows >= 8) env.par("gemm_rows", [xa, rb, pk.panel, rb, pk.kp / 8, ep, 0, N], rows, 4);
-    else env.par("gemm_cols", [xa, rb, pk.panel, rb, pk.kp / 8, ep, rows], N, 16);
+    if (rows >= 8) env.par("gemm_rows", [xa, rb, panel, rb, pk.kp / 8, ep, 0, N], rows, 4);
+    else env.par("gemm_cols", [xa, rb, panel, rb, pk.kp / 8, ep, rows], N, 16);
   };
 }
 

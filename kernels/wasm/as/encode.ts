@@ -121,3 +121,23 @@ export function pack_w(
     store<i32>(colsum + (<usize> n << 2), s);
   }
 }
+
+/**
+ * Weight rows [lo, hi) packed sub-byte (bits 4: i4 nibbles, 2: i2 crumbs, 1: b1 ±1 bits;
+ * low bits first, each row `rowBytes` long) -> encoded rows [2*Kp] (elements K..Kp-1
+ * zero). The model keeps the packed bytes; this runs per call into scratch.
+ */
+export function decode_w(bits: i32, src: usize, rowBytes: i32, K: i32, Kp: i32, dst: usize, lo: i32, hi: i32, _tid: i32): void {
+  const rb = <usize>(2 * Kp);
+  const per = 8 / bits, mask = (1 << bits) - 1, sh = 32 - bits;
+  for (let n = lo; n < hi; n++) {
+    const row = dst + <usize>n * rb;
+    const s = src + <usize>n * <usize>rowBytes;
+    memory.fill(row, 0, rb);
+    for (let k = 0; k < K; k++) {
+      const byte = <i32>load<u8>(s + <usize>(k / per));
+      const v = (byte >> ((k % per) * bits)) & mask;
+      encW(row, k, bits == 1 ? (v ? 1 : -1) : (v << sh) >> sh);
+    }
+  }
+}

@@ -1,7 +1,7 @@
 // The edgeq wasm kernels: one module, built twice (simd / simd + relaxed-simd).
 // Memory is imported (shared between the worker threads); the kernels never allocate:
 // every pointer comes from the planner in kernels/wasm/plan.ts.
-export { fill_row, pack_rows, pack_w, prep_x } from "./encode";
+export { decode_w, fill_row, pack_rows, pack_w, prep_x } from "./encode";
 export { gemm, gemm_cols, gemm_rows, peak_dot, peak_par } from "./gemm";
 export { conv_direct, conv_gemm, conv_scratch_bytes, im2row } from "./conv";
 export { gap, pool } from "./pool";
