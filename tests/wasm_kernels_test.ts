@@ -12,6 +12,7 @@ import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
+import { binaryCalls } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
@@ -415,4 +416,46 @@ Deno.test("wasm sub-byte weights stay packed in memory (i4 ≈ 1/4 of the i8 pan
     b.compiled.memoryBytes.weights < (N * K) / 2 + 64 * 1024,
     `${b.compiled.memoryBytes.weights}`,
   );
+});
+
+Deno.test("wasm binary QGemm: AND-popcount on ±1 and 2-bit activations (and the int8 path otherwise)", async () => {
+  const r = new Rng(91);
+  const nodes: TestNode[] = [];
+  const acts: [string, Q, number[]][] = [
+    ["codes", "uint8", [0, 1, 2, 3]],
+    ["pm1", "int8", [-1, 1]],
+    ["codes-int8", "int8", [0, 1, 2, 3]],
+    ["wide", "uint8", [0, 1, 2, 3, 4]], // not 2-bit: the int8 path
+  ];
+  for (const K of [1, 31, 32, 127, 128, 129, 1000]) {
+    for (const [name, dt, vals] of acts) {
+      const rows = r.pick([1, 2, 5, 9]), N = r.pick([1, 3, 4, 9, 33]);
+      const x = randQ(r, dt, [rows, K]);
+      for (let i = 0; i < x.data.length; i++) x.data[i] = r.pick(vals);
+      if (name === "wide") x.data[x.data.length - 1] = 4;
+      const q = quantizeMultiplier(r.float(0.5, 2) / (Math.sqrt(K) * 3));
+      nodes.push({
+        op: "QGemm",
+        attrs: {
+          x_zp: 0,
+          mult: q.mult,
+          shift: q.shift,
+          ...clamp(r, "int8"),
+          dtype: "int8",
+          w_layout: "b1",
+          w_shape: [N, K],
+        },
+        inputs: [
+          { t: x },
+          packedW(r, "b1", [N, K]),
+          r.u32() % 2 ? { t: randBias(r, N), constant: true } : undefined,
+        ],
+      });
+    }
+  }
+  const before = { ...binaryCalls };
+  await check("binary", nodes);
+  // 7 K values × 4 configs: the ±1 and both 2-bit sets took the popcount path every time
+  assert.equal(binaryCalls.pm1 - before.pm1, 7 * 4);
+  assert.equal(binaryCalls.codes2 - before.codes2, 2 * 7 * 4);
 });

@@ -321,15 +321,77 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   });
   const rb = 2 * pk.kp;
   const panelOff = roundUp(rows * rb, 16);
-  c.scratch(panelOff + pk.scratchBytes);
   const [x] = node.inputs, y = node.outputs[0];
+  // The popcount path has its own record: no zero-point column correction (x_zp = 0 and
+  // no unsigned shift of the activations).
+  let bep = 0;
+  if (layout === "b1" && xZp === 0) {
+    bep = words(c, EP_WORDS);
+    new Int32Array(c.arena.buffer, bep, EP_WORDS).set(new Int32Array(c.arena.buffer, ep, EP_WORDS));
+    setWords(c, bep, { [EP.ccol]: 0 });
+  }
+  const bin = bep
+    ? binaryGemm(c, w.data as Int8Array, N, K, rows, xdt, bep, panelOff + pk.scratchBytes)
+    : undefined;
+  c.scratch(panelOff + pk.scratchBytes + (bin?.scratchBytes ?? 0));
   return (env) => {
+    if (bin) setWords(env, bep, { [EP.out]: env.addr(y) });
+    if (bin?.run(env, env.addr(x))) return;
     const xa = env.scratch;
     const panel = pk.get(env, panelOff);
     env.par("pack_rows", [env.addr(x), xs, K, pk.kp, xa], rows, 16);
     setWords(env, ep, { [EP.out]: env.addr(y) });
     if (rows >= 8) env.par("gemm_rows", [xa, rb, panel, rb, pk.kp / 8, ep, 0, N], rows, 4);
     else env.par("gemm_cols", [xa, rb, panel, rb, pk.kp / 8, ep, rows], N, 16);
+  };
+}
+
+/** How often the popcount path ran, per mode (for tests and profiling). */
+export const binaryCalls: { pm1: number; codes2: number } = { pm1: 0, codes2: 0 };
+
+/**
+ * The XNOR/AND-popcount path of a b1 QGemm (as/binary.ts): activation rows become bit
+ * planes — 2-bit codes 0..3 (uint8 X, mode 2) or ±1 (int8 X, mode 1, else mode 2) —
+ * checked while packing; `run` returns false when a value does not fit (the caller then
+ * takes the int8 path, so the bits are always the reference's).
+ */
+function binaryGemm(
+  c: CompileCtx,
+  w: Int8Array,
+  n: number,
+  k: number,
+  rows: number,
+  xdt: QDType,
+  ep: number,
+  off: number,
+) {
+  const vw = Math.ceil(k / 128), pb = vw * 16;
+  const bits = new Uint8Array(n * pb), wsum = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      const v = w[i * k + j];
+      wsum[i] += v;
+      if (v > 0) bits[i * pb + (j >> 3)] |= 1 << (j & 7);
+    }
+  }
+  const wp = c.arena.put(bits), ws = c.arena.i32(wsum);
+  const aBytes = roundUp(rows * 2 * pb, 16), popBytes = roundUp(rows * 8, 16);
+  const xs = signedOf(xdt);
+  const modes = xdt === "int8" ? [1, 2] : [2];
+  return {
+    scratchBytes: aBytes + popBytes + 16 + 64 * c.threads,
+    run(env: RunEnv, xAddr: number): boolean {
+      const a = env.scratch + off, pop = a + aBytes, bad = pop + popBytes, tmp = bad + 16;
+      for (const mode of modes) {
+        new Int32Array(env.buf(), bad, 1)[0] = 0;
+        env.par("pack_bits", [xAddr, xs, k, vw, mode, a, pop, bad], rows, 16);
+        if (new Int32Array(env.buf(), bad, 1)[0]) continue;
+        env.par("bgemm_rows", [a, pop, wp, ws, vw, mode, n, ep, tmp], rows, 2);
+        binaryCalls[mode === 1 ? "pm1" : "codes2"]++;
+        return true;
+      }
+      return false;
+    },
   };
 }
 

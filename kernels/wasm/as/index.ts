@@ -14,3 +14,4 @@ export function relaxed(): i32 {
 export { qmatmul_prep } from "./matmul";
 export { transpose } from "./layout";
 export { erf, fbinary, layernorm, softmax } from "./float";
+export { bgemm_rows, pack_bits } from "./binary";
