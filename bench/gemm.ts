@@ -15,6 +15,7 @@ import * as ort from "onnxruntime-web";
 import { type BuildName, instantiate } from "../kernels/wasm/instance.ts";
 import { ThreadPool } from "../kernels/wasm/threads.ts";
 import { Arena } from "../kernels/wasm/memory.ts";
+import { pack } from "../runtime/format/layouts.ts";
 
 interface Row {
   name: string;
@@ -161,6 +162,46 @@ async function child(
       par("gemm_rows", [xa, rb, panel, rb, Kp / 8, ep, 0, N], M, 4);
     }),
   ));
+  // ---- 4-bit / 2-bit weights: the packed panel is decoded per call (as in the backend)
+  for (const [layout, bits, lo, hi] of [["i4", 4, -8, 7], ["i2", 2, -2, 1]] as const) {
+    const v = Int8Array.from({ length: N * K }, (_, i) => lo + ((i * 104729) % (hi - lo + 1)));
+    const packed = pack(layout, v, [N, K]);
+    const src = arena.put(packed), dec = arena.alloc(N * rb);
+    rows.push(
+      stats(
+        `edgeq ${layout} weights GEMM (${inst.build})`,
+        threads,
+        ops,
+        await timeIt(runs, warm, () => {
+          par("decode_w", [bits, src, packed.length / N, K, Kp, dec], N, 4);
+          par("pack_rows", [x, 0, K, Kp, xa], M, 16);
+          par("gemm_rows", [xa, rb, dec, rb, Kp / 8, ep, 0, N], M, 4);
+        }),
+      ),
+    );
+  }
+  // ---- binary: b1 weights × ±1 activations (mode 1) and × 2-bit codes (mode 2)
+  const vw = Math.ceil(K / 128), pb = vw * 16;
+  const wb = arena.alloc(N * pb), wsum = arena.alloc(N * 4);
+  const wbits = new Uint8Array(inst.memory.buffer, wb, N * pb);
+  for (let i = 0; i < N * pb; i++) wbits[i] = (i * 2654435761) >>> 24;
+  const ab = arena.alloc(M * 2 * pb), pop = arena.alloc(M * 8), bad = arena.alloc(16);
+  const tmp = arena.alloc(64 * threads), xb = arena.alloc(M * K);
+  for (const [mode, name] of [[1, "±1"], [2, "2-bit"]] as const) {
+    const xv = new Int8Array(inst.memory.buffer, xb, M * K);
+    for (let i = 0; i < M * K; i++) xv[i] = mode === 1 ? ((i * 7919) & 1 ? 1 : -1) : (i * 7919) & 3;
+    rows.push(
+      stats(
+        `edgeq binary GEMM, b1 × ${name} activations`,
+        threads,
+        ops,
+        await timeIt(runs, warm, () => {
+          par("pack_bits", [xb, 1, K, vw, mode, ab, pop, bad], M, 16);
+          par("bgemm_rows", [ab, pop, wb, wsum, vw, mode, N, ep, tmp], M, 2);
+        }),
+      ),
+    );
+  }
   // ---- peak: a pure dot loop, 8 accumulators, operands in L1 (4 KiB panels)
   const n = 64,
     reps = 4096,

@@ -22,7 +22,31 @@ export function pack_bits(
     memory.fill(row, 0, pb * <usize>planes);
     let c0 = 0, c1 = 0, ok = true;
     const src = x + <usize>r * <usize>K;
-    for (let k = 0; k < K; k++) {
+    // 16 values at a time: compare, bitmask, store 16 bits (K is padded to whole v128 words)
+    let k = 0;
+    for (; k + 16 <= K; k += 16) {
+      const v = v128.load(src + <usize>k);
+      const o = row + (<usize>k >> 3);
+      if (mode == 2) {
+        // codes 0..3: as unsigned bytes (int8 negatives are large) must be <= 3
+        if (v128.any_true(i8x16.gt_u(v, i8x16.splat(3)))) ok = false;
+        const m0 = i8x16.bitmask(i8x16.ne(v128.and(v, i8x16.splat(1)), i8x16.splat(0)));
+        const m1 = i8x16.bitmask(i8x16.ne(v128.and(v, i8x16.splat(2)), i8x16.splat(0)));
+        store<u16>(o, <u16>m0);
+        store<u16>(o + pb, <u16>m1);
+        c0 += popcnt(m0);
+        c1 += popcnt(m1);
+      } else {
+        // ±1 (int8 only: a uint8 255 is not -1)
+        const one = i8x16.eq(v, i8x16.splat(1));
+        const valid = signed ? v128.or(one, i8x16.eq(v, i8x16.splat(-1))) : one;
+        if (!i8x16.all_true(valid)) ok = false;
+        const m0 = i8x16.bitmask(one);
+        store<u16>(o, <u16>m0);
+        c0 += popcnt(m0);
+      }
+    }
+    for (; k < K; k++) {
       const v = signed ? <i32>load<i8>(src + <usize>k) : <i32>load<u8>(src + <usize>k);
       const word = row + (<usize>(k >> 5) << 2), bit = <u32>1 << (k & 31);
       if (mode == 2) {
