@@ -27,7 +27,14 @@ function input(c: CompileCtx, name: string): (env: { addr(n: string): number }) 
   return (env) => env.addr(name);
 }
 
-/** A node compiler for the float islands (undefined: no wasm kernel for it). */
+/**
+ * A node compiler for the float islands (undefined: no wasm kernel for it).
+ *
+ * @example
+ * ```ts
+ * const step = compileFloat(ctx); // Softmax, LayerNormalization, Erf, ...
+ * ```
+ */
 export function compileFloat(c: CompileCtx): Step | undefined {
   const { node } = c;
   const y = node.outputs[0];
@@ -99,7 +106,14 @@ export function compileFloat(c: CompileCtx): Step | undefined {
   return undefined;
 }
 
-/** QMatMul with equal batch dims (or a shared 2-D B): per slice prep + GEMM. */
+/**
+ * QMatMul with equal batch dims (or a shared 2-D B): per slice prep + GEMM.
+ *
+ * @example
+ * ```ts
+ * const step = compileQMatMul(ctx);
+ * ```
+ */
 export function compileQMatMul(c: CompileCtx): Step | undefined {
   const { node } = c;
   const a = node.attrs;

@@ -197,7 +197,15 @@ function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
   };
 }
 
-/** QConv (8-bit weights): im2row + GEMM for group 1, a direct kernel otherwise. */
+/**
+ * QConv (8-bit weights): im2row + GEMM for group 1, a direct kernel otherwise.
+ *
+ * @example
+ * ```ts
+ * const step = compileQConv(ctx); // undefined: the node falls back to ref
+ * step?.(env);
+ * ```
+ */
 export function compileQConv(c: CompileCtx): Step | undefined {
   const { node } = c;
   const a = node.attrs;
@@ -295,7 +303,14 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   };
 }
 
-/** QGemm (8-bit or packed sub-byte weights): rows packed, then the GEMM. */
+/**
+ * QGemm (8-bit or packed sub-byte weights): rows packed, then the GEMM.
+ *
+ * @example
+ * ```ts
+ * const step = compileQGemm(ctx);
+ * ```
+ */
 export function compileQGemm(c: CompileCtx): Step | undefined {
   const { node } = c;
   const a = node.attrs;
@@ -399,6 +414,12 @@ function binaryGemm(
  * The period with which an operand of shape `s` repeats over an output of shape `y`
  * (its size), when its shape without leading 1s equals the output's trailing dims; -1
  * for other broadcasts.
+ *
+ * @example
+ * ```ts
+ * periodOf([1, 50, 64], [8, 50, 64]); // 3200
+ * periodOf([3, 1], [2, 3, 4]); // -1
+ * ```
  */
 export function periodOf(s: number[], y: number[]): number {
   let i = 0;
@@ -430,7 +451,14 @@ function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
   ]);
 }
 
-/** QAdd: same shapes, or one side a single value. */
+/**
+ * QAdd: same shapes, or one side a single value.
+ *
+ * @example
+ * ```ts
+ * const step = compileQAdd(ctx);
+ * ```
+ */
 export function compileQAdd(c: CompileCtx): Step | undefined {
   const { node } = c;
   const at = node.attrs;
@@ -481,6 +509,11 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
 /**
  * The output of a skipped residual join (kernels/ref/quant/skip.ts): the body operand is
  * a real zero (its zero point), so the join requantizes the shortcut alone.
+ *
+ * @example
+ * ```ts
+ * const skip = compileSkippedJoin(ctx, block.bodyInput, block.shortcut);
+ * ```
  */
 export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: string): Step {
   const { node } = c;
@@ -562,7 +595,14 @@ export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: s
   };
 }
 
-/** QRelu. */
+/**
+ * QRelu.
+ *
+ * @example
+ * ```ts
+ * const step = compileQRelu(ctx);
+ * ```
+ */
 export function compileQRelu(c: CompileCtx): Step {
   const [x] = c.node.inputs, y = c.node.outputs[0];
   const m = c.meta(x);
@@ -572,7 +612,14 @@ export function compileQRelu(c: CompileCtx): Step {
   return (env) => env.par("qrelu", [env.addr(x), signedOf(dt), zp, env.addr(y)], n, 4096);
 }
 
-/** QMaxPool / QAveragePool (1-D and 2-D). */
+/**
+ * QMaxPool / QAveragePool (1-D and 2-D).
+ *
+ * @example
+ * ```ts
+ * const step = compilePool(ctx, true); // QAveragePool
+ * ```
+ */
 export function compilePool(c: CompileCtx, avg: boolean): Step | undefined {
   const { node } = c;
   const a = node.attrs;
@@ -608,7 +655,14 @@ export function compilePool(c: CompileCtx, avg: boolean): Step | undefined {
     env.par("pool", [env.addr(x), signedOf(dt), zp, avg ? 1 : 0, pg, env.addr(y)], planes, 4);
 }
 
-/** QGlobalAveragePool. */
+/**
+ * QGlobalAveragePool.
+ *
+ * @example
+ * ```ts
+ * const step = compileGap(ctx);
+ * ```
+ */
 export function compileGap(c: CompileCtx): Step {
   const [x] = c.node.inputs, y = c.node.outputs[0];
   const m = c.meta(x);
@@ -623,7 +677,14 @@ function readScale(c: CompileCtx): number | undefined {
   return s > 0 && Number.isFinite(s) ? s : undefined;
 }
 
-/** QuantizeLinear8 (float32 → 8-bit). */
+/**
+ * QuantizeLinear8 (float32 → 8-bit).
+ *
+ * @example
+ * ```ts
+ * const step = compileQuantize(ctx);
+ * ```
+ */
 export function compileQuantize(c: CompileCtx): Step | undefined {
   const [x] = c.node.inputs, y = c.node.outputs[0];
   const scale = readScale(c);
@@ -635,7 +696,14 @@ export function compileQuantize(c: CompileCtx): Step | undefined {
   return (env) => env.par("quantize", [env.addr(x), scale, zp, lo, hi, env.addr(y)], n, 4096);
 }
 
-/** DequantizeLinear8 (8-bit → float32). */
+/**
+ * DequantizeLinear8 (8-bit → float32).
+ *
+ * @example
+ * ```ts
+ * const step = compileDequantize(ctx);
+ * ```
+ */
 export function compileDequantize(c: CompileCtx): Step | undefined {
   const [x] = c.node.inputs, y = c.node.outputs[0];
   const scale = readScale(c);

@@ -44,7 +44,14 @@ export interface RunEnv {
 /** A compiled step. */
 export type Step = (env: RunEnv) => void;
 
-/** Element size in bytes of a dtype as the runtime stores it. */
+/**
+ * Element size in bytes of a dtype as the runtime stores it.
+ *
+ * @example
+ * ```ts
+ * elemBytes("float32"); // 4
+ * ```
+ */
 export function elemBytes(dtype: string): number {
   switch (dtype) {
     case "float64":
@@ -62,12 +69,26 @@ export function elemBytes(dtype: string): number {
   }
 }
 
-/** 1 for int8, 0 for uint8. */
+/**
+ * 1 for int8, 0 for uint8.
+ *
+ * @example
+ * ```ts
+ * signedOf("int8"); // 1
+ * ```
+ */
 export function signedOf(dtype: string): number {
   return dtype === "int8" ? 1 : 0;
 }
 
-/** Rounds up to a multiple of m. */
+/**
+ * Rounds up to a multiple of m.
+ *
+ * @example
+ * ```ts
+ * roundUp(13, 8); // 16
+ * ```
+ */
 export function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }

@@ -13,7 +13,14 @@ const SEQ = 0, FN = 1, NARGS = 2, TOTAL = 3, PARTS = 4, DONE = 5, ERR = 6, QUIT 
 const ARG0 = 8; // args as f64 from byte 64
 const MAX_ARGS = 24;
 
-/** Names of the callable kernel exports, sorted: the id a worker receives. */
+/**
+ * Names of the callable kernel exports, sorted: the id a worker receives.
+ *
+ * @example
+ * ```ts
+ * kernelNames(inst.k).indexOf("gemm_rows"); // the id workers receive
+ * ```
+ */
 export function kernelNames(exports: object): string[] {
   return Object.keys(exports).filter((n) =>
     typeof (exports as Record<string, unknown>)[n] === "function"
