@@ -230,7 +230,11 @@ export async function main(argv: string[]): Promise<number> {
   if (v.svg) {
     await Deno.writeTextFile(
       v.svg,
-      renderSvg(rows, `edgeq vs onnxruntime-web ${ORT_VERSION} (${report.device.summary})`),
+      renderSvg(
+        rows,
+        `edgeq vs onnxruntime-web ${ORT_VERSION}: latency vs model size (label: top-1)`,
+        report.device.summary,
+      ),
     );
   }
   if (v.json) console.log(JSON.stringify(report));

@@ -26,9 +26,9 @@ const esc = (s: string) =>
  * await Deno.writeTextFile("bench.svg", renderSvg(withRatios(results), "edgeq bench"));
  * ```
  */
-export function renderSvg(rows: readonly ReportRow[], title: string): string {
+export function renderSvg(rows: readonly ReportRow[], title: string, subtitle = ""): string {
   const pts = rows.filter((r) => r.latency && r.latency.median > 0);
-  const W = 900, H = 560, L = 80, R = 200, T = 50, B = 60;
+  const W = 900, H = 560, L = 80, R = 200, T = 56, B = 60;
   const lx = pts.map((r) => Math.log10(r.latency!.median));
   const ly = pts.map((r) => Math.log10(r.model_bytes));
   const span = (v: number[]) => {
@@ -43,7 +43,8 @@ export function renderSvg(rows: readonly ReportRow[], title: string): string {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    `<text x="${W / 2}" y="40" text-anchor="middle" fill="#555">${esc(subtitle)}</text>`,
   );
   for (let e = x0; e <= x1; e++) {
     out.push(
