@@ -56,9 +56,7 @@ export function renderSvg(rows: readonly ReportRow[], title: string, subtitle = 
   }
   for (let e = y0; e <= y1; e++) {
     const v = 10 ** e;
-    const label = v >= 2 ** 20
-      ? `${(v / 2 ** 20).toPrecision(2)} MiB`
-      : `${(v / 1024).toPrecision(2)} KiB`;
+    const label = v >= 1e6 ? `${v / 1e6} MB` : v >= 1e3 ? `${v / 1e3} kB` : `${v} B`;
     out.push(
       `<line x1="${L}" y1="${Y(e)}" x2="${W - R}" y2="${Y(e)}" stroke="#ddd"/>`,
       `<text x="${L - 6}" y="${Y(e) + 4}" text-anchor="end">${label}</text>`,
@@ -75,18 +73,33 @@ export function renderSvg(rows: readonly ReportRow[], title: string, subtitle = 
       (T + H - B) / 2
     }) rotate(-90)" text-anchor="middle">model file size (log)</text>`,
   );
+  const placed: [number, number][] = []; // label anchors already used
   pts.forEach((r, i) => {
     const c = COLOURS[r.runtime] ?? "#000";
     const cx = X(lx[i]), cy = Y(ly[i]);
     const acc = r.top1 === undefined ? "" : ` ${(100 * r.top1).toFixed(1)}%`;
     const tip = `${r.model} ${r.runtime} ${r.threads} thr: ${r.latency!.median.toFixed(3)} ms, ` +
       `${r.model_bytes} B${acc}`;
+    // Label the 1-thread points only (the tooltip has every detail), nudged off others.
+    let label = "";
+    if (r.threads === 1) {
+      const text = r.model + acc, wide = 6 * text.length;
+      let ty = cy - 6;
+      for (let k = 0; k < 6; k++) {
+        const hit = placed.some(([px, py]) =>
+          Math.abs(py - ty) < 11 && cx < px + wide && px < cx + wide
+        );
+        if (!hit) break;
+        ty += 12;
+      }
+      placed.push([cx, ty]);
+      label = `<text x="${(cx + 8).toFixed(1)}" y="${ty.toFixed(1)}" fill="${c}">${
+        esc(text)
+      }</text>`;
+    }
     out.push(
       `<g><title>${esc(tip)}</title><circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="6" ` +
-        `fill="${r.threads > 1 ? "white" : c}" stroke="${c}" stroke-width="2"/>` +
-        `<text x="${(cx + 8).toFixed(1)}" y="${(cy - 6).toFixed(1)}" fill="${c}">${
-          esc(r.model + acc)
-        }</text></g>`,
+        `fill="${r.threads > 1 ? "white" : c}" stroke="${c}" stroke-width="2"/>${label}</g>`,
     );
   });
   let ly0 = T + 10;
@@ -106,7 +119,8 @@ export function renderSvg(rows: readonly ReportRow[], title: string, subtitle = 
     }" r="6" fill="white" stroke="#333" stroke-width="2"/><text x="${W - R + 32}" y="${
       ly0 + 34
     }">2+ threads</text>`,
-    `<text x="${W - R + 14}" y="${ly0 + 60}">label: model [top-1]</text>`,
+    `<text x="${W - R + 14}" y="${ly0 + 60}">label (1 thread): model [top-1]</text>`,
+    `<text x="${W - R + 14}" y="${ly0 + 76}">hover a point for details</text>`,
     "</svg>",
   );
   return out.join("\n") + "\n";
