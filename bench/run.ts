@@ -179,7 +179,14 @@ async function spawnChild(
   return JSON.parse(line.slice(9));
 }
 
-/** Entry point; returns the exit code. */
+/**
+ * Entry point; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * await main(["resnet14_op13", "--threads=1,2", "--svg=bench.svg"]);
+ * ```
+ */
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {

@@ -77,7 +77,14 @@ export function deviceKey(p: DeviceProfile): string {
   return `${p.host}-${p.arch}-${p.cores}c-${h.toString(16).padStart(8, "0")}`;
 }
 
-/** Backends the profile allows, best first by the static rule (before measuring). */
+/**
+ * Backends the profile allows, best first by the static rule (before measuring).
+ *
+ * @example
+ * ```ts
+ * candidates(await detectProfile()); // e.g. ["wasm", "webgpu", "ref"] with a fallback GPU
+ * ```
+ */
 export function candidates(p: DeviceProfile): BackendName[] {
   const out: BackendName[] = [];
   const gpuFirst = p.webgpu.available && !p.webgpu.fallback;
@@ -88,7 +95,15 @@ export function candidates(p: DeviceProfile): BackendName[] {
   return out;
 }
 
-/** The probe: x [1,16,24,24] → Q → QConv 3×3 16→32 (ReLU) → QConv 1×1 32→16 → DQ. */
+/**
+ * The probe: x [1,16,24,24] → Q → QConv 3×3 16→32 (ReLU) → QConv 1×1 32→16 → DQ.
+ *
+ * @example
+ * ```ts
+ * const g = prepareGraph(probeGraph(), { batch: 1 });
+ * const c = await (await getBackend("wasm")).compile(g, {});
+ * ```
+ */
 export function probeGraph(): Graph {
   let s = 7;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 16) / 65536;
