@@ -15,7 +15,6 @@ import {
 } from "./backend.ts";
 import { prepareGraph } from "./prepare.ts";
 import type { Tensor } from "./tensor.ts";
-import { importOnnx } from "../quantizer/onnx_import.ts";
 import { isPacked, loadPackedGraph } from "./packed_model.ts";
 import { type BackendChoice, chooseBackend } from "../devices/choose.ts";
 import { detectProfile } from "../devices/detect.ts";
@@ -209,6 +208,10 @@ export async function load(src: string | Uint8Array, opts: LoadOptions = {}): Pr
       throw new EdgeqError("E_USAGE", `cannot read model: ${(e as Error).message}`, { path });
     }
   } else bytes = src;
-  const graph = isPacked(bytes) ? loadPackedGraph(bytes, path).graph : importOnnx(bytes, { path });
+  // The ONNX importer (protobufjs) loads only for ONNX input: a page that runs packed
+  // files never downloads it.
+  const graph = isPacked(bytes)
+    ? loadPackedGraph(bytes, path).graph
+    : (await import("../quantizer/onnx_import.ts")).importOnnx(bytes, { path });
   return new Model(graph, backend, bopts);
 }
