@@ -81,7 +81,7 @@ Deno.test("wasm QMatMul: odd M, K, N, int8/uint8, batched and shared B (bit-exac
   await check("QMatMul", nodes, 0);
 });
 
-Deno.test("wasm Transpose and float Add/Sub/Mul/Div with broadcasting (bit-exact)", async () => {
+Deno.test("wasm Transpose, Clip and float Add/Sub/Mul/Div with broadcasting (bit-exact)", async () => {
   const r = new Rng(72);
   const nodes: TestNode[] = [
     {
@@ -118,7 +118,21 @@ Deno.test("wasm Transpose and float Add/Sub/Mul/Div with broadcasting (bit-exact
       });
     }
   }
-  await check("transpose/binary", nodes, 0);
+  const cl = randF(r, [3, 1001], -8, 8);
+  cl.data.set([NaN, Infinity, -Infinity, 6, 0], 0);
+  const scalar = (v: number) => ({
+    t: { dtype: "float32", shape: [], data: new Float32Array([v]) } as Tensor,
+    constant: true,
+  });
+  nodes.push({ op: "Clip", domain: "", attrs: {}, inputs: [{ t: cl }, scalar(0), scalar(6)] });
+  nodes.push({ op: "Clip", domain: "", attrs: {}, inputs: [{ t: cl }, undefined, scalar(0.1)] });
+  nodes.push({
+    op: "Transpose",
+    domain: "",
+    attrs: { perm: [2, 0, 1] },
+    inputs: [{ t: randQ(r, "uint8", [197, 3, 64]) }],
+  });
+  await check("transpose/binary/clip", nodes, 0);
 });
 
 Deno.test("wasm float islands: Softmax, LayerNormalization, Erf within 1e-5·(1+|ref|)", async () => {

@@ -52,6 +52,26 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     const op = BIN_OPS[node.op], fa = input(c, A), fb = input(c, B);
     return (env) => env.par("fbinary", [op, fa(env), pa, fb(env), pb, env.addr(y)], n, 4096);
   }
+  if (node.op === "Clip" && ym.dtype === "float32") {
+    let lo = -Infinity, hi = Infinity;
+    if (c.op.opset < 11) {
+      lo = attrFloat(node.attrs, "min", lo);
+      hi = attrFloat(node.attrs, "max", hi);
+    } else {
+      for (
+        const [i, set] of [[1, (v: number) => (lo = v)], [2, (v: number) => (hi = v)]] as const
+      ) {
+        const name = node.inputs[i];
+        if (!name) continue;
+        const t = c.constant(name);
+        if (!t || t.data.length !== 1) return undefined;
+        set(Number(t.data[0]));
+      }
+    }
+    const x = node.inputs[0];
+    const flo = Math.fround(lo), fhi = Math.fround(hi);
+    return (env) => env.par("fclip", [env.addr(x), env.addr(y), flo, fhi], n, 4096);
+  }
   if (node.op === "Erf" && ym.dtype === "float32") {
     const x = node.inputs[0];
     return (env) => env.par("erf", [env.addr(x), env.addr(y)], n, 4096);

@@ -28,18 +28,23 @@ export function qrelu(x: usize, signed: i32, zp: i32, y: usize, lo: i32, hi: i32
 
 /** QuantizeLinear8: q = clamp(roundHalfAway(f32(x / scale)) + zp, qlo, qhi); NaN -> zp. */
 export function quantize(
-  x: usize,
-  scale: f32,
-  zp: i32,
-  qlo: i32,
-  qhi: i32,
-  y: usize,
-  lo: i32,
-  hi: i32,
-  _tid: i32,
+  x: usize, scale: f32, zp: i32, qlo: i32, qhi: i32, y: usize, lo: i32, hi: i32, _tid: i32,
 ): void {
-  for (let i = lo; i < hi; i++) {
-    const v: f32 = load<f32>(x + (<usize> i << 2)) / scale;
+  let i = lo;
+  const sv = f32x4.splat(scale), big = f32x4.splat(1e9), nbig = f32x4.splat(-1e9);
+  const half = f32x4.splat(0.5), nhalf = f32x4.splat(-0.5);
+  const zv = i32x4.splat(zp), lv = i32x4.splat(qlo), hv = i32x4.splat(qhi);
+  for (; i + 16 <= hi; i += 16) {
+    const p = x + (<usize>i << 2);
+    const q0 = q4(v128.load(p), sv, big, nbig, half, nhalf, zv, lv, hv);
+    const q1 = q4(v128.load(p + 16), sv, big, nbig, half, nhalf, zv, lv, hv);
+    const q2 = q4(v128.load(p + 32), sv, big, nbig, half, nhalf, zv, lv, hv);
+    const q3 = q4(v128.load(p + 48), sv, big, nbig, half, nhalf, zv, lv, hv);
+    const a = i16x8.narrow_i32x4_s(q0, q1), b = i16x8.narrow_i32x4_s(q2, q3);
+    v128.store(y + <usize>i, qlo < 0 ? i8x16.narrow_i16x8_s(a, b) : i8x16.narrow_i16x8_u(a, b));
+  }
+  for (; i < hi; i++) {
+    const v: f32 = load<f32>(x + (<usize>i << 2)) / scale;
     let q: i32;
     if (v != v) q = zp;
     else if (v >= 1e9) q = qhi;
@@ -47,25 +52,52 @@ export function quantize(
     else {
       const t = Mathf.trunc(v);
       const f = v - t;
-      q = <i32> t + (f >= 0.5 ? 1 : f <= -0.5 ? -1 : 0) + zp;
+      q = <i32>t + (f >= 0.5 ? 1 : f <= -0.5 ? -1 : 0) + zp;
       q = q < qlo ? qlo : q > qhi ? qhi : q;
     }
-    store<u8>(y + <usize> i, <u8> q);
+    store<u8>(y + <usize>i, <u8>q);
   }
+}
+
+// 4 lanes of quantize: the clamp to ±1e9 keeps NaN (→ 0 after trunc_sat, so zp).
+// @ts-ignore: decorator
+@inline function q4(x: v128, sv: v128, big: v128, nbig: v128, half: v128, nhalf: v128, zv: v128, lv: v128, hv: v128): v128 {
+  const v = f32x4.min(f32x4.max(f32x4.div(x, sv), nbig), big);
+  const f = f32x4.sub(v, f32x4.trunc(v));
+  let q = i32x4.trunc_sat_f32x4_s(v);
+  q = i32x4.add(i32x4.sub(q, f32x4.ge(f, half)), f32x4.le(f, nhalf));
+  return i32x4.min_s(i32x4.max_s(i32x4.add(q, zv), lv), hv);
 }
 
 /** DequantizeLinear8: y = f32(scale * (q - zp)). */
 export function dequantize(
-  x: usize,
-  signed: i32,
-  scale: f32,
-  zp: i32,
-  y: usize,
-  lo: i32,
-  hi: i32,
-  _tid: i32,
+  x: usize, signed: i32, scale: f32, zp: i32, y: usize, lo: i32, hi: i32, _tid: i32,
 ): void {
-  for (let i = lo; i < hi; i++) {
-    store<f32>(y + (<usize> i << 2), scale * <f32> (ld8(x + <usize> i, signed) - zp));
+  let i = lo;
+  const sv = f32x4.splat(scale), zv = i32x4.splat(zp);
+  for (; i + 8 <= hi; i += 8) {
+    const b = v128.load64_zero(x + <usize>i);
+    const h = signed ? i16x8.extend_low_i8x16_s(b) : i16x8.extend_low_i8x16_u(b);
+    const a0 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(h), zv));
+    const a1 = f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(h), zv));
+    v128.store(y + (<usize>i << 2), f32x4.mul(sv, a0));
+    v128.store(y + (<usize>i << 2) + 16, f32x4.mul(sv, a1));
+  }
+  for (; i < hi; i++) {
+    store<f32>(y + (<usize>i << 2), scale * <f32>(ld8(x + <usize>i, signed) - zp));
+  }
+}
+
+/** Clip on float32: min(max(x, lo), hi) (NaN propagates). */
+export function fclip(x: usize, y: usize, lo_: f32, hi_: f32, lo: i32, hi: i32, _tid: i32): void {
+  let i = lo;
+  const l = f32x4.splat(lo_), h = f32x4.splat(hi_);
+  for (; i + 4 <= hi; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.min(f32x4.max(v128.load(x + o), l), h));
+  }
+  for (; i < hi; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, f32x4.extract_lane(f32x4.min(f32x4.max(f32x4.splat(load<f32>(x + o)), l), h), 0));
   }
 }
