@@ -150,6 +150,46 @@ Deno.test("wasm QConv: random geometries (group 1, grouped, residual, clamps)", 
   await check("QConv", Array.from({ length: 40 }, () => convCase(r)));
 });
 
+Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd widths)", async () => {
+  const r = new Rng(13);
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < 16; i++) {
+    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+    const C = r.int(2, 37), kh = r.pick([1, 3, 5]), kw = r.pick([1, 3, 5]), dil = r.pick([1, 1, 2]);
+    const H = r.int((kh - 1) * dil + 1, 19), W = r.int((kw - 1) * dil + 1, 29);
+    const pads = [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
+    const mult: number[] = [], shift: number[] = [];
+    for (let m = 0; m < C; m++) {
+      const q = quantizeMultiplier(r.float(0.05, 1) / (Math.sqrt(kh * kw) * 128));
+      mult.push(q.mult);
+      shift.push(q.shift);
+    }
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [kh, kw],
+        pads,
+        strides: [r.int(1, 3), r.int(1, 2)],
+        dilations: [dil, dil],
+        group: C,
+        x_zp: zpOf(r, xdt),
+        mult,
+        shift,
+        dtype: ydt,
+        ...clamp(r, ydt),
+      },
+      inputs: [
+        { t: randQ(r, xdt, [r.int(1, 2), C, H, W]) },
+        { t: randW(r, [C, 1, kh, kw]), constant: true },
+        r.u32() % 4 ? { t: randBias(r, C), constant: true } : undefined,
+      ],
+    });
+  }
+  const before = binaryCalls.depthwiseNodes;
+  await check("depthwise", nodes);
+  assert.equal(binaryCalls.depthwiseNodes - before, 16 * CONFIGS.length);
+});
+
 Deno.test("wasm QConv: depthwise and pointwise", async () => {
   const r = new Rng(12);
   await check("QConv dw/pw", [

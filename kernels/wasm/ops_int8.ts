@@ -253,6 +253,26 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const [x, , , r] = node.inputs;
   const y = node.outputs[0];
   const hasR = !!r;
+  if (group !== 1 && group === C && M === C && !hasR) {
+    const dw = depthwise(c, {
+      x,
+      y,
+      N,
+      C,
+      H,
+      W,
+      kh,
+      kw,
+      oh,
+      ow,
+      win,
+      xs,
+      zpU,
+      ydt,
+      w: w.data as Int8Array,
+    });
+    if (dw) return dw;
+  }
   if (group !== 1) {
     const wp = c.arena.put(w.data);
     setWords(c, ep, base);
@@ -299,6 +319,88 @@ export function compileQConv(c: CompileCtx): Step | undefined {
       });
       if (pointwise) env.par("gemm_rows", [xp, rb, panel, rb, Cp / 8, ep, 0, M], P, 16);
       else env.par("conv_gemm", [xp, pad, panel, cg, ep], P, PT);
+    }
+  };
+}
+
+/**
+ * The SIMD depthwise kernel (as/dwconv.ts) when its preconditions hold: multipliers
+ * <= 1 (shift <= 0), |bias| < 2^30 (no int32 saturation possible), stride 1 or 2 along
+ * the width. Undefined otherwise (the direct kernel runs).
+ */
+function depthwise(
+  c: CompileCtx,
+  o: {
+    x: string;
+    y: string;
+    N: number;
+    C: number;
+    H: number;
+    W: number;
+    kh: number;
+    kw: number;
+    oh: number;
+    ow: number;
+    win: { strides: number[]; dilations: number[]; padBegin: number[] };
+    xs: number;
+    zpU: number;
+    ydt: QDType;
+    w: Int8Array;
+  },
+): Step | undefined {
+  const a = c.node.attrs;
+  const { mult, shift } = readMultipliers(c.op, a, "mult", "shift", o.C);
+  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
+  const [sh, sw] = o.win.strides, [dh, dw] = o.win.dilations, [ph, pw] = o.win.padBegin;
+  if (shift.some((v) => v > 0) || (sw !== 1 && sw !== 2)) return undefined;
+  if (b && (b.data as Int32Array).some((v) => Math.abs(v) >= 2 ** 30)) return undefined;
+  const [qmin, qmax] = readClamp(c.op, a, o.ydt);
+  const hp = Math.max(o.H + ph, (o.oh - 1) * sh + (o.kh - 1) * dh + 1);
+  const wp = Math.max(o.W + pw, (o.ow - 1) * sw + (o.kw - 1) * dw + 1);
+  const sstride = roundUp(hp * wp + 32, 16) + 16;
+  c.scratch(c.threads * sstride);
+  const rec = c.arena.i32([
+    o.H,
+    o.W,
+    o.kh,
+    o.kw,
+    sh,
+    sw,
+    dh,
+    dw,
+    ph,
+    pw,
+    o.oh,
+    o.ow,
+    hp,
+    wp,
+    o.zpU,
+    o.xs,
+    readZp(c.op, a, "y_zp", o.ydt),
+    qmin,
+    qmax,
+    0,
+    sstride,
+    b ? c.arena.put(b.data) : 0,
+    c.arena.i32(mult),
+    c.arena.i32(shift),
+    c.arena.put(o.w),
+  ]);
+  const inPlane = o.H * o.W, outPlane = o.oh * o.ow;
+  binaryCalls.depthwiseNodes++;
+  return (env) => {
+    new Int32Array(env.buf(), rec, 20)[19] = env.scratch;
+    for (let n = 0; n < o.N; n++) {
+      env.par(
+        "dwconv",
+        [
+          env.addr(o.x) + n * o.C * inPlane,
+          env.addr(o.y) + n * o.C * outPlane,
+          rec,
+        ],
+        o.C,
+        1,
+      );
     }
   };
 }
@@ -361,8 +463,20 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   };
 }
 
-/** How often the popcount path ran, per mode (for tests and profiling). */
-export const binaryCalls: { pm1: number; codes2: number } = { pm1: 0, codes2: 0 };
+/**
+ * Counters for tests and profiling: popcount GEMM calls per mode, and QConv nodes compiled
+ * onto the SIMD depthwise kernel.
+ *
+ * @example
+ * ```ts
+ * const before = binaryCalls.pm1; // ... run ...; binaryCalls.pm1 - before
+ * ```
+ */
+export const binaryCalls: { pm1: number; codes2: number; depthwiseNodes: number } = {
+  pm1: 0,
+  codes2: 0,
+  depthwiseNodes: 0,
+};
 
 /**
  * The XNOR/AND-popcount path of a b1 QGemm (as/binary.ts): activation rows become bit

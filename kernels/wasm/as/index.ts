@@ -15,3 +15,4 @@ export { qmatmul_prep } from "./matmul";
 export { transpose } from "./layout";
 export { erf, fbinary, layernorm, softmax } from "./float";
 export { bgemm_rows, pack_bits } from "./binary";
+export { dwconv } from "./dwconv";
