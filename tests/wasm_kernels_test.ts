@@ -395,6 +395,34 @@ Deno.test("wasm relaxed-dot safety: extreme activations × extreme weights, long
       inputs: [{ t: x }, { t: w, constant: true }],
     });
   }
+  // int32 saturation of acc + bias (vector and scalar epilogues): biases at the int32 edges
+  for (const xdt of ["uint8", "int8"] as const) {
+    const C = 16, M = 6;
+    const x = { dtype: xdt, shape: [1, C, 4, 9], data: ext(xdt, C * 36) } as Tensor;
+    const bias = Int32Array.from(
+      { length: M },
+      (_, i) => i % 2 ? 2147483647 - i * 1000 : -2147483648 + i * 1000,
+    );
+    const q = quantizeMultiplier(1 / 2 ** 24);
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [1, 1],
+        x_zp: 0,
+        mult: q.mult,
+        shift: q.shift,
+        y_zp: 0,
+        dtype: "int8",
+      },
+      inputs: [{ t: x }, {
+        t: { dtype: "int8", shape: [M, C, 1, 1], data: extW(M * C) },
+        constant: true,
+      }, {
+        t: { dtype: "int32", shape: [M], data: bias },
+        constant: true,
+      }],
+    });
+  }
   await check("relaxed safety", nodes);
 });
 

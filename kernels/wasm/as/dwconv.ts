@@ -4,6 +4,7 @@
 // requantization runs 4 lanes at a time (SRDHM via i64x2 extmul, RDBPOT with the
 // channel's shift). Used when the multipliers are <= 1 (shift <= 0), |bias| < 2^30,
 // strides 1 or 2 and no fused residual (else the direct kernel runs).
+import { mbqm4 } from "./requant";
 
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
@@ -13,19 +14,6 @@ const QMAX = 72, SCR = 76, SSTR = 80, BIAS = 84, MULT = 88, SHIFT = 92, WTS = 96
 // @ts-ignore: decorator
 @inline function g(r: usize, o: i32): i32 {
   return load<i32>(r + <usize>o);
-}
-
-/** SRDHM then RDBPOT(r), on 4 lanes (mult in [0, 2^31), r in 0..31). */
-// @ts-ignore: decorator
-@inline function mbqm4(a: v128, mult: i32, r: i32): v128 {
-  const m = i32x4.splat(mult), n = i64x2.splat(0x40000000);
-  const lo = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 31);
-  const hi = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 31);
-  let h = i8x16.shuffle(lo, hi, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-  if (r == 0) return h;
-  const mask = i32x4.splat((<i32>((<u32>1 << r) - 1))), thr = i32x4.sub(i32x4.splat((<i32>((<u32>1 << r) - 1)) >> 1), i32x4.shr_s(h, 31));
-  const rem = v128.and(h, mask);
-  return i32x4.sub(i32x4.shr_s(h, r), i32x4.gt_s(rem, thr));
 }
 
 /** Channels [lo, hi) of one image. x NCHW 8-bit, y NCHW 8-bit, rec: the record above. */

@@ -1,6 +1,6 @@
 // The fused output stage of QConv / QGemm / QMatMul, described by an i32 record in
 // memory (field offsets below; kernels/wasm/plan.ts writes it).
-import { ld8, qaddCore, requant, sat32 } from "./requant";
+import { addSat4, ld8, mbqm4, qaddCore, requant, sat32 } from "./requant";
 
 export const EP_BIAS: i32 = 0; // int32 [N] or 0
 export const EP_CCOL: i32 = 4; // int32 [N] column correction (−zp·Σw) or 0
@@ -95,4 +95,30 @@ export function finish(gr: i32, c: i32, raw: i32): void {
     y = qaddCore(cv - gCzp, rv - gRzp, gCm, gCs, gRm, gRs, gYm, gYs, gYzp, gQmin, gQmax);
   }
   store<u8>(gOut + idx, <u8>y);
+}
+
+/** True when finish4 can take the vector path: output rows contiguous, no row correction, no residual. */
+export function vecEpilogue(): bool {
+  return gOrs == 1 && !gCrow && !gRes && !gScalar;
+}
+
+/** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
+export function finish4(gr0: i32, c: i32, v: v128): void {
+  const co = <usize>c << 2;
+  const s = load<i32>(gShift + co);
+  if (s > 0) {
+    finish(gr0, c, i32x4.extract_lane(v, 0));
+    finish(gr0 + 1, c, i32x4.extract_lane(v, 1));
+    finish(gr0 + 2, c, i32x4.extract_lane(v, 2));
+    finish(gr0 + 3, c, i32x4.extract_lane(v, 3));
+    return;
+  }
+  let acc = v;
+  if (gCcol) acc = i32x4.add(acc, i32x4.splat(load<i32>(gCcol + co)));
+  if (gBias) acc = addSat4(acc, i32x4.splat(load<i32>(gBias + co)));
+  const q = mbqm4(acc, load<i32>(gMult + co), -s);
+  const y = i32x4.min_s(i32x4.max_s(i32x4.add(q, i32x4.splat(gYzp)), i32x4.splat(gQmin)), i32x4.splat(gQmax));
+  const n = i16x8.narrow_i32x4_s(y, y);
+  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
+  v128.store32_lane(gOut + <usize>gr0 + <usize>c * gOcs, b, 0);
 }

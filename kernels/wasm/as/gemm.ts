@@ -1,6 +1,6 @@
 // int8 GEMM on encoded operands (encode.ts): raw[r][c] = Σ_k u[r][k]·w[c][k], then the
 // fused epilogue. Register tile 2 rows x 4 columns, with 1-row / 1-column edges.
-import { finish, loadEp } from "./epilogue";
+import { finish, finish4, loadEp, vecEpilogue } from "./epilogue";
 
 // @ts-ignore: decorator
 @inline function dot(acc: v128, w: v128, a: v128): v128 {
@@ -32,8 +32,17 @@ export function gemm(
   loadEp(ep);
   let nb = (PANEL_BYTES / ldw) & ~3;
   if (nb < 4) nb = 4;
+  const px = vecEpilogue();
   for (let cb = c0; cb < c1; cb += nb) {
-    gemmBlock(a, lda, w, ldw, steps, rowBase, nrows, cb, cb + nb < c1 ? cb + nb : c1);
+    const ce = cb + nb < c1 ? cb + nb : c1;
+    if (px) {
+      // 4 pixels × 2 channels per tile, vector requantization per channel
+      const r4 = nrows & ~3;
+      gemmBlockPx(a, lda, w, ldw, steps, rowBase, r4, cb, ce);
+      if (r4 < nrows) {
+        gemmBlock(a + <usize>r4 * <usize>lda, lda, w, ldw, steps, rowBase + r4, nrows - r4, cb, ce);
+      }
+    } else gemmBlock(a, lda, w, ldw, steps, rowBase, nrows, cb, ce);
   }
 }
 
@@ -111,6 +120,69 @@ function gemmBlock(
       let s0 = i32x4.splat(0);
       for (let k: usize = 0; k < kb; k += 16) s0 = dot(s0, v128.load(w0 + k), v128.load(a0 + k));
       finish(rowBase + r, c, hsum(s0));
+    }
+  }
+}
+
+/** Sums of 4 accumulators (one output each) as one vector. */
+// @ts-ignore: decorator
+@inline function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    // lanes (lo, hi, lo, hi): lane 0 and 2 become lo + 128·hi
+    s0 = i32x4.add(s0, i32x4.shl(i32x4.shuffle(s0, s0, 1, 1, 3, 3), 7));
+    s1 = i32x4.add(s1, i32x4.shl(i32x4.shuffle(s1, s1, 1, 1, 3, 3), 7));
+    s2 = i32x4.add(s2, i32x4.shl(i32x4.shuffle(s2, s2, 1, 1, 3, 3), 7));
+    s3 = i32x4.add(s3, i32x4.shl(i32x4.shuffle(s3, s3, 1, 1, 3, 3), 7));
+    const u0 = i32x4.shuffle(s0, s1, 0, 2, 4, 6), u1 = i32x4.shuffle(s2, s3, 0, 2, 4, 6);
+    return i32x4.add(i32x4.shuffle(u0, u1, 0, 2, 4, 6), i32x4.shuffle(u0, u1, 1, 3, 5, 7));
+  }
+  const u0 = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
+  const u1 = i32x4.add(i32x4.shuffle(s2, s3, 0, 1, 4, 5), i32x4.shuffle(s2, s3, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(u0, u1, 0, 2, 4, 6), i32x4.shuffle(u0, u1, 1, 3, 5, 7));
+}
+
+/** Rows [0, nrows) (a multiple of 4) × columns [c0, c1): 4 rows × 2 columns per tile. */
+function gemmBlockPx(
+  a: usize, lda: i32, w: usize, ldw: i32, steps: i32,
+  rowBase: i32, nrows: i32, c0: i32, c1: i32,
+): void {
+  const la = <usize>lda, lw = <usize>ldw, kb = <usize>steps << 4;
+  for (let r = 0; r < nrows; r += 4) {
+    const a0 = a + <usize>r * la, a1 = a0 + la, a2 = a1 + la, a3 = a2 + la;
+    let c = c0;
+    for (; c + 2 <= c1; c += 2) {
+      const w0 = w + <usize>c * lw, w1 = w0 + lw;
+      let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
+      let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
+      for (let k: usize = 0; k < kb; k += 16) {
+        const v0 = v128.load(w0 + k), v1 = v128.load(w1 + k);
+        let x = v128.load(a0 + k);
+        s00 = dot(s00, v0, x);
+        s01 = dot(s01, v1, x);
+        x = v128.load(a1 + k);
+        s10 = dot(s10, v0, x);
+        s11 = dot(s11, v1, x);
+        x = v128.load(a2 + k);
+        s20 = dot(s20, v0, x);
+        s21 = dot(s21, v1, x);
+        x = v128.load(a3 + k);
+        s30 = dot(s30, v0, x);
+        s31 = dot(s31, v1, x);
+      }
+      finish4(rowBase + r, c, hsum4(s00, s10, s20, s30));
+      finish4(rowBase + r, c + 1, hsum4(s01, s11, s21, s31));
+    }
+    if (c < c1) {
+      const w0 = w + <usize>c * lw;
+      let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+      for (let k: usize = 0; k < kb; k += 16) {
+        const v0 = v128.load(w0 + k);
+        s0 = dot(s0, v0, v128.load(a0 + k));
+        s1 = dot(s1, v0, v128.load(a1 + k));
+        s2 = dot(s2, v0, v128.load(a2 + k));
+        s3 = dot(s3, v0, v128.load(a3 + k));
+      }
+      finish4(rowBase + r, c, hsum4(s0, s1, s2, s3));
     }
   }
 }

@@ -65,3 +65,26 @@
   if (2 * r <= -n) return q - 1;
   return q;
 }
+
+/** SRDHM then RDBPOT(r), on 4 lanes (mult in [0, 2^31), r in 0..31). */
+// @ts-ignore: decorator
+@inline export function mbqm4(a: v128, mult: i32, r: i32): v128 {
+  const m = i32x4.splat(mult), n = i64x2.splat(0x40000000);
+  const lo = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 31);
+  const hi = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 31);
+  let h = i8x16.shuffle(lo, hi, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  if (r == 0) return h;
+  const mask = i32x4.splat((<i32>((<u32>1 << r) - 1))), thr = i32x4.sub(i32x4.splat((<i32>((<u32>1 << r) - 1)) >> 1), i32x4.shr_s(h, 31));
+  const rem = v128.and(h, mask);
+  return i32x4.sub(i32x4.shr_s(h, r), i32x4.gt_s(rem, thr));
+}
+
+
+/** int32 saturating add on 4 lanes. */
+// @ts-ignore: decorator
+@inline export function addSat4(a: v128, b: v128): v128 {
+  const r = i32x4.add(a, b);
+  const ov = i32x4.shr_s(v128.and(v128.xor(a, r), v128.xor(b, r)), 31);
+  const sat = v128.xor(i32x4.shr_s(a, 31), i32x4.splat(0x7fffffff));
+  return v128.bitselect(sat, r, ov);
+}
