@@ -97,9 +97,9 @@ export function finish(gr: i32, c: i32, raw: i32): void {
   store<u8>(gOut + idx, <u8>y);
 }
 
-/** True when finish4 can take the vector path: output rows contiguous, no row correction, no residual. */
+/** True when finish4 can take the vector path: no row correction, no residual. */
 export function vecEpilogue(): bool {
-  return gOrs == 1 && !gCrow && !gRes && !gScalar;
+  return !gCrow && !gRes && !gScalar;
 }
 
 /** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
@@ -120,5 +120,12 @@ export function finish4(gr0: i32, c: i32, v: v128): void {
   const y = i32x4.min_s(i32x4.max_s(i32x4.add(q, i32x4.splat(gYzp)), i32x4.splat(gQmin)), i32x4.splat(gQmax));
   const n = i16x8.narrow_i32x4_s(y, y);
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
-  v128.store32_lane(gOut + <usize>gr0 + <usize>c * gOcs, b, 0);
+  const o = gOut + <usize>gr0 * gOrs + <usize>c * gOcs;
+  if (gOrs == 1) v128.store32_lane(o, b, 0);
+  else {
+    v128.store8_lane(o, b, 0);
+    v128.store8_lane(o + gOrs, b, 1);
+    v128.store8_lane(o + 2 * gOrs, b, 2);
+    v128.store8_lane(o + 3 * gOrs, b, 3);
+  }
 }
