@@ -99,13 +99,13 @@ export function finish(gr: i32, c: i32, raw: i32): void {
 
 /** True when finish4 can take the vector path: no row correction, no residual. */
 export function vecEpilogue(): bool {
-  return !gCrow && !gRes && !gScalar;
+  return !gRes;
 }
 
 /** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
 export function finish4(gr0: i32, c: i32, v: v128): void {
   const co = <usize>c << 2;
-  const s = load<i32>(gShift + co);
+  const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
   if (s > 0) {
     finish(gr0, c, i32x4.extract_lane(v, 0));
     finish(gr0 + 1, c, i32x4.extract_lane(v, 1));
@@ -115,8 +115,9 @@ export function finish4(gr0: i32, c: i32, v: v128): void {
   }
   let acc = v;
   if (gCcol) acc = i32x4.add(acc, i32x4.splat(load<i32>(gCcol + co)));
+  if (gCrow) acc = i32x4.add(acc, v128.load(gCrow + (<usize>gr0 << 2)));
   if (gBias) acc = addSat4(acc, i32x4.splat(load<i32>(gBias + co)));
-  const q = mbqm4(acc, load<i32>(gMult + co), -s);
+  const q = mbqm4(acc, gScalar ? <i32>gMult : load<i32>(gMult + co), -s);
   const y = i32x4.min_s(i32x4.max_s(i32x4.add(q, i32x4.splat(gYzp)), i32x4.splat(gQmin)), i32x4.splat(gQmax));
   const n = i16x8.narrow_i32x4_s(y, y);
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
