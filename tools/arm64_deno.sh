@@ -43,10 +43,10 @@ $HOST_DENO task edgeq quantize tests/fixtures/resnet14_op13.onnx --calib tests/f
 x86=$($HOST_DENO run --allow-read kernels/wasm/check_model.ts "$tmp/r14.eqp" 32)
 echo "x86:   $x86"
 
-echo "== arm64: wasm kernel tests (both builds, 1 and 2 threads)"
+echo "== arm64: wasm kernel + float-island tests (both builds, 1 and 2 threads)"
 log=$(mktemp)
 "${ARM[@]}" test --no-check --allow-read --allow-write=/tmp --allow-env --allow-run \
-  tests/wasm_build_test.ts tests/wasm_kernels_test.ts 2>&1 | tee "$log"
+  tests/wasm_build_test.ts tests/wasm_kernels_test.ts tests/wasm_float_test.ts 2>&1 | tee "$log"
 line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1)
 passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
 failed=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$line")
