@@ -765,6 +765,37 @@ export function compilePool(c: CompileCtx, avg: boolean): Step | undefined {
     inc,
   ]);
   const planes = m.shape[0] * m.shape[1];
+  const [H, W] = win.inSize, [kh, kw] = win.kernel, [sh, sw] = win.strides;
+  const [dh, dw] = win.dilations, [ph, pw] = win.padBegin, [oh, ow] = win.outSize;
+  if (!avg && (sw === 1 || sw === 2)) {
+    const hp = Math.max(H + ph, (oh - 1) * sh + (kh - 1) * dh + 1);
+    const wp = Math.max(W + pw, (ow - 1) * sw + (kw - 1) * dw + 1);
+    const sstride = roundUp(hp * wp + 64, 16) + 64;
+    c.scratch(c.threads * sstride);
+    const rec = c.arena.i32([
+      H,
+      W,
+      kh,
+      kw,
+      sh,
+      sw,
+      dh,
+      dw,
+      ph,
+      pw,
+      oh,
+      ow,
+      hp,
+      wp,
+      signedOf(dt),
+      0,
+      sstride,
+    ]);
+    return (env) => {
+      new Int32Array(env.buf(), rec, 17)[15] = env.scratch;
+      env.par("maxpool_simd", [env.addr(x), env.addr(y), rec], planes, 1);
+    };
+  }
   return (env) =>
     env.par("pool", [env.addr(x), signedOf(dt), zp, avg ? 1 : 0, pg, env.addr(y)], planes, 4);
 }

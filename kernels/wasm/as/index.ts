@@ -4,7 +4,7 @@
 export { decode_w, fill_row, pack_rows, pack_w, prep_x } from "./encode";
 export { gemm, gemm_cols, gemm_rows, peak_dot, peak_par } from "./gemm";
 export { conv_direct, conv_gemm, conv_scratch_bytes, im2row } from "./conv";
-export { gap, pool } from "./pool";
+export { gap, maxpool_simd, pool } from "./pool";
 export { dequantize, fclip, qadd, qrelu, quantize } from "./elem";
 
 /** 1 in the relaxed-simd build, 0 in the baseline. */

@@ -88,3 +88,52 @@ export function gap(
     store<u8>(y + <usize> p, <u8> (zp + divRound(s, sp)));
   }
 }
+
+/**
+ * Max pool in SIMD for strides 1 and 2 along the width: per plane a padded unsigned copy
+ * (int8 flipped to unsigned order; padding = 0, the minimum, so it never wins), then
+ * 16 outputs at a time take i8x16.max_u over the taps. rec (i32): H, W, kh, kw, sh, sw,
+ * dh, dw, ph, pw, oh, ow, hp, wp, signed, scratch, sstride. Planes [lo, hi).
+ */
+export function maxpool_simd(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i32): void {
+  const h = load<i32>(rec), w = load<i32>(rec, 4), kh = load<i32>(rec, 8), kw = load<i32>(rec, 12);
+  const sh = load<i32>(rec, 16), sw = load<i32>(rec, 20), dh = load<i32>(rec, 24), dw = load<i32>(rec, 28);
+  const ph = load<i32>(rec, 32), pw = load<i32>(rec, 36), oh = load<i32>(rec, 40), ow = load<i32>(rec, 44);
+  const hp = load<i32>(rec, 48), wp = load<i32>(rec, 52), flip = load<i32>(rec, 56) ? 0x80 : 0;
+  const plane = <usize>load<i32>(rec, 60) + <usize>tid * <usize>load<i32>(rec, 64);
+  const tmp = plane + ((<usize>(hp * wp) + 63) & ~15);
+  const fv = i8x16.splat(<i8>flip);
+  for (let p = lo; p < hi; p++) {
+    memory.fill(plane, 0, <usize>(hp * wp));
+    const xp = x + <usize>(p * h * w);
+    for (let iy = 0; iy < h; iy++) {
+      const s = xp + <usize>(iy * w), d = plane + <usize>((iy + ph) * wp + pw);
+      let ix = 0;
+      for (; ix + 16 <= w; ix += 16) v128.store(d + <usize>ix, v128.xor(v128.load(s + <usize>ix), fv));
+      for (; ix < w; ix++) store<u8>(d + <usize>ix, load<u8>(s + <usize>ix) ^ flip);
+    }
+    const yp = y + <usize>(p * oh * ow);
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox += 16) {
+        let m = i8x16.splat(0);
+        for (let ky = 0; ky < kh; ky++) {
+          const row = plane + <usize>((oy * sh + ky * dh) * wp + ox * sw);
+          for (let kx = 0; kx < kw; kx++) {
+            const q = row + <usize>(kx * dw);
+            let v: v128;
+            if (sw == 1) v = v128.load(q);
+            else v = i8x16.shuffle(v128.load(q), v128.load(q + 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            m = i8x16.max_u(m, v);
+          }
+        }
+        m = v128.xor(m, fv);
+        const o = yp + <usize>(oy * ow + ox);
+        if (ox + 16 <= ow) v128.store(o, m);
+        else {
+          v128.store(tmp, m);
+          for (let j = 0; j < ow - ox; j++) store<u8>(o + <usize>j, load<u8>(tmp + <usize>j));
+        }
+      }
+    }
+  }
+}
