@@ -26,7 +26,7 @@ import {
   compileSkippedJoin,
 } from "./ops_int8.ts";
 import { compileFloat, compileQMatMul } from "./ops_float.ts";
-import { ThreadPool } from "./threads.ts";
+import { canSpawnWorkers, ThreadPool } from "./threads.ts";
 
 /** Options of the wasm backend (BackendOptions plus these switches). */
 export interface WasmOptions {
@@ -172,6 +172,10 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     console.warn(
       "edgeq wasm: SharedArrayBuffer is unavailable (page not cross-origin isolated): 1 thread",
     );
+    threads = 1;
+  }
+  if (threads > 1 && !canSpawnWorkers()) {
+    console.warn("edgeq wasm: no web Worker available (Node worker_threads shim?): 1 thread");
     threads = 1;
   }
   const arena = new Arena(inst.memory);

@@ -13,7 +13,15 @@
 import { attrFloat, attrInt, attrInts } from "../../runtime/graph.ts";
 import { size } from "../../runtime/tensor.ts";
 import { type QDType, readClamp, readMultipliers, readQDType, readZp } from "../ref/quant/qutil.ts";
-import { type CompileCtx, elemBytes, roundUp, signedOf, type Step } from "./step.ts";
+import {
+  type CompileCtx,
+  ELEM_GRAIN,
+  elemBytes,
+  grainFor,
+  roundUp,
+  signedOf,
+  type Step,
+} from "./step.ts";
 import { periodOf } from "./ops_int8.ts";
 
 const BIN_OPS: Record<string, number> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
@@ -50,7 +58,7 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     const pa = periodOf(am.shape, ym.shape), pb = periodOf(bm.shape, ym.shape);
     if (pa < 0 || pb < 0) return undefined;
     const op = BIN_OPS[node.op], fa = input(c, A), fb = input(c, B);
-    return (env) => env.par("fbinary", [op, fa(env), pa, fb(env), pb, env.addr(y)], n, 4096);
+    return (env) => env.par("fbinary", [op, fa(env), pa, fb(env), pb, env.addr(y)], n, ELEM_GRAIN);
   }
   if (node.op === "Clip" && ym.dtype === "float32") {
     let lo = -Infinity, hi = Infinity;
@@ -70,11 +78,11 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     }
     const x = node.inputs[0];
     const flo = Math.fround(lo), fhi = Math.fround(hi);
-    return (env) => env.par("fclip", [env.addr(x), env.addr(y), flo, fhi], n, 4096);
+    return (env) => env.par("fclip", [env.addr(x), env.addr(y), flo, fhi], n, ELEM_GRAIN);
   }
   if (node.op === "Erf" && ym.dtype === "float32") {
     const x = node.inputs[0];
-    return (env) => env.par("erf", [env.addr(x), env.addr(y)], n, 4096);
+    return (env) => env.par("erf", [env.addr(x), env.addr(y)], n, ELEM_GRAIN);
   }
   if (node.op === "Softmax" && ym.dtype === "float32") {
     const r = ym.shape.length;
@@ -82,7 +90,7 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     if ((axis + r) % r !== r - 1 && !(c.op.opset < 13 && axis === r - 1)) return undefined;
     if (c.op.opset < 13 && (axis + r) % r !== r - 1) return undefined;
     const L = ym.shape[r - 1], x = node.inputs[0];
-    return (env) => env.par("softmax", [env.addr(x), env.addr(y), L], n / L, 4);
+    return (env) => env.par("softmax", [env.addr(x), env.addr(y), L], n / L, grainFor(L * 8));
   }
   if (node.op === "LayerNormalization" && ym.dtype === "float32") {
     const r = ym.shape.length;
@@ -98,7 +106,8 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     if (!g || size(g.shape) !== L || (B && (!b || size(b.shape) !== L))) return undefined;
     const gp = c.arena.put(g.data), bp = b ? c.arena.put(b.data) : 0;
     const eps = Math.fround(attrFloat(node.attrs, "epsilon", 1e-5));
-    return (env) => env.par("layernorm", [env.addr(x), gp, bp, env.addr(y), L, eps], n / L, 4);
+    return (env) =>
+      env.par("layernorm", [env.addr(x), gp, bp, env.addr(y), L, eps], n / L, grainFor(L * 6));
   }
   if (node.op === "Transpose") {
     const x = node.inputs[0];
@@ -121,7 +130,7 @@ export function compileFloat(c: CompileCtx): Step | undefined {
       rec[8 + i] = inStr[perm[i]];
     }
     const rp = c.arena.i32(rec);
-    return (env) => env.par("transpose", [env.addr(x), env.addr(y), rp], n, 4096);
+    return (env) => env.par("transpose", [env.addr(x), env.addr(y), rp], n, ELEM_GRAIN);
   }
   return undefined;
 }
@@ -189,8 +198,8 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
         bzp2,
       );
       ev[8] = env.addr(y) + t * M * N;
-      if (M >= 8) env.par("gemm_rows", [aPk, rb, bPk, rb, Kp / 8, ep, 0, N], M, 4);
-      else env.par("gemm_cols", [aPk, rb, bPk, rb, Kp / 8, ep, M], N, 16);
+      if (M >= 8) env.par("gemm_rows", [aPk, rb, bPk, rb, Kp / 8, ep, 0, N], M, grainFor(N * Kp));
+      else env.par("gemm_cols", [aPk, rb, bPk, rb, Kp / 8, ep, M], N, grainFor(M * Kp));
     }
   };
 }

@@ -18,7 +18,16 @@ import {
   readWeight,
   readZp,
 } from "../ref/quant/qutil.ts";
-import { type CompileCtx, elemBytes, roundUp, type RunEnv, signedOf, type Step } from "./step.ts";
+import {
+  type CompileCtx,
+  ELEM_GRAIN,
+  elemBytes,
+  grainFor,
+  roundUp,
+  type RunEnv,
+  signedOf,
+  type Step,
+} from "./step.ts";
 import { type LayoutName, pack } from "../../runtime/format/layouts.ts";
 
 /** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
@@ -162,7 +171,7 @@ function makePanel(
     scratchBytes,
     get(env, off) {
       const dst = env.scratch + off;
-      env.par("decode_w", [bits, src, rowBytes, k, kp, dst], n, 4);
+      env.par("decode_w", [bits, src, rowBytes, k, kp, dst], n, grainFor(k));
       return dst;
     },
   };
@@ -282,7 +291,12 @@ export function compileQConv(c: CompileCtx): Step | undefined {
           [EP.out]: env.addr(y) + n * M * P,
           [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
         });
-        env.par("conv_direct", [env.addr(x) + n * C * HW, xs, xZp, C, wp, group, cg, ep], M, 1);
+        env.par(
+          "conv_direct",
+          [env.addr(x) + n * C * HW, xs, xZp, C, wp, group, cg, ep],
+          M,
+          grainFor(P * (C / group) * kh * kw),
+        );
       }
     };
   }
@@ -312,13 +326,14 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     setWords(env, cg, { [CG.scratch]: xp + xpBytes, [CG.sstride]: sstride });
     const panel = pk.get(env, panelOff);
     for (let n = 0; n < N; n++) {
-      env.par("prep_x", [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, 64);
+      env.par("prep_x", [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(2 * C));
       setWords(env, ep, {
         [EP.out]: env.addr(y) + n * M * P,
         [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
       });
-      if (pointwise) env.par("gemm_rows", [xp, rb, panel, rb, Cp / 8, ep, 0, M], P, 16);
-      else env.par("conv_gemm", [xp, pad, panel, cg, ep], P, PT);
+      if (pointwise) {
+        env.par("gemm_rows", [xp, rb, panel, rb, Cp / 8, ep, 0, M], P, grainFor(M * Cp));
+      } else env.par("conv_gemm", [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
     }
   };
 }
@@ -399,7 +414,7 @@ function depthwise(
           rec,
         ],
         o.C,
-        1,
+        grainFor(outPlane * o.kh * o.kw / 4),
       );
     }
   };
@@ -456,10 +471,16 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     if (bin?.run(env, env.addr(x))) return;
     const xa = env.scratch;
     const panel = pk.get(env, panelOff);
-    env.par("pack_rows", [env.addr(x), xs, K, pk.kp, xa], rows, 16);
+    env.par("pack_rows", [env.addr(x), xs, K, pk.kp, xa], rows, grainFor(2 * K));
     setWords(env, ep, { [EP.out]: env.addr(y) });
-    if (rows >= 8) env.par("gemm_rows", [xa, rb, panel, rb, pk.kp / 8, ep, 0, N], rows, 4);
-    else env.par("gemm_cols", [xa, rb, panel, rb, pk.kp / 8, ep, rows], N, 16);
+    if (rows >= 8) {
+      env.par("gemm_rows", [xa, rb, panel, rb, pk.kp / 8, ep, 0, N], rows, grainFor(N * pk.kp));
+    } else {env.par(
+        "gemm_cols",
+        [xa, rb, panel, rb, pk.kp / 8, ep, rows],
+        N,
+        grainFor(rows * pk.kp),
+      );}
   };
 }
 
@@ -513,9 +534,9 @@ function binaryGemm(
       const a = env.scratch + off, pop = a + aBytes, bad = pop + popBytes, tmp = bad + 16;
       for (const mode of modes) {
         new Int32Array(env.buf(), bad, 1)[0] = 0;
-        env.par("pack_bits", [xAddr, xs, k, vw, mode, a, pop, bad], rows, 16);
+        env.par("pack_bits", [xAddr, xs, k, vw, mode, a, pop, bad], rows, grainFor(k));
         if (new Int32Array(env.buf(), bad, 1)[0]) continue;
-        env.par("bgemm_rows", [a, pop, wp, ws, vw, mode, n, ep, tmp], rows, 2);
+        env.par("bgemm_rows", [a, pop, wp, ws, vw, mode, n, ep, tmp], rows, grainFor(n * vw * 16));
         binaryCalls[mode === 1 ? "pm1" : "codes2"]++;
         return true;
       }
@@ -615,7 +636,7 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
         rec,
       ],
       n,
-      4096,
+      ELEM_GRAIN,
     );
   };
 }
@@ -705,7 +726,7 @@ export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: s
   return (env) => {
     const s = env.addr(shortcut);
     const [pa, pb] = bodyInput === 0 ? [zpByte, s] : [s, zpByte];
-    env.par("qadd", [pa, pb, env.addr(y), rec], n, 4096);
+    env.par("qadd", [pa, pb, env.addr(y), rec], n, ELEM_GRAIN);
   };
 }
 
@@ -723,7 +744,7 @@ export function compileQRelu(c: CompileCtx): Step {
   const dt = m.dtype as QDType;
   const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
   const n = size(m.shape);
-  return (env) => env.par("qrelu", [env.addr(x), signedOf(dt), zp, env.addr(y)], n, 4096);
+  return (env) => env.par("qrelu", [env.addr(x), signedOf(dt), zp, env.addr(y)], n, ELEM_GRAIN);
 }
 
 /**
@@ -793,11 +814,21 @@ export function compilePool(c: CompileCtx, avg: boolean): Step | undefined {
     ]);
     return (env) => {
       new Int32Array(env.buf(), rec, 17)[15] = env.scratch;
-      env.par("maxpool_simd", [env.addr(x), env.addr(y), rec], planes, 1);
+      env.par(
+        "maxpool_simd",
+        [env.addr(x), env.addr(y), rec],
+        planes,
+        grainFor(H * W + oh * ow * kh * kw / 16),
+      );
     };
   }
   return (env) =>
-    env.par("pool", [env.addr(x), signedOf(dt), zp, avg ? 1 : 0, pg, env.addr(y)], planes, 4);
+    env.par(
+      "pool",
+      [env.addr(x), signedOf(dt), zp, avg ? 1 : 0, pg, env.addr(y)],
+      planes,
+      grainFor(oh * ow * kh * kw),
+    );
 }
 
 /**
@@ -814,7 +845,8 @@ export function compileGap(c: CompileCtx): Step {
   const dt = m.dtype as QDType;
   const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
   const planes = m.shape[0] * m.shape[1], sp = size(m.shape.slice(2));
-  return (env) => env.par("gap", [env.addr(x), signedOf(dt), zp, sp, env.addr(y)], planes, 16);
+  return (env) =>
+    env.par("gap", [env.addr(x), signedOf(dt), zp, sp, env.addr(y)], planes, grainFor(sp));
 }
 
 function readScale(c: CompileCtx): number | undefined {
@@ -838,7 +870,7 @@ export function compileQuantize(c: CompileCtx): Step | undefined {
   const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
   const [lo, hi] = qRange(dt);
   const n = size(c.meta(x).shape);
-  return (env) => env.par("quantize", [env.addr(x), scale, zp, lo, hi, env.addr(y)], n, 4096);
+  return (env) => env.par("quantize", [env.addr(x), scale, zp, lo, hi, env.addr(y)], n, ELEM_GRAIN);
 }
 
 /**
@@ -857,5 +889,5 @@ export function compileDequantize(c: CompileCtx): Step | undefined {
   const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
   const n = size(c.meta(x).shape);
   return (env) =>
-    env.par("dequantize", [env.addr(x), signedOf(dt), scale, zp, env.addr(y)], n, 4096);
+    env.par("dequantize", [env.addr(x), signedOf(dt), scale, zp, env.addr(y)], n, ELEM_GRAIN);
 }

@@ -92,3 +92,21 @@ export function signedOf(dtype: string): number {
 export function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }
+
+/** Work (≈ operations) a thread's part must have before a call is split: the wake-up of a worker costs tens of µs. */
+export const MIN_PART_WORK = 1 << 18;
+
+/** Elements per part for cheap elementwise kernels. */
+export const ELEM_GRAIN = 1 << 15;
+
+/**
+ * Items per part so that each part has at least {@link MIN_PART_WORK} operations.
+ *
+ * @example
+ * ```ts
+ * env.par("gemm_rows", args, rows, grainFor(N * K)); // rows of N·K MACs
+ * ```
+ */
+export function grainFor(workPerItem: number): number {
+  return Math.max(1, Math.ceil(MIN_PART_WORK / Math.max(1, workPerItem)));
+}

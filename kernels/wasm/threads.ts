@@ -9,6 +9,35 @@
 import { EdgeqError } from "../../runtime/errors.ts";
 import { type KernelInstance, moduleBytes } from "./instance.ts";
 
+/**
+ * The web Worker constructor as it was when this module loaded. onnxruntime-web's node
+ * build replaces `globalThis.Worker` with Node's worker_threads shim (class NodeWorker),
+ * which cannot run these workers; the pool uses the web one when it can find it.
+ */
+const WEB_WORKER: typeof Worker | undefined = globalThis.Worker?.name === "NodeWorker"
+  ? undefined
+  : globalThis.Worker;
+
+/**
+ * True when web Workers can be started here (false under onnxruntime-web's Node shim
+ * when no web Worker was seen, and where Worker does not exist).
+ *
+ * @example
+ * ```ts
+ * const threads = canSpawnWorkers() ? 2 : 1;
+ * ```
+ */
+export function canSpawnWorkers(): boolean {
+  return webWorker() !== undefined;
+}
+
+/** The web Worker constructor, or undefined where only a Node shim is installed. */
+function webWorker(): typeof Worker | undefined {
+  const cur = globalThis.Worker;
+  if (cur && cur.name !== "NodeWorker") return cur;
+  return WEB_WORKER;
+}
+
 const SEQ = 0, FN = 1, NARGS = 2, TOTAL = 3, PARTS = 4, DONE = 5, ERR = 6, QUIT = 7;
 const ARG0 = 8; // args as f64 from byte 64
 const MAX_ARGS = 24;
@@ -73,12 +102,19 @@ export class ThreadPool {
   /** Starts `threads − 1` workers on the instance's shared memory. */
   static async start(inst: KernelInstance, threads: number): Promise<ThreadPool> {
     if (!inst.shared) throw new EdgeqError("E_BACKEND", "threads need a shared wasm memory");
+    const WebWorker = webWorker();
+    if (!WebWorker) {
+      throw new EdgeqError(
+        "E_BACKEND",
+        "no web Worker here (globalThis.Worker is a Node worker_threads shim): use threads: 1",
+      );
+    }
     const ctrl = new SharedArrayBuffer(ARG0 * 8 + MAX_ARGS * 8);
     const bytes = moduleBytes(inst.build, true);
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let t = 1; t < threads; t++) {
-      const w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+      const w = new WebWorker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
       workers.push(w);
       ready.push(
         new Promise((res, rej) => {
@@ -127,8 +163,9 @@ export class ThreadPool {
     this.#k[fn](...args, 0, Math.floor(total / parts), 0);
     const want = parts - 1;
     let d: number;
+    let spins = 0;
     while ((d = Atomics.load(c, DONE)) < want) {
-      if (this.#canWait) Atomics.wait(c, DONE, d, 1000);
+      if (this.#canWait && ++spins > 4000) Atomics.wait(c, DONE, d, 1000);
     }
     if (Atomics.load(c, ERR)) {
       c[ERR] = 0;
