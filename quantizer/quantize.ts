@@ -277,11 +277,34 @@ function lower(
   };
   /** Output name for a quantized producer of `t` (graph outputs get a float twin later). */
   const qOut = (t: string) => (graphOut.has(t) ? `${t}::qout` : t);
-  /** If the sole consumer of t is a Relu, fuse it: returns the Relu node. */
+  /**
+   * If the sole consumer of t is a Relu or a Clip with constant bounds (ReLU6), it can be
+   * fused as the output clamp: returns that node.
+   */
   const fusableRelu = (t: string): Node | undefined => {
     const c = consumers.get(t) ?? [];
-    if (c.length === 1 && c[0].op === "Relu" && !graphOut.has(t)) return c[0];
+    if (c.length !== 1 || graphOut.has(t)) return undefined;
+    if (c[0].op === "Relu") return c[0];
+    if (c[0].op === "Clip" && c[0].inputs.slice(1).every((i) => !i || isConst(i))) return c[0];
     return undefined;
+  };
+  /** qmin/qmax of a quantized output with an optional fused Relu/Clip. */
+  const clampAttrs = (act: Node | undefined, p: QuantParams) => {
+    if (!act) return { qmin: p.qmin, qmax: p.qmax };
+    if (act.op === "Relu") return { qmin: Math.max(p.qmin, p.zeroPoint), qmax: p.qmax };
+    // Clip: quantization is monotonic, so quantize(clip(y)) = clamp(quantize(y), q(lo), q(hi)).
+    const bound = (k: number, attr: string, dflt: number) => {
+      const name = act.inputs[k];
+      if (name) return g.initializers.get(name)!.data[0] as number;
+      return act.attrs[attr] !== undefined ? Number(act.attrs[attr]) : dflt;
+    };
+    const lo = bound(1, "min", -Infinity), hi = bound(2, "max", Infinity);
+    const q = (v: number, d: number) =>
+      Number.isFinite(v)
+        ? Math.min(p.qmax, Math.max(p.qmin, Math.round(v / p.scale) + p.zeroPoint))
+        : d;
+    const qmin = q(lo, p.qmin), qmax = q(hi, p.qmax);
+    return qmin <= qmax ? { qmin, qmax } : { qmin, qmax: qmin };
   };
   const finish = (orig: string, name: string, p: QuantParams) => {
     q.set(name, p);
@@ -384,8 +407,7 @@ function lower(
         shift,
         y_zp: py.zeroPoint,
         dtype: "uint8",
-        qmin: relu ? Math.max(py.qmin, py.zeroPoint) : py.qmin,
-        qmax: py.qmax,
+        ...clampAttrs(relu, py),
       };
       if (n.op === "Conv") {
         for (const k of ["kernel_shape", "pads", "strides", "dilations", "group", "auto_pad"]) {
@@ -409,7 +431,7 @@ function lower(
         });
       }
       nodes.push(qnode(n.op === "Conv" ? "QConv" : "QGemm", n.name, ins, [out], attrs));
-      const fusedOps = [...(res ? ["Add"] : []), ...(relu ? ["Relu"] : [])];
+      const fusedOps = [...(res ? ["Add"] : []), ...(relu ? [relu.op] : [])];
       layers.push({
         node: n.name,
         op: n.op,
@@ -476,15 +498,14 @@ function lower(
         y_shift: mm.y.shift,
         y_zp: py.zeroPoint,
         dtype: "uint8",
-        qmin: relu ? Math.max(py.qmin, py.zeroPoint) : py.qmin,
-        qmax: py.qmax,
+        ...clampAttrs(relu, py),
       }));
       layers.push({
         node: n.name,
         op: "Add",
         bits: 8,
         params: addConst ? addConst.data.length : 0,
-        fused: relu ? ["Relu"] : undefined,
+        fused: relu ? [relu.op] : undefined,
       });
       finish(yOrig, out, py);
       continue;
@@ -538,7 +559,7 @@ function lower(
     const relu = fusableRelu(yOrig);
     if (relu) {
       fused.add(relu.name);
-      fusedOps.push("Relu");
+      fusedOps.push(relu.op);
       yOrig = relu.outputs[0];
     }
     const py = paramsOf(yOrig);
@@ -562,8 +583,7 @@ function lower(
       shift,
       y_zp: py.zeroPoint,
       dtype: "uint8",
-      qmin: relu ? Math.max(py.qmin, py.zeroPoint) : py.qmin,
-      qmax: py.qmax,
+      ...clampAttrs(relu, py),
     }));
     layers.push({
       node: n.name,

@@ -257,3 +257,55 @@ Deno.test("quantize: ViT int8 keeps its accuracy; only LayerNorm/Softmax/GELU/pr
   assert.ok(acc(pq) >= acc(pf) - 0.02, `int8 ${acc(pq)} vs float ${acc(pf)}`);
   assert.ok(pq.filter((c, i) => c === pf[i]).length >= 190, "top-1 agreement with float ≥ 95%");
 });
+
+Deno.test("quantize: Conv → Clip(0, 6) (ReLU6) becomes the QConv's clamp, equal to quantizing the clipped float", async () => {
+  const { buildModel } = await import("./onnx_build.ts");
+  let s = 7;
+  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const w = Array.from({ length: 8 * 3 * 9 }, () => rnd() * 2);
+  const bytes = buildModel({
+    nodes: [
+      { op: "Conv", inputs: ["x", "w"], outputs: ["c"], ints: { pads: [1, 1, 1, 1] } },
+      { op: "Clip", inputs: ["c", "lo", "hi"], outputs: ["r6"] },
+      { op: "GlobalAveragePool", inputs: ["r6"], outputs: ["y"] },
+    ],
+    inputs: [["x", ["N", 3, 9, 9]]],
+    outputs: [["y", ["N", 8, 1, 1]]],
+    inits: [
+      { name: "w", dims: [8, 3, 3, 3], data: w },
+      { name: "lo", dims: [], data: [0] },
+      { name: "hi", dims: [], data: [6] },
+    ],
+    opset: 13,
+  });
+  const data = new Float32Array(64 * 3 * 81).map(() => rnd() * 3);
+  const calib = {
+    n: 64,
+    sampleShape: [3, 9, 9],
+    batch: (o: number, c: number) => ({
+      dtype: "float32" as const,
+      shape: [c, 3, 9, 9],
+      data: data.slice(o * 243, (o + c) * 243),
+    }),
+  };
+  const r = quantize(bytes, calib);
+  assert.deepEqual(r.floatIslands, []);
+  assert.deepEqual(r.layers[0].fused, ["Clip"]);
+  const g = loadPackedGraph(r.bytes).graph;
+  const conv = g.nodes.find((n) => n.op === "QConv")!;
+  // The clamp is [q(0), q(6)] in the Clip output's parameters.
+  const { readPacked } = await import("../runtime/format/reader.ts");
+  const model = readPacked(r.bytes).model as {
+    activations: Record<string, { scale: number; zero_point: number }>;
+  };
+  const p = model.activations[conv.outputs[0]];
+  assert.equal(conv.attrs.qmin, p.zero_point);
+  assert.equal(conv.attrs.qmax, Math.min(255, p.zero_point + Math.round(6 / p.scale)));
+  // int8 output tracks the float model.
+  const x = calib.batch(0, 16);
+  const a = (await (await load(r.bytes)).run({ x })).y.data;
+  const b = (await (await load(bytes)).run({ x })).y.data;
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) < 0.05, `${i}: ${a[i]} vs ${b[i]}`);
+  }
+});
