@@ -138,3 +138,42 @@ Deno.test("wasm model: ViT int8 — bit-identical with reference float islands, 
     await w.dispose();
   }
 });
+
+Deno.test("wasm threads: idle workers close (the process can exit without dispose) and restart with the same bits", async () => {
+  const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 32 });
+  const bytes = quantize(await Deno.readFile(R14), calib).bytes;
+  const set = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 8);
+  const x = imageBatch(set, 0, 8);
+  const ref = (await (await load(bytes)).run({ input: x })).logits.data;
+  const m = await load(bytes, {
+    backend: "wasm",
+    threads: 2,
+    backendOptions: { idleMs: 0, splitAll: true },
+  });
+  for (let i = 0; i < 3; i++) {
+    const y = (await m.run({ input: x })).logits.data;
+    assert.deepEqual([...y], [...ref], `run ${i}`);
+    await new Promise((r) => setTimeout(r, 20)); // the idle timer closes the pool
+  }
+  await m.dispose();
+  // A script that runs once and never calls dispose() must exit on its own.
+  const path = `/tmp/edgeq-exit-${Date.now()}.eqp`;
+  await Deno.writeFile(path, bytes);
+  const script = `import { load } from "${ROOT}mod.ts";
+const m = await load("${path}", { backend: "wasm", threads: 2 });
+const x = { dtype: "float32", shape: [1, 1, 28, 28], data: new Float32Array(784).fill(0.5) };
+console.log((await m.run({ input: x })).logits.data.length);`;
+  try {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-check", script],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    });
+    const out = await cmd.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "10");
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+});

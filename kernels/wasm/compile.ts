@@ -40,6 +40,8 @@ export interface WasmOptions {
   profile?: boolean;
   /** Split every parallel call into `threads` parts whatever its size (tests). */
   splitAll?: boolean;
+  /** Close idle worker threads after this many ms (default 1000); the next run restarts them. */
+  idleMs?: number;
 }
 
 /** A graph compiled for the wasm backend. */
@@ -252,7 +254,23 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   const addrOf = new Map<string, number>();
   for (const [n, o] of offsets) addrOf.set(n, actBase + o);
 
-  const pool = threads > 1 ? await ThreadPool.start(inst, threads) : undefined;
+  // Workers keep a Deno process (and a page's event loop) alive, so an idle pool is
+  // closed after `idleMs` (default 1 s) and restarted by the next run: a script that
+  // runs a model and returns exits shortly after, without having to call dispose().
+  let pool = threads > 1 ? await ThreadPool.start(inst, threads) : undefined;
+  const idleMs = typeof opts.idleMs === "number" ? opts.idleMs : 1000;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const armIdle = () => {
+    if (idle !== undefined) clearTimeout(idle);
+    idle = pool
+      ? setTimeout(() => {
+        pool?.close();
+        pool = undefined;
+        idle = undefined;
+      }, idleMs)
+      : undefined;
+  };
+  armIdle();
   const k = inst.k as unknown as Record<string, (...a: number[]) => void>;
   const env: RunEnv = {
     k: inst.k,
@@ -263,11 +281,10 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       return a;
     },
     scratch: scratchBase,
-    par: pool
-      ? (fn, args, total, grain) => pool.run(fn, args, total, opts.splitAll ? 1 : grain)
-      : (fn, args, total) => {
-        if (total > 0) k[fn](...args, 0, total, 0);
-      },
+    par: (fn, args, total, grain) => {
+      if (pool) pool.run(fn, args, total, opts.splitAll ? 1 : grain);
+      else if (total > 0) k[fn](...args, 0, total, 0);
+    },
   };
 
   let disposed = false;
@@ -281,6 +298,25 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     async run(feeds: Record<string, Tensor>, ro: BackendRunOptions = {}) {
       await undefined;
       if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
+      if (threads > 1 && !pool) pool = await ThreadPool.start(inst, threads);
+      if (idle !== undefined) clearTimeout(idle);
+      idle = undefined;
+      try {
+        return runSteps(feeds, ro);
+      } finally {
+        armIdle();
+      }
+    },
+    dispose() {
+      disposed = true;
+      if (idle !== undefined) clearTimeout(idle);
+      pool?.close();
+      pool = undefined;
+    },
+  };
+
+  function runSteps(feeds: Record<string, Tensor>, ro: BackendRunOptions): Record<string, Tensor> {
+    {
       const buf = inst.memory.buffer;
       for (const v of g.inputs) {
         const t = feeds[v.name];
@@ -320,10 +356,6 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
         out[o.name] = { ...t, data: t.data.slice() };
       }
       return out;
-    },
-    dispose() {
-      disposed = true;
-      pool?.close();
-    },
-  };
+    }
+  }
 }
