@@ -57,3 +57,5 @@ export type { BackendChoice, ChooseOptions } from "./devices/choose.ts";
 export { NAMED_PROFILES } from "./devices/profiles.ts";
 export type { NamedProfile } from "./devices/profiles.ts";
 export type { LayerTime, WebGpuCompiledGraph, WebGpuInfo } from "./kernels/webgpu/backend.ts";
+export { hasRelaxedSimd } from "./kernels/wasm/instance.ts";
+export type { WasmCompiledGraph, WasmOptions } from "./kernels/wasm/compile.ts";
