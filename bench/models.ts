@@ -81,6 +81,18 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** The quantizer's lowering source (part of the cache key). */
+async function quantizerSource(): Promise<Uint8Array> {
+  return await Deno.readFile(new URL("../quantizer/quantize.ts", import.meta.url));
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 async function hashHex(bytes: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes)));
   return Array.from(d.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -167,7 +179,11 @@ export async function resolveModels(
     }
     const fixtureCalib = opts.fixtureCalib ?? fixture?.calibLimit;
     const calib = fixture ? `fmnist_calib:${fixtureCalib}` : `randn:${opts.randomCalib ?? 8}`;
-    const key = `${short}-${await hashHex(onnxBytes)}-${calib.replace(/[^a-z0-9]/gi, "")}`;
+    // The key covers the model and the quantizer's own source, so a quantizer change
+    // never benchmarks a stale file.
+    const key = `${short}-${await hashHex(concatBytes(onnxBytes, await quantizerSource()))}-${
+      calib.replace(/[^a-z0-9]/gi, "")
+    }`;
     const eqpPath = `${cacheDir}/${key}.eqp`, qdqPath = `${cacheDir}/${key}_qdq.onnx`;
     if (!(await exists(eqpPath))) {
       log(`quantizing ${short} (${calib}) into ${cacheDir}`);

@@ -30,6 +30,7 @@ const USAGE = `usage: deno task bench [<model>...] [options]
   --backends LIST        edgeq backends to try (default ref,wasm,webgpu)
   --acc-limit N          Fashion-MNIST images for top-1 (default 500; 0 = skip)
   --ref-acc-limit N      images for top-1 on the ref backend (default 100)
+  --timeout S            kill a model × thread-count process after S seconds (default 900)
   --json                 print JSON instead of the table
   --out-json FILE        also write the JSON to FILE
   --svg FILE             write the chart (latency vs size, top-1 in labels)
@@ -51,6 +52,8 @@ interface Opts {
   cache: string;
   zoo: string;
   calibLimit?: number;
+  /** Seconds one model × thread-count process may run before it is killed. */
+  timeout: number;
 }
 
 function parse(argv: string[]) {
@@ -65,6 +68,7 @@ function parse(argv: string[]) {
       backends: { type: "string", default: "ref,wasm,webgpu" },
       "acc-limit": { type: "string", default: "500" },
       "ref-acc-limit": { type: "string", default: "100" },
+      timeout: { type: "string", default: "900" },
       json: { type: "boolean" },
       "out-json": { type: "string" },
       svg: { type: "string" },
@@ -94,6 +98,7 @@ function parse(argv: string[]) {
     backends: backends as Opts["backends"],
     accLimit: int(v["acc-limit"]!, "acc-limit", 0),
     refAccLimit: int(v["ref-acc-limit"]!, "ref-acc-limit", 0),
+    timeout: int(v.timeout!, "timeout", 1),
     cache: v.cache!,
     zoo: v.zoo!,
     calibLimit: v["calib-limit"] ? int(v["calib-limit"], "calib-limit", 1) : undefined,
@@ -152,7 +157,13 @@ async function spawnChild(
     `--zoo=${o.zoo}`,
     ...(o.calibLimit ? [`--calib-limit=${o.calibLimit}`] : []),
   ];
-  const p = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).spawn();
+  // A runtime that hangs (e.g. a stuck thread pool) must not hang the whole bench.
+  const p = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(o.timeout * 1000),
+  }).spawn();
   const errLines: string[] = [];
   const readErr = (async () => {
     let buf = "";
@@ -169,11 +180,16 @@ async function spawnChild(
   })();
   const stdout = await new Response(p.stdout).text();
   await readErr;
-  await p.status;
+  const st = await p.status;
   const line = stdout.split("\n").find((l) => l.startsWith("@@result "));
   if (!line) {
+    const why = st.signal
+      ? `killed (${st.signal}) after the ${o.timeout} s timeout or a signal`
+      : `exit ${st.code}`;
     throw new Error(
-      `benchmark process for ${m.name} (${threads} thr) failed:\n${errLines.slice(-15).join("\n")}`,
+      `benchmark process for ${m.name} (${threads} thr) failed, ${why}:\n${
+        errLines.slice(-15).join("\n")
+      }`,
     );
   }
   return JSON.parse(line.slice(9));
@@ -219,7 +235,16 @@ export async function main(argv: string[]): Promise<number> {
   const results: ModelResult[] = [];
   for (const [ti, t] of o.threads.entries()) {
     const backends = o.backends.filter((b) => ti === 0 || b !== "ref");
-    for (const m of models) results.push(...(await spawnChild(m, t, backends, o, bar)));
+    for (const m of models) {
+      try {
+        results.push(...(await spawnChild(m, t, backends, o, bar)));
+      } catch (e) {
+        // Keep going: the other models' figures are still worth having.
+        const reason = (e as Error).message.split("\n")[0];
+        log(reason);
+        skipped.push({ name: `${m.name} (${t} thr)`, reason });
+      }
+    }
   }
   bar.done();
   const rows = withRatios(results);
