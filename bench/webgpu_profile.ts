@@ -24,33 +24,10 @@ import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import { loadSamples } from "../quantizer/calib/source.ts";
 import { quantize } from "../quantizer/quantize.ts";
 import { OrtPeer } from "../tests/peer/ort.ts";
+import { summarize, type Timing, timeRuns } from "./measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-/** Median, min and max of timed runs (ms). */
-interface Timing {
-  runs: number;
-  median: number;
-  min: number;
-  max: number;
-}
-
-function summarize(ms: readonly number[]): Timing {
-  const s = [...ms].sort((a, b) => a - b), h = s.length >> 1;
-  const median = s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-  return { runs: s.length, median, min: s[0], max: s[s.length - 1] };
-}
-
-async function timeRuns(fn: () => Promise<unknown>, o: { warmup: number; runs: number }) {
-  for (let i = 0; i < o.warmup; i++) await fn();
-  const ms: number[] = [];
-  for (let i = 0; i < o.runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
-  }
-  return summarize(ms);
-}
 const MODELS = [
   { name: "resnet14", onnx: "resnet14_op13.onnx", calib: 128 },
   { name: "vit", onnx: "vit_op17.onnx", calib: 128 },
