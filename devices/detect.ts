@@ -58,40 +58,8 @@ export interface DeviceProfile {
   summary: string;
 }
 
-const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-// type () -> v128; one function of that type.
-const TYPES = [0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00];
-const V128_ZERO = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-
-/** A module whose one function returns `v128.const 0` (SIMD). */
-export const SIMD_PROBE: Uint8Array = Uint8Array.from([
-  ...HEADER,
-  ...TYPES,
-  0x0a,
-  22,
-  0x01,
-  20,
-  0x00,
-  ...V128_ZERO,
-  0x0b,
-]);
-
-/** A module using `i8x16.relaxed_swizzle` (opcode 0xfd 0x100): relaxed SIMD. */
-export const RELAXED_SIMD_PROBE: Uint8Array = Uint8Array.from([
-  ...HEADER,
-  ...TYPES,
-  0x0a,
-  43,
-  0x01,
-  41,
-  0x00,
-  ...V128_ZERO,
-  ...V128_ZERO,
-  0xfd,
-  0x80,
-  0x02,
-  0x0b,
-]);
+export { RELAXED_SIMD_PROBE, SIMD_PROBE } from "../kernels/wasm/probes.ts";
+import { RELAXED_SIMD_PROBE, SIMD_PROBE } from "../kernels/wasm/probes.ts";
 
 function validate(bytes: Uint8Array): boolean {
   try {

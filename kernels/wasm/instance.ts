@@ -3,6 +3,7 @@
  * choice of build, and the module's typed exports.
  * @module
  */
+import { RELAXED_SIMD_PROBE, validates } from "./probes.ts";
 import { decodeBase64 } from "./base64.ts";
 import { BASELINE_WASM_B64, RELAXED_WASM_B64 } from "./build/kernels_wasm.ts";
 import { MAX_PAGES } from "./sources.ts";
@@ -75,44 +76,6 @@ export interface KernelExports {
   [kernel: string]: ((...args: number[]) => number | void) | unknown;
 }
 
-// (module (func (result v128) v128.const 0 v128.const 0 i8x16.relaxed_swizzle))
-const RELAXED_PROBE = new Uint8Array([
-  0,
-  97,
-  115,
-  109,
-  1,
-  0,
-  0,
-  0,
-  1,
-  5,
-  1,
-  96,
-  0,
-  1,
-  123,
-  3,
-  2,
-  1,
-  0,
-  10,
-  43,
-  1,
-  41,
-  0,
-  253,
-  12,
-  ...new Array(16).fill(0),
-  253,
-  12,
-  ...new Array(16).fill(0),
-  253,
-  128,
-  2,
-  11,
-]);
-
 /**
  * True when this engine validates relaxed-SIMD instructions.
  *
@@ -122,11 +85,7 @@ const RELAXED_PROBE = new Uint8Array([
  * ```
  */
 export function hasRelaxedSimd(): boolean {
-  try {
-    return WebAssembly.validate(RELAXED_PROBE);
-  } catch {
-    return false;
-  }
+  return validates(RELAXED_SIMD_PROBE);
 }
 
 /**
