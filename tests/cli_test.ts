@@ -199,3 +199,38 @@ Deno.test("cli quantize --report --json: per-layer ranges and Pearson for every 
     await Deno.remove(out).catch(() => {});
   }
 });
+
+Deno.test("cli quantize --compress all: smaller file, same outputs; a bad value is a usage error", async () => {
+  const base = `/tmp/edgeq-compress-${Date.now()}`;
+  const q = (mode: string, out: string) =>
+    cli(
+      "quantize",
+      "tests/fixtures/resnet14_op13.onnx",
+      "--calib",
+      "tests/fixtures/fmnist_calib",
+      "--calib-limit",
+      "32",
+      "--compress",
+      mode,
+      "--out",
+      out,
+      "--json",
+    );
+  try {
+    const a = await q("manifest", `${base}-m.eqp`), b = await q("all", `${base}-a.eqp`);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const ja = JSON.parse(a.stdout.trim().split("\n").at(-1)!);
+    const jb = JSON.parse(b.stdout.trim().split("\n").at(-1)!);
+    assert.ok(jb.bytes < ja.bytes, `${jb.bytes} vs ${ja.bytes}`);
+    const ra = await cli("run", `${base}-m.eqp`, "--input", `idx:${FMNIST}:3`, "--json");
+    const rb = await cli("run", `${base}-a.eqp`, "--input", `idx:${FMNIST}:3`, "--json");
+    assert.equal(ra.code, 0, ra.stderr);
+    assert.equal(ra.stdout.trim().split("\n").at(-1), rb.stdout.trim().split("\n").at(-1));
+    const bad = await q("zip", `${base}-z.eqp`);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--compress must be manifest\|all\|none/);
+  } finally {
+    for (const s of ["m", "a", "z"]) await Deno.remove(`${base}-${s}.eqp`).catch(() => {});
+  }
+});
