@@ -24,7 +24,7 @@ import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import { loadSamples } from "../quantizer/calib/source.ts";
 import { quantize } from "../quantizer/quantize.ts";
 import { OrtPeer } from "../tests/peer/ort.ts";
-import { summarize, type Timing, timeRuns } from "./measure.ts";
+import { summarize, timeRuns, type Timing } from "./measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

@@ -37,6 +37,34 @@ interface ConvGeom {
   outShape: number[];
 }
 
+/**
+ * Checks how X `[N, C, ...]` and W `[M, C/group, k...]` fit together under `group` (rank,
+ * channel split, kernel_shape) and returns the channel facts; shared by Conv and QConv.
+ */
+export function convChannels(
+  ctx: OpContext,
+  x: TensorMeta,
+  w: TensorMeta,
+  attrs: Attrs,
+): { n: number; c: number; m: number; group: number; kernel: number[] } {
+  if (w.shape.length !== x.shape.length) {
+    shapeError(ctx, `W ${fmtShape(w.shape)} must have the rank of X ${fmtShape(x.shape)}`);
+  }
+  const group = readGroup(ctx, attrs);
+  const [n, c] = x.shape;
+  const m = w.shape[0];
+  if (c % group !== 0 || w.shape[1] * group !== c) {
+    shapeError(
+      ctx,
+      `X has ${c} channels, W ${fmtShape(w.shape)} with group ${group} needs ${w.shape[1] * group}`,
+    );
+  }
+  if (m % group !== 0) shapeError(ctx, `W's ${m} output channels do not divide by group ${group}`);
+  const kernel = w.shape.slice(2);
+  checkKernelShape(ctx, attrs, kernel);
+  return { n, c, m, group, kernel };
+}
+
 /** Reads `group`, which must be a positive integer. */
 export function readGroup(ctx: OpContext, attrs: Attrs): number {
   const g = attrInt(attrs, "group", 1);
@@ -62,21 +90,7 @@ function convGeom(
   const dtype = floatDType(ctx, x, "X");
   checkRank(ctx, x, 3, Infinity, "X (Conv: N x C x D1 x ... x Dn)");
   sameDType(ctx, w, dtype, "W");
-  if (w.shape.length !== x.shape.length) {
-    shapeError(ctx, `W ${fmtShape(w.shape)} must have the rank of X ${fmtShape(x.shape)}`);
-  }
-  const group = readGroup(ctx, attrs);
-  const [n, c] = x.shape;
-  const m = w.shape[0];
-  if (c % group !== 0 || w.shape[1] * group !== c) {
-    shapeError(
-      ctx,
-      `X has ${c} channels, W ${fmtShape(w.shape)} with group ${group} needs ${w.shape[1] * group}`,
-    );
-  }
-  if (m % group !== 0) shapeError(ctx, `W's ${m} output channels do not divide by group ${group}`);
-  const kernel = w.shape.slice(2);
-  checkKernelShape(ctx, attrs, kernel);
+  const { n, c, m, group, kernel } = convChannels(ctx, x, w, attrs);
   if (b) checkVector(ctx, b, m, dtype, "B");
   const win = slidingWindow(ctx, attrs, x.shape.slice(2), kernel, false);
   return { dtype, n, c, m, group, win, outShape: [n, m, ...win.outSize] };

@@ -39,12 +39,23 @@ interface PoolGeom {
 function poolGeom(ctx: OpContext, x: TensorMeta, attrs: Attrs): PoolGeom {
   const dtype = floatDType(ctx, x, "X");
   checkRank(ctx, x, 3, Infinity, `X (${ctx.node.op}: N x C x D1 x ... x Dn)`);
+  return { dtype, ...poolWindow(ctx, x, attrs) };
+}
+
+/**
+ * The sliding window of a pooling node (`kernel_shape`, pads, strides, dilations,
+ * `ceil_mode`) over X `[N, C, ...]`; shared by the float and the quantized pools.
+ */
+export function poolWindow(
+  ctx: OpContext,
+  x: TensorMeta,
+  attrs: Attrs,
+): { planes: number; win: Window; outShape: number[] } {
   const kernel = attrInts(attrs, "kernel_shape");
   if (!kernel) attrError(ctx, "kernel_shape is required");
   const ceil = attrFlag(ctx, attrs.ceil_mode, "ceil_mode", 0) === 1;
   const win = slidingWindow(ctx, attrs, x.shape.slice(2), kernel, ceil);
   return {
-    dtype,
     planes: x.shape[0] * x.shape[1],
     win,
     outShape: [...x.shape.slice(0, 2), ...win.outSize],

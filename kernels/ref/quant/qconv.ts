@@ -31,7 +31,7 @@
 import type { Attrs } from "../../../runtime/graph.ts";
 import { fmtShape, type Tensor, type TensorMeta } from "../../../runtime/tensor.ts";
 import { need, type OpContext, type OpDef, shapeError } from "../op.ts";
-import { checkKernelShape, im2col, readGroup } from "../conv.ts";
+import { convChannels, im2col } from "../conv.ts";
 import { gemmAccF64 } from "../gemm_f64.ts";
 import { lift2d, slidingWindow, type Window } from "../nn_window.ts";
 import { quantizedAdd, requantize, sat32 } from "./requant.ts";
@@ -78,21 +78,7 @@ function qconvGeom(
     shapeError(ctx, `X must be N x C x [H x] W, got ${fmtShape(x.shape)}`);
   }
   needDType(ctx, w, "int8", "W");
-  if (w.shape.length !== x.shape.length) {
-    shapeError(ctx, `W ${fmtShape(w.shape)} must have the rank of X ${fmtShape(x.shape)}`);
-  }
-  const group = readGroup(ctx, attrs);
-  const [n, c] = x.shape;
-  const m = w.shape[0];
-  if (c % group !== 0 || w.shape[1] * group !== c) {
-    shapeError(
-      ctx,
-      `X has ${c} channels, W ${fmtShape(w.shape)} with group ${group} needs ${w.shape[1] * group}`,
-    );
-  }
-  if (m % group !== 0) shapeError(ctx, `W's ${m} output channels do not divide by group ${group}`);
-  const kernel = w.shape.slice(2);
-  checkKernelShape(ctx, attrs, kernel);
+  const { n, c, m, group, kernel } = convChannels(ctx, x, w, attrs);
   const k = w.shape.slice(1).reduce((a, d) => a * d, 1);
   if (k > QCONV_MAX_K) {
     shapeError(

@@ -16,11 +16,12 @@
  * - QGlobalAveragePool: the same over all spatial positions: `[N, C, D...] → [N, C, 1...]`.
  * @module
  */
-import { attrInts, type Attrs } from "../../../runtime/graph.ts";
+import type { Attrs } from "../../../runtime/graph.ts";
 import { fmtShape, type Tensor, type TensorMeta } from "../../../runtime/tensor.ts";
-import { attrError, need, type OpContext, type OpDef, shapeError } from "../op.ts";
+import { need, type OpContext, type OpDef, shapeError } from "../op.ts";
 import { attrFlag } from "../nn_util.ts";
-import { lift2d, slidingWindow, type Window } from "../nn_window.ts";
+import { lift2d, type Window } from "../nn_window.ts";
+import { poolWindow } from "../pool.ts";
 import { divRoundHalfAway } from "./requant.ts";
 import { newQ, type QDType, qDType, qRange, readZp } from "./qutil.ts";
 
@@ -36,16 +37,7 @@ function qpoolGeom(ctx: OpContext, x: TensorMeta, attrs: Attrs): QPoolGeom {
   if (x.shape.length !== 3 && x.shape.length !== 4) {
     shapeError(ctx, `X must be N x C x [H x] W, got ${fmtShape(x.shape)}`);
   }
-  const kernel = attrInts(attrs, "kernel_shape");
-  if (!kernel) attrError(ctx, "kernel_shape is required");
-  const ceil = attrFlag(ctx, attrs.ceil_mode, "ceil_mode", 0) === 1;
-  const win = slidingWindow(ctx, attrs, x.shape.slice(2), kernel, ceil);
-  return {
-    dtype,
-    planes: x.shape[0] * x.shape[1],
-    win,
-    outShape: [...x.shape.slice(0, 2), ...win.outSize],
-  };
+  return { dtype, ...poolWindow(ctx, x, attrs) };
 }
 
 /**
