@@ -4,7 +4,7 @@
  *   eval <model> --data DIR [--limit N] [--batch B] [--backend ref|wasm|webgpu] [--threads N] [--mean M --std S] [--json]
  *   run <model> --input <file.npy|file.png|idx:DIR:i> [--json]
  *   quantize <model.onnx> --calib DIR --out FILE.eqp [--method variance|minmax|percentile|entropy]
- *            [--calib-limit N] [--report] [--compress manifest|all|none] [--json]
+ *            [--calib-limit N] [--weight-bits 2..8] [--report] [--compress manifest|all|none] [--json]
  *   inspect <model> [--json]
  *   export-onnx <model.eqp> --out FILE.onnx
  *   devices [--json]
@@ -32,7 +32,7 @@ import { readPacked } from "./runtime/format/reader.ts";
 
 const USAGE = `usage: deno task edgeq <command> [options]
   quantize <model.onnx> --calib DIR --out FILE.eqp [--method variance|minmax|percentile|entropy]
-           [--calib-limit N] [--report] [--compress manifest|all|none] [--json]
+           [--calib-limit N] [--weight-bits 2..8] [--report] [--compress manifest|all|none] [--json]
            (--compress all deflates the tensor data too: smaller file, but load copies it)
   eval <model.onnx|model.eqp> --data DIR [--limit N] [--batch B] [--backend ref|wasm|webgpu] [--threads N] [--mean M --std S] [--json]
   run <model.onnx|model.eqp> --input <file.npy|file.png|idx:DIR:i> [--mean M --std S] [--json]
@@ -311,6 +311,7 @@ export async function main(argv: string[]): Promise<number> {
       "calib-limit": { type: "string" },
       out: { type: "string" },
       method: { type: "string" },
+      "weight-bits": { type: "string" },
       "per-channel-act": { type: "boolean" },
       report: { type: "boolean" },
       compress: { type: "string" },
@@ -434,7 +435,13 @@ export async function main(argv: string[]): Promise<number> {
       if (!["manifest", "all", "none"].includes(compress)) {
         throw new EdgeqError("E_USAGE", "--compress must be manifest|all|none");
       }
-      const r = quantize(onnxBytes, calib, { method, compress, producer: { source: model } });
+      const weightBits = num(o["weight-bits"], "weight-bits") ?? 8;
+      const r = quantize(onnxBytes, calib, {
+        method,
+        compress,
+        weightBits,
+        producer: { source: model },
+      });
       await writePackedFile(o.out, r.bytes);
       const summary = {
         out: o.out,

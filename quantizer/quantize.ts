@@ -59,6 +59,11 @@ export interface QuantizeOptions {
    * QConv with a residual input. Bit-identical to the unfused QConv + QAdd. Default true.
    */
   fuseResidual?: boolean;
+  /**
+   * Weight bits, 2..8 (symmetric per channel, stored as int8 in [-(2^(b-1)-1), 2^(b-1)-1]).
+   * Default 8. 7 lets the wasm relaxed-SIMD GEMM take each weight in one dot instruction.
+   */
+  weightBits?: number;
 }
 
 /** One quantized layer, as reported by {@link quantize} and stored in the manifest. */
@@ -111,6 +116,10 @@ export function quantize(
   opts: QuantizeOptions = {},
 ): QuantizeResult {
   const method = opts.method ?? "variance";
+  const wBits = opts.weightBits ?? 8;
+  if (!Number.isInteger(wBits) || wBits < 2 || wBits > 8) {
+    throw new EdgeqError("E_USAGE", `weightBits must be an integer 2..8, got ${wBits}`);
+  }
   const est: RangeEstimator | undefined = METHODS[method]?.();
   if (!est) throw new EdgeqError("E_USAGE", `unknown method '${method}'`);
   const g0 = importOnnx(onnxBytes);
@@ -124,7 +133,10 @@ export function quantize(
     const r = est.estimate(s, { bits: 8 });
     return scaleFor(r, 8, false);
   };
-  const lowered = lower(shortcutsFirst(g), paramsOf, { fuseResidual: opts.fuseResidual ?? true });
+  const lowered = lower(shortcutsFirst(g), paramsOf, {
+    fuseResidual: opts.fuseResidual ?? true,
+    weightBits: wBits,
+  });
   const model: PackedGraph = {
     format: "edgeq-graph",
     name: g.name,
@@ -144,6 +156,7 @@ export function quantize(
       version: "1",
       method,
       calib_samples: calib.n,
+      weight_bits: wBits,
       ...opts.producer,
     },
     tensors: lowered.tensors,
@@ -222,7 +235,7 @@ const PASS_THROUGH = new Set([
 function lower(
   g: Graph,
   paramsOf: (t: string) => QuantParams,
-  opts: { fuseResidual: boolean },
+  opts: { fuseResidual: boolean; weightBits: number },
 ): Lowered {
   const producerIndex = new Map<string, number>();
   g.nodes.forEach((n, i) => n.outputs.forEach((o) => o && producerIndex.set(o, i)));
@@ -383,7 +396,7 @@ function lower(
       const py = paramsOf(yOrig);
       // With a fused residual the conv requantizes to its own (c) parameters first.
       const pc = res ? paramsOf(n.outputs[0]) : py;
-      const { wq, sw, m } = quantizeWeights(n, w);
+      const { wq, sw, m } = quantizeWeights(n, w, opts.weightBits);
       const alpha = n.op === "Gemm" ? attrFloat(n.attrs, "alpha", 1) : 1;
       const beta = n.op === "Gemm" ? attrFloat(n.attrs, "beta", 1) : 1;
       const bias = new Int32Array(m);
@@ -563,7 +576,11 @@ function lower(
       yOrig = relu.outputs[0];
     }
     const py = paramsOf(yOrig);
-    const { wq, sw } = quantizeWeights({ ...n, op: "Gemm", attrs: { transB: 0 } }, w);
+    const { wq, sw } = quantizeWeights(
+      { ...n, op: "Gemm", attrs: { transB: 0 } },
+      w,
+      opts.weightBits,
+    );
     const bias = new Int32Array(nn);
     const mult: number[] = [], shift: number[] = [];
     for (let j = 0; j < nn; j++) {
@@ -643,8 +660,13 @@ function clampI32(v: number): number {
   return Math.max(-2147483648, Math.min(2147483647, v));
 }
 
-/** Symmetric per-output-channel int8 weights ([M, ...] for Conv, [N, K] for Gemm). */
-function quantizeWeights(n: Node, w: Tensor): { wq: Tensor; sw: Float64Array; m: number } {
+/** Symmetric per-output-channel int8 weights of `bits` bits ([M, ...] for Conv, [N, K] for Gemm). */
+function quantizeWeights(
+  n: Node,
+  w: Tensor,
+  bits: number,
+): { wq: Tensor; sw: Float64Array; m: number } {
+  const qm = (1 << (bits - 1)) - 1;
   let data = w.data as Float32Array;
   let shape = w.shape;
   if (n.op === "Gemm" && attrInt(n.attrs, "transB", 0) === 0) {
@@ -662,10 +684,10 @@ function quantizeWeights(n: Node, w: Tensor): { wq: Tensor; sw: Float64Array; m:
   for (let c = 0; c < m; c++) {
     let amax = 0;
     for (let j = 0; j < per; j++) amax = Math.max(amax, Math.abs(data[c * per + j]));
-    sw[c] = amax > 0 ? amax / 127 : 1;
+    sw[c] = amax > 0 ? amax / qm : 1;
     for (let j = 0; j < per; j++) {
       const v = data[c * per + j] / sw[c];
-      q[c * per + j] = Math.max(-127, Math.min(127, Math.sign(v) * Math.round(Math.abs(v))));
+      q[c * per + j] = Math.max(-qm, Math.min(qm, Math.sign(v) * Math.round(Math.abs(v))));
     }
   }
   return { wq: { dtype: "int8", shape, data: q }, sw, m };

@@ -309,3 +309,28 @@ Deno.test("quantize: Conv → Clip(0, 6) (ReLU6) becomes the QConv's clamp, equa
     assert.ok(Math.abs(a[i] - b[i]) < 0.05, `${i}: ${a[i]} vs ${b[i]}`);
   }
 });
+
+Deno.test("quantize: weightBits narrows every QConv/QGemm weight to ±(2^(b-1)-1); bad values are E_USAGE", async () => {
+  const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 32 });
+  const onnx = await Deno.readFile(R14);
+  for (const bits of [7, 4]) {
+    const { graph } = loadPackedGraph(quantize(onnx, calib, { weightBits: bits }).bytes);
+    const qm = (1 << (bits - 1)) - 1;
+    let layers = 0;
+    for (const n of graph.nodes.filter((n) => n.op === "QConv" || n.op === "QGemm")) {
+      const w = graph.initializers.get(n.inputs[1])!.data as Int8Array;
+      let lo = 0, hi = 0;
+      for (const v of w) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+      // Symmetric per channel: the largest weight of some channel reaches ±qm.
+      assert.ok(lo >= -qm && hi <= qm && Math.max(-lo, hi) === qm, `${n.name}: ${lo}..${hi}`);
+      layers++;
+    }
+    assert.equal(layers, 16);
+  }
+  for (const bad of [1, 9, 7.5]) {
+    assert.throws(
+      () => quantize(onnx, calib, { weightBits: bad }),
+      (e) => e instanceof EdgeqError && e.code === "E_USAGE",
+    );
+  }
+});
