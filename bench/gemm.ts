@@ -154,12 +154,27 @@ async function child(
     0,
   ]);
   rows.push(stats(
-    `edgeq int8 GEMM (${inst.build})`,
+    `edgeq int8 GEMM, split path: 8-bit weights (${inst.build})`,
     threads,
     ops,
     await timeIt(runs, warm, () => {
       par("pack_rows", [x, 0, K, Kp, xa], M, 16);
       par("gemm_rows", [xa, rb, panel, rb, Kp / 8, ep, 0, N], M, 4);
+    }),
+  ));
+  // ---- int8, 7-bit weights in -64..63: the s8 layout (1 byte per element, one dot per 16)
+  const Kp7 = Math.ceil(K / 16) * 16;
+  const w7 = arena.alloc(N * K), panel7 = arena.alloc(N * Kp7), xa7 = arena.alloc(M * Kp7);
+  const wd7 = new Int8Array(inst.memory.buffer, w7, N * K);
+  for (let i = 0; i < N * K; i++) wd7[i] = ((i * 104729) % 127) - 63;
+  k.pack_w7(w7, K, Kp7, panel7, 0, N);
+  rows.push(stats(
+    `edgeq int8 GEMM, s8 path: 7-bit weights (${inst.build})`,
+    threads,
+    ops,
+    await timeIt(runs, warm, () => {
+      par("pack_rows7", [x, 0, K, Kp7, xa7], M, 16);
+      par("gemm_rows7", [xa7, Kp7, panel7, Kp7, Kp7 / 16, ep, 0, N], M, 4);
     }),
   ));
   // ---- 4-bit / 2-bit weights: the packed panel is decoded per call (as in the backend)

@@ -12,7 +12,7 @@ import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
-import { binaryCalls } from "../kernels/wasm/ops_int8.ts";
+import { binaryCalls, gemmPaths } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
@@ -39,6 +39,16 @@ function randQ(r: Rng, dtype: Q, shape: number[]): Tensor {
 function randW(r: Rng, shape: number[]): Tensor {
   const data = new Int8Array(prod(shape));
   for (let i = 0; i < data.length; i++) data[i] = r.int(-128, 127) || 1;
+  return { dtype: "int8", shape, data };
+}
+
+/** 7-bit weights (−64..63, the s8 layout's range) with the extremes frequent. */
+function randW7(r: Rng, shape: number[]): Tensor {
+  const data = new Int8Array(prod(shape));
+  for (let i = 0; i < data.length; i++) {
+    const e = r.u32() % 8;
+    data[i] = e === 0 ? -64 : e === 1 ? 63 : r.int(-64, 63) || 1;
+  }
   return { dtype: "int8", shape, data };
 }
 
@@ -85,7 +95,10 @@ async function check(name: string, nodes: TestNode[], fallbacks: string[] = []):
   }
 }
 
-function convCase(r: Rng, o: { depthwise?: boolean; pointwise?: boolean } = {}): TestNode {
+function convCase(
+  r: Rng,
+  o: { depthwise?: boolean; pointwise?: boolean; w7?: boolean } = {},
+): TestNode {
   const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
   const N = r.int(1, 2);
   const kh = o.pointwise ? 1 : r.pick([1, 2, 3, 3, 5]), kw = o.pointwise ? 1 : r.pick([1, 3, 3, 4]);
@@ -107,7 +120,7 @@ function convCase(r: Rng, o: { depthwise?: boolean; pointwise?: boolean } = {}):
     C = r.int(1, 67);
     M = r.int(1, 67);
   }
-  const w = randW(r, [M, C / group, kh, kw]);
+  const w = (o.w7 ? randW7 : randW)(r, [M, C / group, kh, kw]);
   const K = (C / group) * kh * kw;
   const x = randQ(r, xdt, [N, C, H, W]);
   const attrs: Record<string, unknown> = {
@@ -198,7 +211,7 @@ Deno.test("wasm QConv: depthwise and pointwise", async () => {
   ]);
 });
 
-function gemmCase(r: Rng, K: number): TestNode {
+function gemmCase(r: Rng, K: number, w7 = false): TestNode {
   const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
   const N = r.int(1, 67);
   const lead = r.pick([[r.int(1, 70)], [r.int(1, 3), r.int(1, 9)], [1]]);
@@ -213,7 +226,7 @@ function gemmCase(r: Rng, K: number): TestNode {
     attrs,
     inputs: [
       { t: randQ(r, xdt, [...lead, K]) },
-      { t: randW(r, [N, K]), constant: true },
+      { t: (w7 ? randW7 : randW)(r, [N, K]), constant: true },
       r.u32() % 3 ? { t: randBias(r, N), constant: true } : undefined,
     ],
   };
@@ -223,6 +236,25 @@ Deno.test("wasm QGemm: odd M, N, K (K = 1 included), leading dims", async () => 
   const r = new Rng(21);
   const ks = [1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64, 100, 257, 300];
   await check("QGemm", ks.flatMap((k) => [gemmCase(r, k), gemmCase(r, k)]));
+});
+
+Deno.test("wasm 7-bit weights (s8 layout): QConv and QGemm, odd shapes, both paths", async () => {
+  const r = new Rng(23);
+  const ks = [1, 2, 7, 15, 16, 17, 31, 33, 100, 257];
+  const nodes = [
+    ...Array.from({ length: 24 }, () => convCase(r, { w7: true })),
+    ...Array.from({ length: 8 }, () => convCase(r, { w7: true, pointwise: true })),
+    ...ks.flatMap((k) => [gemmCase(r, k, true), gemmCase(r, k, true)]),
+  ];
+  // group-1 convs and every gemm take the s8 layout; one weight at −65 forces the split one
+  const expectS8 = nodes.filter((n) => n.op === "QGemm" || n.attrs.group === 1).length;
+  const split = gemmCase(r, 40, true);
+  (split.inputs[1]!.t.data as Int8Array)[17] = -65;
+  nodes.push(split);
+  const before = { ...gemmPaths };
+  await check("s8", nodes);
+  assert.equal(gemmPaths.s8 - before.s8, expectS8 * CONFIGS.length);
+  assert.equal(gemmPaths.split - before.split, CONFIGS.length);
 });
 
 function addCase(r: Rng, shapeA: number[], shapeB: number[]): TestNode {
@@ -422,6 +454,25 @@ Deno.test("wasm relaxed-dot safety: extreme activations × extreme weights, long
         constant: true,
       }],
     });
+  }
+  // s8 layout: weights at −64/63 × activations at the 8-bit extremes, K up to 65536
+  for (const K of [16, 1000, 65536]) {
+    for (const xdt of ["uint8", "int8"] as const) {
+      const rows = K > 4096 ? 2 : 5, N = K > 4096 ? 3 : 7;
+      const x = { dtype: xdt, shape: [rows, K], data: ext(xdt, rows * K) } as Tensor;
+      const wd = Int8Array.from({ length: N * K }, () => r.pick([-64, 63]));
+      if (K === 65536) {
+        x.data.fill(xdt === "uint8" ? 255 : -128);
+        wd.fill(-64, 0, K);
+        wd.fill(63, K, 2 * K);
+      }
+      const q = quantizeMultiplier(1 / (K * 255));
+      nodes.push({
+        op: "QGemm",
+        attrs: { x_zp: xdt === "uint8" ? 0 : 127, mult: q.mult, shift: q.shift, y_zp: 0 },
+        inputs: [{ t: x }, { t: { dtype: "int8", shape: [N, K], data: wd }, constant: true }],
+      });
+    }
   }
   await check("relaxed safety", nodes);
 });

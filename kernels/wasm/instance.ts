@@ -25,6 +25,8 @@ export interface KernelExports {
     hi: number,
   ): void;
   fill_row(dst: number, u: number, C: number, Cp: number): void;
+  fill_row7(dst: number, u: number, C: number, Cp: number): void;
+  pack_w7(w: number, K: number, Kp: number, dst: number, lo: number, hi: number): void;
   pack_rows(
     x: number,
     signed: number,

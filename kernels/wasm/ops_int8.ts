@@ -115,9 +115,13 @@ function requantFields(
 
 /** A weight panel: where the kernels find the encoded weights at run time. */
 interface Panel {
-  /** K rounded up to the 8-element step. */
+  /** K rounded up to the vector step (8 elements split, 16 elements s8). */
   kp: number;
-  /** int32 [N]: −zp_u·Σ_k w (the zero-point correction per column). */
+  /** Bytes of an encoded row (2·kp split, kp s8). */
+  rb: number;
+  /** The s8 layout (7-bit weights, 1 byte per element) rather than the split one. */
+  s8: boolean;
+  /** int32 [N]: the per-column constant (split: −zp_u·Σw; s8: (128 − zp_u)·Σw). */
   corr: number;
   /** Scratch bytes the panel needs at run time (sub-byte layouts decode into scratch). */
   scratchBytes: number;
@@ -128,11 +132,33 @@ interface Panel {
 const BITS: Record<string, number> = { i4: 4, i2: 2, b1: 1 };
 
 /**
+ * Counters for tests and profiling: GEMM-based QConv/QGemm nodes compiled onto the s8
+ * layout (7-bit weights, one relaxed dot per 16 products) and onto the split layout.
+ *
+ * @example
+ * ```ts
+ * const before = gemmPaths.s8; // ... compile ...; gemmPaths.s8 - before
+ * ```
+ */
+export const gemmPaths: { s8: number; split: number } = { s8: 0, split: 0 };
+
+/**
+ * Whether a layer takes the s8 layout: every weight in −64..63 (so that w + 64 is a
+ * valid i7 operand on every host). Sub-byte layouts always fit; int8 weights are
+ * scanned at load, so files quantized with 8-bit weights keep the split path.
+ */
+function fitsS8(w: Int8Array, layout: string): boolean {
+  const ok = layout !== "i8" || w.every((v) => v >= -64 && v <= 63);
+  gemmPaths[ok ? "s8" : "split"]++;
+  return ok;
+}
+
+/**
  * Prepares an int8-valued [N][K] weight matrix for the GEMM. Layout "i8": encoded once
- * into a persistent panel (2 bytes per weight). Layouts "i4" / "i2" / "b1": the packed
- * bytes stay in memory as they are (K/2, K/4, K/8 bytes per row); each call decodes
- * them into the scratch region (b1 switches to i2 when a zero must be stored, e.g. conv
- * channel padding).
+ * into a persistent panel (s8: 1 byte per weight, split: 2 bytes). Layouts "i4" / "i2" /
+ * "b1": the packed bytes stay in memory as they are (K/2, K/4, K/8 bytes per row); each
+ * call decodes them into the scratch region (b1 switches to i2 when a zero must be
+ * stored, e.g. conv channel padding).
  */
 function makePanel(
   c: CompileCtx,
@@ -141,8 +167,9 @@ function makePanel(
   k: number,
   zpU: number,
   layout: string,
+  s8: boolean,
 ): Panel {
-  const kp = roundUp(k, 8);
+  const kp = roundUp(k, s8 ? 16 : 8), rb = s8 ? kp : 2 * kp;
   let sum = 0;
   const cs = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -150,28 +177,32 @@ function makePanel(
     for (let j = 0; j < k; j++) sum += w[i * k + j];
     cs[i] = sum;
   }
-  const corr = c.arena.i32(cs.map((v) => Math.imul(-zpU, v)));
+  const f = s8 ? 128 - zpU : -zpU;
+  const corr = c.arena.i32(cs.map((v) => Math.imul(f, v)));
   if (layout === "i8") {
-    const panel = c.arena.alloc(n * 2 * kp);
-    const colsum = c.arena.alloc(n * 4);
+    const panel = c.arena.alloc(n * rb);
     const mark = c.arena.top;
     const tmp = c.arena.put(w);
-    c.k.pack_w(tmp, k, kp, panel, colsum, 0, n);
+    if (s8) c.k.pack_w7(tmp, k, kp, panel, 0, n);
+    else c.k.pack_w(tmp, k, kp, panel, c.arena.alloc(n * 4), 0, n);
     c.arena.top = mark; // the unpacked copy is not kept
-    return { kp, corr, scratchBytes: 0, get: () => panel };
+    return { kp, rb, s8, corr, scratchBytes: 0, get: () => panel };
   }
   if (layout === "b1" && w.some((v) => v === 0)) layout = "i2";
   const bytes = pack(layout as LayoutName, w, [n, k]);
   const src = c.arena.put(bytes);
   const rowBytes = bytes.length / n, bits = BITS[layout];
-  const scratchBytes = roundUp(n * 2 * kp, 16);
+  const scratchBytes = roundUp(n * rb, 16);
+  const decode = s8 ? "decode_w7" : "decode_w";
   return {
     kp,
+    rb,
+    s8,
     corr,
     scratchBytes,
     get(env, off) {
       const dst = env.scratch + off;
-      env.par("decode_w", [bits, src, rowBytes, k, kp, dst], n, grainFor(k));
+      env.par(decode, [bits, src, rowBytes, k, kp, dst], n, grainFor(k));
       return dst;
     },
   };
@@ -301,7 +332,9 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     };
   }
   // Weights [M][C][kh][kw] → [M][kh][kw][Cp] (zero channels C..Cp), then encoded.
-  const Cp = roundUp(C, 8), rb = 2 * Cp, K = kh * kw * Cp, prb = kh * kw * rb;
+  const s8 = fitsS8(w.data as Int8Array, layout);
+  const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, K = kh * kw * Cp;
+  const prb = kh * kw * rb;
   const wr = new Int8Array(M * K);
   const wd = w.data as Int8Array;
   for (let m = 0; m < M; m++) {
@@ -309,12 +342,16 @@ export function compileQConv(c: CompileCtx): Step | undefined {
       for (let t = 0; t < kh * kw; t++) wr[m * K + t * Cp + ci] = wd[(m * C + ci) * kh * kw + t];
     }
   }
-  const pk = makePanel(c, wr, M, K, zpU, layout);
+  const pk = makePanel(c, wr, M, K, zpU, layout, s8);
   base[EP.ccol] = pk.corr;
   setWords(c, cg, { [CG.rb]: rb });
   setWords(c, ep, base);
   const pad = c.arena.alloc(rb);
-  c.k.fill_row(pad, zpU, C, Cp);
+  if (s8) c.k.fill_row7(pad, zpU, C, Cp);
+  else c.k.fill_row(pad, zpU, C, Cp);
+  const [prepFn, rowsFn, convFn] = s8
+    ? ["prep_x7", "gemm_rows7", "conv_gemm7"]
+    : ["prep_x", "gemm_rows", "conv_gemm"];
   const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
   const xpBytes = roundUp(HW * rb, 16);
@@ -326,14 +363,14 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     setWords(env, cg, { [CG.scratch]: xp + xpBytes, [CG.sstride]: sstride });
     const panel = pk.get(env, panelOff);
     for (let n = 0; n < N; n++) {
-      env.par("prep_x", [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(2 * C));
+      env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(2 * C));
       setWords(env, ep, {
         [EP.out]: env.addr(y) + n * M * P,
         [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
       });
       if (pointwise) {
-        env.par("gemm_rows", [xp, rb, panel, rb, Cp / 8, ep, 0, M], P, grainFor(M * Cp));
-      } else env.par("conv_gemm", [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
+        env.par(rowsFn, [xp, rb, panel, rb, rb / 16, ep, 0, M], P, grainFor(M * Cp));
+      } else env.par(convFn, [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
     }
   };
 }
@@ -442,7 +479,11 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   const xdt = xm.dtype as QDType, ydt = readQDType(c.op, a, xdt);
   const xs = signedOf(xdt);
   const xZp = readZp(c.op, a, "x_zp", xdt);
-  const pk = makePanel(c, w.data as Int8Array, N, K, xs ? xZp + 128 : xZp, layout);
+  const s8 = fitsS8(w.data as Int8Array, layout);
+  const pk = makePanel(c, w.data as Int8Array, N, K, xs ? xZp + 128 : xZp, layout, s8);
+  const [packFn, rowsFn, colsFn] = s8
+    ? ["pack_rows7", "gemm_rows7", "gemm_cols7"]
+    : ["pack_rows", "gemm_rows", "gemm_cols"];
   const ep = words(c, EP_WORDS);
   setWords(c, ep, {
     ...requantFields(c, N, ydt),
@@ -451,7 +492,7 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     [EP.ors]: N,
     [EP.ocs]: 1,
   });
-  const rb = 2 * pk.kp;
+  const rb = pk.rb, steps = rb / 16;
   const panelOff = roundUp(rows * rb, 16);
   const [x] = node.inputs, y = node.outputs[0];
   // The popcount path has its own record: no zero-point column correction (x_zp = 0 and
@@ -471,16 +512,11 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     if (bin?.run(env, env.addr(x))) return;
     const xa = env.scratch;
     const panel = pk.get(env, panelOff);
-    env.par("pack_rows", [env.addr(x), xs, K, pk.kp, xa], rows, grainFor(2 * K));
+    env.par(packFn, [env.addr(x), xs, K, pk.kp, xa], rows, grainFor(2 * K));
     setWords(env, ep, { [EP.out]: env.addr(y) });
     if (rows >= 8) {
-      env.par("gemm_rows", [xa, rb, panel, rb, pk.kp / 8, ep, 0, N], rows, grainFor(N * pk.kp));
-    } else {env.par(
-        "gemm_cols",
-        [xa, rb, panel, rb, pk.kp / 8, ep, rows],
-        N,
-        grainFor(rows * pk.kp),
-      );}
+      env.par(rowsFn, [xa, rb, panel, rb, steps, ep, 0, N], rows, grainFor(N * pk.kp));
+    } else env.par(colsFn, [xa, rb, panel, rb, steps, ep, rows], N, grainFor(rows * pk.kp));
   };
 }
 

@@ -1,7 +1,7 @@
 // QConv: im2row over encoded NHWC pixel rows + the int8 GEMM, and a direct scalar
 // kernel for grouped / depthwise convolutions.
 import { finish, loadEp } from "./epilogue";
-import { gemm } from "./gemm";
+import { gemmT } from "./gemm";
 import { ld8 } from "./requant";
 
 /** Output pixels per im2row chunk. */
@@ -77,7 +77,16 @@ export const CG_OH: i32 = 60;
 }
 
 /** Conv output pixels [lo, hi) through im2row + gemm, all M channels. */
-export function conv_gemm(
+export function conv_gemm(xp: usize, pad: usize, wp: usize, cg: usize, ep: usize, lo: i32, hi: i32, tid: i32): void {
+  convGemmT<u8>(xp, pad, wp, cg, ep, lo, hi, tid);
+}
+
+/** conv_gemm on the s8 layout (7-bit weights; pixel rows of Cp bytes). */
+export function conv_gemm7(xp: usize, pad: usize, wp: usize, cg: usize, ep: usize, lo: i32, hi: i32, tid: i32): void {
+  convGemmT<i8>(xp, pad, wp, cg, ep, lo, hi, tid);
+}
+
+function convGemmT<T>(
   xp: usize,
   pad: usize,
   wp: usize,
@@ -113,7 +122,7 @@ export function conv_gemm(
       q,
       scratch,
     );
-    gemm(scratch, prb, wp, prb, steps, ep, p, q - p, 0, M);
+    gemmT<T>(scratch, prb, wp, prb, steps, ep, p, q - p, 0, M);
   }
 }
 

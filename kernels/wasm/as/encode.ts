@@ -141,3 +141,96 @@ export function decode_w(bits: i32, src: usize, rowBytes: i32, K: i32, Kp: i32, 
     }
   }
 }
+
+// ---- The 7-bit-weight layout ("s8"): one byte per element, 16 reduction steps per vector.
+// When every weight of a layer is in -64..63:
+//   A: a' = u - 128 (the signed i8 operand: x ^ 0x80 for uint8, x itself for int8)
+//   W: w' = w + 64  (the i7 operand: always 0..127)
+// Σ u·w = Σ a'·w' - 64·Σ a' + 128·Σ w; pairs of products stay within 2·128·127 = 32512.
+// Padding elements are 0 on both sides (they add nothing to either sum).
+
+/**
+ * NCHW image -> s8 pixel rows [HW][Cp] (Cp a multiple of 16) for pixels [lo, hi);
+ * channels C..Cp-1 hold 0.
+ */
+export function prep_x7(
+  x: usize,
+  signed: i32,
+  C: i32,
+  HW: i32,
+  Cp: i32,
+  dst: usize,
+  lo: i32,
+  hi: i32,
+): void {
+  const flip: u8 = signed ? 0 : 0x80;
+  const rb = <usize>Cp, hw = <usize>HW;
+  for (let p = lo; p < hi; p++) {
+    const row = dst + <usize>p * rb;
+    for (let i: usize = 0; i < rb; i += 16) v128.store(row + i, i8x16.splat(0));
+  }
+  // channel-major: for each channel, a strided scatter of a contiguous run of pixels
+  for (let c = 0; c < C; c++) {
+    const src = x + <usize>c * hw;
+    let d = dst + <usize>lo * rb + <usize>c;
+    for (let p = lo; p < hi; p++, d += rb) store<u8>(d, load<u8>(src + <usize>p) ^ flip);
+  }
+}
+
+/** One s8 row of Cp elements: the first C equal to a' = u - 128, the rest 0 (the pad pixel). */
+export function fill_row7(dst: usize, u: i32, C: i32, Cp: i32): void {
+  memory.fill(dst, 0, <usize>Cp);
+  memory.fill(dst, <u8>(u - 128), <usize>C);
+}
+
+/** Rows [lo, hi) of an 8-bit matrix [rows][K] -> s8 rows [Kp] (row r at dst + r*Kp). */
+export function pack_rows7(
+  x: usize,
+  signed: i32,
+  K: i32,
+  Kp: i32,
+  dst: usize,
+  lo: i32,
+  hi: i32,
+): void {
+  const flip = i8x16.splat(signed ? 0 : -128);
+  const rb = <usize>Kp, k = <usize>K, k16 = k & ~15;
+  for (let r = lo; r < hi; r++) {
+    const row = dst + <usize>r * rb;
+    const src = x + <usize>r * k;
+    let i: usize = 0;
+    for (; i < k16; i += 16) v128.store(row + i, v128.xor(v128.load(src + i), flip));
+    if (i < rb) {
+      v128.store(row + i, i8x16.splat(0));
+      const f = <u8>i8x16.extract_lane_u(flip, 0);
+      for (; i < k; i++) store<u8>(row + i, load<u8>(src + i) ^ f);
+    }
+  }
+}
+
+/** Weight rows [lo, hi) of an int8 matrix [N][K] (all in -64..63) -> s8 rows [Kp] of w + 64. */
+export function pack_w7(w: usize, K: i32, Kp: i32, dst: usize, lo: i32, hi: i32): void {
+  const rb = <usize>Kp;
+  for (let n = lo; n < hi; n++) {
+    const row = dst + <usize>n * rb;
+    const src = w + <usize>n * <usize>K;
+    memory.fill(row, 0, rb);
+    for (let k = 0; k < K; k++) store<u8>(row + <usize>k, <u8>(<i32>load<i8>(src + <usize>k) + 64));
+  }
+}
+
+/** decode_w into the s8 layout (w + 64; sub-byte values are always in -64..63). */
+export function decode_w7(bits: i32, src: usize, rowBytes: i32, K: i32, Kp: i32, dst: usize, lo: i32, hi: i32, _tid: i32): void {
+  const rb = <usize>Kp;
+  const per = 8 / bits, mask = (1 << bits) - 1, sh = 32 - bits;
+  for (let n = lo; n < hi; n++) {
+    const row = dst + <usize>n * rb;
+    const s = src + <usize>n * <usize>rowBytes;
+    memory.fill(row, 0, rb);
+    for (let k = 0; k < K; k++) {
+      const byte = <i32>load<u8>(s + <usize>(k / per));
+      const v = (byte >> ((k % per) * bits)) & mask;
+      store<u8>(row + <usize>k, <u8>((bits == 1 ? (v ? 1 : -1) : (v << sh) >> sh) + 64));
+    }
+  }
+}

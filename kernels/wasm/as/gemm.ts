@@ -1,20 +1,58 @@
 // int8 GEMM on encoded operands (encode.ts): raw[r][c] = Σ_k u[r][k]·w[c][k], then the
 // fused epilogue. Register tile 2 rows x 4 columns, with 1-row / 1-column edges.
+// Every tile loop is written once, generic over a marker type that selects the operand
+// layout at compile time: u8 = the split layout (2 bytes per element), i8 = the s8 layout
+// of 7-bit weights (1 byte per element: a' = u - 128 times w' = w + 64, with the row
+// correction -64·Σa' added per output; encode.ts).
 import { finish, finish4, loadEp, vecEpilogue } from "./epilogue";
 
 // @ts-ignore: decorator
-@inline function dot(acc: v128, w: v128, a: v128): v128 {
+@inline function dot<T>(acc: v128, w: v128, a: v128): v128 {
+  if (isSigned<T>()) {
+    if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, w, acc);
+    const l = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(w));
+    const h = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(w));
+    return i32x4.add(acc, i32x4.add(l, h));
+  }
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, a, acc);
   return i32x4.add(acc, i32x4.dot_i16x8_s(a, w));
 }
 
-/** Horizontal sum: relaxed lanes are (lo, hi, lo, hi) → lo + 128·hi; baseline: plain sum. */
+/** Horizontal sum: split relaxed lanes are (lo, hi, lo, hi) → lo + 128·hi; else a plain sum. */
 // @ts-ignore: decorator
-@inline export function hsum(v: v128): i32 {
+@inline function hsumT<T>(v: v128): i32 {
   const l0 = i32x4.extract_lane(v, 0), l1 = i32x4.extract_lane(v, 1);
   const l2 = i32x4.extract_lane(v, 2), l3 = i32x4.extract_lane(v, 3);
-  if (ASC_FEATURE_RELAXED_SIMD) return l0 + l2 + ((l1 + l3) << 7);
+  if (ASC_FEATURE_RELAXED_SIMD && !isSigned<T>()) return l0 + l2 + ((l1 + l3) << 7);
   return l0 + l1 + l2 + l3;
+}
+
+/** Horizontal sum of the split layout (lanes (lo, hi, lo, hi) in the relaxed build). */
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): i32 {
+  return hsumT<u8>(v);
+}
+
+/** Σ a' over one s8 row as 4 partial lanes (kb bytes). */
+// @ts-ignore: decorator
+@inline function rowAcc(a: usize, kb: usize): v128 {
+  let s = i32x4.splat(0);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const one = i8x16.splat(1);
+    for (let k: usize = 0; k < kb; k += 16) s = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a + k), one, s);
+  } else {
+    for (let k: usize = 0; k < kb; k += 16) {
+      s = i32x4.add(s, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(a + k))));
+    }
+  }
+  return s;
+}
+
+/** The row correction of the s8 layout, -64·Σa' (0 for the split layout). */
+// @ts-ignore: decorator
+@inline function rowCorr<T>(a: usize, kb: usize): i32 {
+  if (!isSigned<T>()) return 0;
+  return -(hsumT<i8>(rowAcc(a, kb)) << 6);
 }
 
 /** Bytes of weight panel a column block may take (kept in L2 while rows stream by). */
@@ -29,6 +67,22 @@ export function gemm(
   a: usize, lda: i32, w: usize, ldw: i32, steps: i32, ep: usize,
   rowBase: i32, nrows: i32, c0: i32, c1: i32,
 ): void {
+  gemmT<u8>(a, lda, w, ldw, steps, ep, rowBase, nrows, c0, c1);
+}
+
+/** gemm on the s8 layout (7-bit weights; encode.ts). */
+export function gemm7(
+  a: usize, lda: i32, w: usize, ldw: i32, steps: i32, ep: usize,
+  rowBase: i32, nrows: i32, c0: i32, c1: i32,
+): void {
+  gemmT<i8>(a, lda, w, ldw, steps, ep, rowBase, nrows, c0, c1);
+}
+
+/** gemm / gemm7 by marker type (u8: split layout, i8: s8 layout). */
+export function gemmT<T>(
+  a: usize, lda: i32, w: usize, ldw: i32, steps: i32, ep: usize,
+  rowBase: i32, nrows: i32, c0: i32, c1: i32,
+): void {
   loadEp(ep);
   let nb = (PANEL_BYTES / ldw) & ~3;
   if (nb < 4) nb = 4;
@@ -38,15 +92,15 @@ export function gemm(
     if (px) {
       // 4 pixels × 2 channels per tile, vector requantization per channel
       const r4 = nrows & ~3;
-      gemmBlockPx(a, lda, w, ldw, steps, rowBase, r4, cb, ce);
+      gemmBlockPx<T>(a, lda, w, ldw, steps, rowBase, r4, cb, ce);
       if (r4 < nrows) {
-        gemmBlock(a + <usize>r4 * <usize>lda, lda, w, ldw, steps, rowBase + r4, nrows - r4, cb, ce);
+        gemmBlock<T>(a + <usize>r4 * <usize>lda, lda, w, ldw, steps, rowBase + r4, nrows - r4, cb, ce);
       }
-    } else gemmBlock(a, lda, w, ldw, steps, rowBase, nrows, cb, ce);
+    } else gemmBlock<T>(a, lda, w, ldw, steps, rowBase, nrows, cb, ce);
   }
 }
 
-function gemmBlock(
+function gemmBlock<T>(
   a: usize, lda: i32, w: usize, ldw: i32, steps: i32,
   rowBase: i32, nrows: i32, c0: i32, c1: i32,
 ): void {
@@ -54,6 +108,7 @@ function gemmBlock(
   let r = 0;
   for (; r + 2 <= nrows; r += 2) {
     const a0 = a + <usize> r * la, a1 = a0 + la;
+    const q0 = rowCorr<T>(a0, kb), q1 = rowCorr<T>(a1, kb);
     let c = c0;
     for (; c + 4 <= c1; c += 4) {
       const w0 = w + <usize> c * lw, w1 = w0 + lw, w2 = w1 + lw, w3 = w2 + lw;
@@ -62,72 +117,73 @@ function gemmBlock(
       for (let k: usize = 0; k < kb; k += 16) {
         const x0 = v128.load(a0 + k), x1 = v128.load(a1 + k);
         let v = v128.load(w0 + k);
-        s00 = dot(s00, v, x0);
-        s10 = dot(s10, v, x1);
+        s00 = dot<T>(s00, v, x0);
+        s10 = dot<T>(s10, v, x1);
         v = v128.load(w1 + k);
-        s01 = dot(s01, v, x0);
-        s11 = dot(s11, v, x1);
+        s01 = dot<T>(s01, v, x0);
+        s11 = dot<T>(s11, v, x1);
         v = v128.load(w2 + k);
-        s02 = dot(s02, v, x0);
-        s12 = dot(s12, v, x1);
+        s02 = dot<T>(s02, v, x0);
+        s12 = dot<T>(s12, v, x1);
         v = v128.load(w3 + k);
-        s03 = dot(s03, v, x0);
-        s13 = dot(s13, v, x1);
+        s03 = dot<T>(s03, v, x0);
+        s13 = dot<T>(s13, v, x1);
       }
       const g = rowBase + r;
-      finish(g, c, hsum(s00));
-      finish(g, c + 1, hsum(s01));
-      finish(g, c + 2, hsum(s02));
-      finish(g, c + 3, hsum(s03));
-      finish(g + 1, c, hsum(s10));
-      finish(g + 1, c + 1, hsum(s11));
-      finish(g + 1, c + 2, hsum(s12));
-      finish(g + 1, c + 3, hsum(s13));
+      finish(g, c, hsumT<T>(s00) + q0);
+      finish(g, c + 1, hsumT<T>(s01) + q0);
+      finish(g, c + 2, hsumT<T>(s02) + q0);
+      finish(g, c + 3, hsumT<T>(s03) + q0);
+      finish(g + 1, c, hsumT<T>(s10) + q1);
+      finish(g + 1, c + 1, hsumT<T>(s11) + q1);
+      finish(g + 1, c + 2, hsumT<T>(s12) + q1);
+      finish(g + 1, c + 3, hsumT<T>(s13) + q1);
     }
     for (; c < c1; c++) {
       const w0 = w + <usize> c * lw;
       let s0 = i32x4.splat(0), s1 = i32x4.splat(0);
       for (let k: usize = 0; k < kb; k += 16) {
         const v = v128.load(w0 + k);
-        s0 = dot(s0, v, v128.load(a0 + k));
-        s1 = dot(s1, v, v128.load(a1 + k));
+        s0 = dot<T>(s0, v, v128.load(a0 + k));
+        s1 = dot<T>(s1, v, v128.load(a1 + k));
       }
-      finish(rowBase + r, c, hsum(s0));
-      finish(rowBase + r + 1, c, hsum(s1));
+      finish(rowBase + r, c, hsumT<T>(s0) + q0);
+      finish(rowBase + r + 1, c, hsumT<T>(s1) + q1);
     }
   }
   for (; r < nrows; r++) {
     const a0 = a + <usize> r * la;
+    const q0 = rowCorr<T>(a0, kb);
     let c = c0;
     for (; c + 4 <= c1; c += 4) {
       const w0 = w + <usize> c * lw, w1 = w0 + lw, w2 = w1 + lw, w3 = w2 + lw;
       let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
       for (let k: usize = 0; k < kb; k += 16) {
         const x0 = v128.load(a0 + k);
-        s0 = dot(s0, v128.load(w0 + k), x0);
-        s1 = dot(s1, v128.load(w1 + k), x0);
-        s2 = dot(s2, v128.load(w2 + k), x0);
-        s3 = dot(s3, v128.load(w3 + k), x0);
+        s0 = dot<T>(s0, v128.load(w0 + k), x0);
+        s1 = dot<T>(s1, v128.load(w1 + k), x0);
+        s2 = dot<T>(s2, v128.load(w2 + k), x0);
+        s3 = dot<T>(s3, v128.load(w3 + k), x0);
       }
       const g = rowBase + r;
-      finish(g, c, hsum(s0));
-      finish(g, c + 1, hsum(s1));
-      finish(g, c + 2, hsum(s2));
-      finish(g, c + 3, hsum(s3));
+      finish(g, c, hsumT<T>(s0) + q0);
+      finish(g, c + 1, hsumT<T>(s1) + q0);
+      finish(g, c + 2, hsumT<T>(s2) + q0);
+      finish(g, c + 3, hsumT<T>(s3) + q0);
     }
     for (; c < c1; c++) {
       const w0 = w + <usize> c * lw;
       let s0 = i32x4.splat(0);
-      for (let k: usize = 0; k < kb; k += 16) s0 = dot(s0, v128.load(w0 + k), v128.load(a0 + k));
-      finish(rowBase + r, c, hsum(s0));
+      for (let k: usize = 0; k < kb; k += 16) s0 = dot<T>(s0, v128.load(w0 + k), v128.load(a0 + k));
+      finish(rowBase + r, c, hsumT<T>(s0) + q0);
     }
   }
 }
 
 /** Sums of 4 accumulators (one output each) as one vector. */
 // @ts-ignore: decorator
-@inline function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
+@inline function hsum4<T>(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && !isSigned<T>()) {
     // lanes (lo, hi, lo, hi): lane 0 and 2 become lo + 128·hi
     s0 = i32x4.add(s0, i32x4.shl(i32x4.shuffle(s0, s0, 1, 1, 3, 3), 7));
     s1 = i32x4.add(s1, i32x4.shl(i32x4.shuffle(s1, s1, 1, 1, 3, 3), 7));
@@ -142,13 +198,18 @@ function gemmBlock(
 }
 
 /** Rows [0, nrows) (a multiple of 4) × columns [c0, c1): 4 rows × 2 columns per tile. */
-function gemmBlockPx(
+function gemmBlockPx<T>(
   a: usize, lda: i32, w: usize, ldw: i32, steps: i32,
   rowBase: i32, nrows: i32, c0: i32, c1: i32,
 ): void {
   const la = <usize>lda, lw = <usize>ldw, kb = <usize>steps << 4;
   for (let r = 0; r < nrows; r += 4) {
     const a0 = a + <usize>r * la, a1 = a0 + la, a2 = a1 + la, a3 = a2 + la;
+    // s8 layout: -64·Σa' of the 4 rows (a zero vector for the split layout)
+    let q = i32x4.splat(0);
+    if (isSigned<T>()) {
+      q = i32x4.neg(i32x4.shl(hsum4<T>(rowAcc(a0, kb), rowAcc(a1, kb), rowAcc(a2, kb), rowAcc(a3, kb)), 6));
+    }
     let c = c0;
     for (; c + 2 <= c1; c += 2) {
       const w0 = w + <usize>c * lw, w1 = w0 + lw;
@@ -157,32 +218,32 @@ function gemmBlockPx(
       for (let k: usize = 0; k < kb; k += 16) {
         const v0 = v128.load(w0 + k), v1 = v128.load(w1 + k);
         let x = v128.load(a0 + k);
-        s00 = dot(s00, v0, x);
-        s01 = dot(s01, v1, x);
+        s00 = dot<T>(s00, v0, x);
+        s01 = dot<T>(s01, v1, x);
         x = v128.load(a1 + k);
-        s10 = dot(s10, v0, x);
-        s11 = dot(s11, v1, x);
+        s10 = dot<T>(s10, v0, x);
+        s11 = dot<T>(s11, v1, x);
         x = v128.load(a2 + k);
-        s20 = dot(s20, v0, x);
-        s21 = dot(s21, v1, x);
+        s20 = dot<T>(s20, v0, x);
+        s21 = dot<T>(s21, v1, x);
         x = v128.load(a3 + k);
-        s30 = dot(s30, v0, x);
-        s31 = dot(s31, v1, x);
+        s30 = dot<T>(s30, v0, x);
+        s31 = dot<T>(s31, v1, x);
       }
-      finish4(rowBase + r, c, hsum4(s00, s10, s20, s30));
-      finish4(rowBase + r, c + 1, hsum4(s01, s11, s21, s31));
+      finish4(rowBase + r, c, i32x4.add(hsum4<T>(s00, s10, s20, s30), q));
+      finish4(rowBase + r, c + 1, i32x4.add(hsum4<T>(s01, s11, s21, s31), q));
     }
     if (c < c1) {
       const w0 = w + <usize>c * lw;
       let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
       for (let k: usize = 0; k < kb; k += 16) {
         const v0 = v128.load(w0 + k);
-        s0 = dot(s0, v0, v128.load(a0 + k));
-        s1 = dot(s1, v0, v128.load(a1 + k));
-        s2 = dot(s2, v0, v128.load(a2 + k));
-        s3 = dot(s3, v0, v128.load(a3 + k));
+        s0 = dot<T>(s0, v0, v128.load(a0 + k));
+        s1 = dot<T>(s1, v0, v128.load(a1 + k));
+        s2 = dot<T>(s2, v0, v128.load(a2 + k));
+        s3 = dot<T>(s3, v0, v128.load(a3 + k));
       }
-      finish4(rowBase + r, c, hsum4(s0, s1, s2, s3));
+      finish4(rowBase + r, c, i32x4.add(hsum4<T>(s0, s1, s2, s3), q));
     }
   }
 }
@@ -196,15 +257,15 @@ export function peak_dot(a: usize, w: usize, n: i32, reps: i32): i32 {
     for (let k: usize = 0; k < kb; k += 16) {
       const x0 = v128.load(a + k), x1 = v128.load(a + k + kb);
       const v0 = v128.load(w + k), v1 = v128.load(w + k + kb);
-      s0 = dot(s0, v0, x0);
-      s1 = dot(s1, v0, x1);
-      s2 = dot(s2, v1, x0);
-      s3 = dot(s3, v1, x1);
+      s0 = dot<u8>(s0, v0, x0);
+      s1 = dot<u8>(s1, v0, x1);
+      s2 = dot<u8>(s2, v1, x0);
+      s3 = dot<u8>(s3, v1, x1);
       const v2 = v128.load(w + k + 2 * kb), v3 = v128.load(w + k + 3 * kb);
-      s4 = dot(s4, v2, x0);
-      s5 = dot(s5, v2, x1);
-      s6 = dot(s6, v3, x0);
-      s7 = dot(s7, v3, x1);
+      s4 = dot<u8>(s4, v2, x0);
+      s5 = dot<u8>(s5, v2, x1);
+      s6 = dot<u8>(s6, v3, x0);
+      s7 = dot<u8>(s7, v3, x1);
     }
   }
   return hsum(s0) + hsum(s1) + hsum(s2) + hsum(s3) + hsum(s4) + hsum(s5) + hsum(s6) + hsum(s7);
@@ -225,6 +286,22 @@ export function gemm_rows(
   _tid: i32,
 ): void {
   gemm(a + <usize> lo * <usize> lda, lda, w, ldw, steps, ep, lo, hi - lo, c0, c1);
+}
+
+/** gemm_rows on the s8 layout (7-bit weights). */
+export function gemm_rows7(
+  a: usize, lda: i32, w: usize, ldw: i32, steps: i32, ep: usize, c0: i32, c1: i32,
+  lo: i32, hi: i32, _tid: i32,
+): void {
+  gemmT<i8>(a + <usize> lo * <usize> lda, lda, w, ldw, steps, ep, lo, hi - lo, c0, c1);
+}
+
+/** gemm_cols on the s8 layout (7-bit weights). */
+export function gemm_cols7(
+  a: usize, lda: i32, w: usize, ldw: i32, steps: i32, ep: usize, nrows: i32,
+  lo: i32, hi: i32, _tid: i32,
+): void {
+  gemmT<i8>(a, lda, w, ldw, steps, ep, 0, nrows, lo, hi);
 }
 
 /** gemm over output columns [lo, hi) (threads split channels when rows are few). */

@@ -1,9 +1,9 @@
 // The edgeq wasm kernels: one module, built twice (simd / simd + relaxed-simd).
 // Memory is imported (shared between the worker threads); the kernels never allocate:
 // every pointer comes from the planner in kernels/wasm/plan.ts.
-export { decode_w, fill_row, pack_rows, pack_w, prep_x } from "./encode";
-export { gemm, gemm_cols, gemm_rows, peak_dot, peak_par } from "./gemm";
-export { conv_direct, conv_gemm, conv_scratch_bytes, im2row } from "./conv";
+export { decode_w, decode_w7, fill_row, fill_row7, pack_rows, pack_rows7, pack_w, pack_w7, prep_x, prep_x7 } from "./encode";
+export { gemm, gemm7, gemm_cols, gemm_cols7, gemm_rows, gemm_rows7, peak_dot, peak_par } from "./gemm";
+export { conv_direct, conv_gemm, conv_gemm7, conv_scratch_bytes, im2row } from "./conv";
 export { gap, maxpool_simd, pool } from "./pool";
 export { dequantize, fclip, qadd, qrelu, quantize } from "./elem";
 
