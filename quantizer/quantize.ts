@@ -18,6 +18,14 @@ import { prepareGraph } from "../runtime/prepare.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import { QUANT_DOMAIN } from "../kernels/ref/quant/mod.ts";
+import { QSOFTMAX_MAX_N, QSOFTMAX_MAX_R, QSOFTMAX_ONE } from "../kernels/ref/quant/qsoftmax.ts";
+import {
+  layerNormShift,
+  QLAYERNORM_MAX_BIAS,
+  QLAYERNORM_MAX_EPS,
+  QLAYERNORM_MAX_N,
+} from "../kernels/ref/quant/qlayernorm.ts";
+import { fuseTableChains } from "./table_chains.ts";
 import { importOnnx } from "./onnx_import.ts";
 import { collectStats } from "./calib/collect.ts";
 import type { SampleSet } from "./calib/source.ts";
@@ -373,9 +381,50 @@ function lower(
     return { add, shortcut };
   };
 
+  /** A positive scalar float constant, or undefined. */
+  const positiveScalar = (t: string | undefined): number | undefined => {
+    const c = t ? g.initializers.get(t) : undefined;
+    if (!c || c.dtype !== "float32" || c.data.length !== 1) return undefined;
+    const v = c.data[0] as number;
+    return v > 0 && Number.isFinite(v) ? v : undefined;
+  };
+  /** True when a Softmax works on the last axis of rows QSoftmax accepts. */
+  const softmaxLowerable = (n: Node): boolean => {
+    const shape = g.values.get(n.inputs[0])?.shape;
+    if (n.op !== "Softmax" || !shape || shape.length < 1) return false;
+    const r = shape.length;
+    let axis = attrInt(n.attrs, "axis", g.opset >= 13 ? -1 : 1);
+    if (axis < 0) axis += r;
+    return axis === r - 1 && shape[r - 1] <= QSOFTMAX_MAX_N && n.outputs.length === 1 &&
+      !graphOut.has(n.outputs[0]);
+  };
+  /** Positive scalar Mul/Div in front of a QSoftmax: output → (quantized source, factor). */
+  const softmaxScale = new Map<string, { src: string; factor: number }>();
+
   for (const [ni, n] of g.nodes.entries()) {
     if (fused.has(n.name)) continue;
     const act = n.inputs.filter((i) => i && !isConst(i));
+    if ((n.op === "Mul" || n.op === "Div") && act.length === 1 && n.inputs.length === 2) {
+      const src = act[0];
+      const k = n.inputs.indexOf(src);
+      const c = positiveScalar(n.inputs[1 - k]);
+      const cons = consumers.get(n.outputs[0]) ?? [];
+      if (
+        c !== undefined && (n.op === "Mul" || k === 0) && q.has(src) && cons.length === 1 &&
+        !graphOut.has(n.outputs[0]) && softmaxLowerable(cons[0])
+      ) {
+        softmaxScale.set(n.outputs[0], { src, factor: n.op === "Mul" ? c : 1 / c });
+        continue;
+      }
+    }
+    if (n.op === "Softmax" && softmaxLowerable(n)) {
+      const pre = softmaxScale.get(n.inputs[0]);
+      if (pre || q.has(n.inputs[0])) {
+        lowerSoftmax(n, pre ?? { src: n.inputs[0], factor: 1 });
+        continue;
+      }
+    }
+    if (n.op === "LayerNormalization" && lowerLayerNorm(n)) continue;
     if ((n.op === "Conv" || n.op === "Gemm") && act.length === 1 && isConst(n.inputs[1])) {
       const w = g.initializers.get(n.inputs[1])!;
       const b = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
@@ -612,11 +661,102 @@ function lower(
     finish(yOrig, out, py);
   }
 
+  /**
+   * Softmax on the last axis of a quantized value (times a positive scalar) → QSoftmax:
+   * `exp_table[d] = round(2^16 · exp(−s_eff · d))`, output scale `1/r`, zero point 0.
+   */
+  function lowerSoftmax(n: Node, pre: { src: string; factor: number }) {
+    const x = pre.src;
+    const px = q.get(x)!;
+    const sEff = F32_EXACT(px.scale) * pre.factor;
+    const table: number[] = [];
+    for (let d = 0; d < 256; d++) {
+      table.push(Math.min(QSOFTMAX_ONE, Math.round(QSOFTMAX_ONE * Math.exp(-sEff * d))));
+    }
+    const pc = paramsOf(n.outputs[0]);
+    const r = Math.max(255, Math.min(QSOFTMAX_MAX_R, Math.round(1 / pc.scale)));
+    const py: QuantParams = { scale: 1 / r, zeroPoint: 0, qmin: 0, qmax: 255 };
+    const out = qOut(n.outputs[0]);
+    nodes.push(qnode("QSoftmax", n.name, [x], [out], { exp_table: table, r }));
+    layers.push({ node: n.name, op: "Softmax", bits: 8, params: 0 });
+    finish(n.outputs[0], out, py);
+  }
+
+  /**
+   * LayerNormalization on the last axis of a quantized value with constant γ (β) →
+   * QLayerNorm; false (not lowered) otherwise.
+   */
+  function lowerLayerNorm(n: Node): boolean {
+    const x = n.inputs[0];
+    const shape = g.values.get(x)?.shape;
+    if (!q.has(x) || !shape || shape.length < 1) return false;
+    const r = shape.length, nn = shape[r - 1];
+    let axis = attrInt(n.attrs, "axis", -1);
+    if (axis < 0) axis += r;
+    if (axis !== r - 1 || nn > QLAYERNORM_MAX_N) return false;
+    if (n.outputs.slice(1).some((o) => o && (consumers.get(o)?.length || graphOut.has(o)))) {
+      return false;
+    }
+    const gamma = g.initializers.get(n.inputs[1]);
+    const beta = n.inputs[2] ? g.initializers.get(n.inputs[2]) : undefined;
+    if (!gamma || (n.inputs[2] && !beta)) return false;
+    const okLen = (t: Tensor) => t.data.length === 1 || t.data.length === nn;
+    if (!okLen(gamma) || (beta && !okLen(beta))) return false;
+    const px = q.get(x)!;
+    const py = paramsOf(n.outputs[0]);
+    const sx = F32_EXACT(px.scale), so = py.scale;
+    const eps = attrFloat(n.attrs, "epsilon", 1e-5);
+    const epsQ = Math.max(1, Math.min(QLAYERNORM_MAX_EPS, Math.round((nn * nn * eps) / (sx * sx))));
+    const k = layerNormShift(nn);
+    const mult: number[] = [], shift: number[] = [], sign: number[] = [], bias: number[] = [];
+    for (let i = 0; i < nn; i++) {
+      const gv = gamma.data[gamma.data.length === 1 ? 0 : i] as number;
+      const bv = beta ? beta.data[beta.data.length === 1 ? 0 : i] as number : 0;
+      const qm = quantizeMultiplier((Math.abs(gv) * 16) / (so * 2 ** k));
+      mult.push(qm.mult);
+      shift.push(qm.shift);
+      sign.push(Math.sign(gv));
+      bias.push(
+        Math.max(-QLAYERNORM_MAX_BIAS, Math.min(QLAYERNORM_MAX_BIAS, Math.round((16 * bv) / so))),
+      );
+    }
+    const out = qOut(n.outputs[0]);
+    nodes.push(qnode("QLayerNorm", n.name, [x], [out], {
+      eps: epsQ,
+      mult,
+      shift,
+      sign,
+      bias,
+      y_zp: py.zeroPoint,
+      dtype: "uint8",
+      qmin: py.qmin,
+      qmax: py.qmax,
+    }));
+    layers.push({ node: n.name, op: "LayerNormalization", bits: 8, params: 2 * nn });
+    finish(n.outputs[0], out, py);
+    return true;
+  }
+
   function lowerFloat(n: Node) {
     floatIslands.push(`${n.name} (${n.op})`);
     nodes.push({ ...n, inputs: n.inputs.map(asF), outputs: [...n.outputs] });
   }
 
+  // Elementwise float chains between a dequantize and a quantize → QLut tables.
+  const tables = fuseTableChains(nodes, {
+    constant: (t) => g.initializers.get(t),
+    shape: (t) => g.values.get(t.replace(/::q(out)?$/, ""))?.shape,
+    codeType: () => "uint8",
+    outputs: graphOut,
+    opset: g.opset,
+  });
+  if (tables.fused.length) {
+    nodes.splice(0, nodes.length, ...tables.nodes);
+    const fusedSet = new Set(tables.fused);
+    floatIslands.splice(0, floatIslands.length, ...floatIslands.filter((f) => !fusedSet.has(f)));
+    const referenced = new Set(nodes.flatMap((n) => n.inputs));
+    for (const c of [...usedConsts]) if (!referenced.has(c)) usedConsts.delete(c);
+  }
   for (const c of usedConsts) {
     const t = g.initializers.get(c)!;
     if (t.dtype !== "float32") {

@@ -17,6 +17,9 @@ import { QConv } from "./qconv.ts";
 import { QGemm, QMatMul } from "./qgemm.ts";
 import { QAdd, QRelu } from "./qadd.ts";
 import { QAveragePool, QGlobalAveragePool, QMaxPool } from "./qpool.ts";
+import { QLut } from "./qlut.ts";
+import { QSoftmax } from "./qsoftmax.ts";
+import { QLayerNorm } from "./qlayernorm.ts";
 
 export {
   ADD_LEFT_SHIFT,
@@ -49,4 +52,7 @@ export const QUANT_OPS: Readonly<Record<string, OpDef>> = {
   QMaxPool,
   QAveragePool,
   QGlobalAveragePool,
+  QLut,
+  QSoftmax,
+  QLayerNorm,
 };
