@@ -183,7 +183,7 @@ export async function resolveModels(
     // never benchmarks a stale file.
     const key = `${short}-${await hashHex(concatBytes(onnxBytes, await quantizerSource()))}-${
       calib.replace(/[^a-z0-9]/gi, "")
-    }`;
+    }-w7`;
     const eqpPath = `${cacheDir}/${key}.eqp`, qdqPath = `${cacheDir}/${key}_qdq.onnx`;
     if (!(await exists(eqpPath))) {
       log(`quantizing ${short} (${calib}) into ${cacheDir}`);
@@ -191,7 +191,12 @@ export async function resolveModels(
       const samples = fixture
         ? await loadSamples(FMNIST_CALIB, { limit: fixtureCalib })
         : randomNormalSamples(inputShape.slice(1), opts.randomCalib ?? 8, 12345);
-      const q = quantize(onnxBytes, samples, { batchSize: 8, producer: { source: onnxPath } });
+      // 7-bit weights: the wasm backend's one-dot-per-16-products path (its s8 layout)
+      const q = quantize(onnxBytes, samples, {
+        batchSize: 8,
+        weightBits: 7,
+        producer: { source: onnxPath },
+      });
       await writePackedFile(eqpPath, q.bytes);
     }
     if (!(await exists(qdqPath))) {

@@ -1,6 +1,6 @@
 // The fused output stage of QConv / QGemm / QMatMul, described by an i32 record in
 // memory (field offsets below; kernels/wasm/plan.ts writes it).
-import { addSat4, ld8, mbqm4, qaddCore, requant, sat32 } from "./requant";
+import { addSat4, clamp4, ld8, mbqm4s, qaddCore, requant, sat32 } from "./requant";
 
 export const EP_BIAS: i32 = 0; // int32 [N] or 0
 export const EP_CCOL: i32 = 4; // int32 [N] column correction (−zp·Σw) or 0
@@ -97,31 +97,50 @@ export function finish(gr: i32, c: i32, raw: i32): void {
   store<u8>(gOut + idx, <u8>y);
 }
 
-/** True when finish4 can take the vector path: no row correction, no residual. */
+/** True when finish4 can take the vector path (always: shifts and residuals vectorised). */
 export function vecEpilogue(): bool {
-  return !gRes;
+  return true;
+}
+
+/** 4 residual values of rows gr0..gr0+3 at p (row stride gOrs), as i32 lanes. */
+// @ts-ignore: decorator
+@inline function loadRes4(p: usize): v128 {
+  let b: v128;
+  if (gOrs == 1) b = v128.load32_zero(p);
+  else {
+    b = v128.load8_lane(p, i8x16.splat(0), 0);
+    b = v128.load8_lane(p + gOrs, b, 1);
+    b = v128.load8_lane(p + 2 * gOrs, b, 2);
+    b = v128.load8_lane(p + 3 * gOrs, b, 3);
+  }
+  if (gRsigned) return i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(b));
+  return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b));
 }
 
 /** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
 export function finish4(gr0: i32, c: i32, v: v128): void {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
-  if (s > 0) {
-    finish(gr0, c, i32x4.extract_lane(v, 0));
-    finish(gr0 + 1, c, i32x4.extract_lane(v, 1));
-    finish(gr0 + 2, c, i32x4.extract_lane(v, 2));
-    finish(gr0 + 3, c, i32x4.extract_lane(v, 3));
-    return;
-  }
+  const m = gScalar ? <i32>gMult : load<i32>(gMult + co);
   let acc = v;
   if (gCcol) acc = i32x4.add(acc, i32x4.splat(load<i32>(gCcol + co)));
   if (gCrow) acc = i32x4.add(acc, v128.load(gCrow + (<usize>gr0 << 2)));
   if (gBias) acc = addSat4(acc, i32x4.splat(load<i32>(gBias + co)));
-  const q = mbqm4(acc, gScalar ? <i32>gMult : load<i32>(gMult + co), -s);
-  const y = i32x4.min_s(i32x4.max_s(i32x4.add(q, i32x4.splat(gYzp)), i32x4.splat(gQmin)), i32x4.splat(gQmax));
+  const o = gOut + <usize>gr0 * gOrs + <usize>c * gOcs;
+  let y: v128;
+  if (!gRes) {
+    y = clamp4(i32x4.add(mbqm4s(acc, m, s), i32x4.splat(gYzp)), gQmin, gQmax);
+  } else {
+    // QConv's fused residual: requantize to C, then the quantized add with R (qaddCore)
+    const cz = i32x4.splat(gCzp);
+    const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
+    const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
+    const sa = mbqm4s(i32x4.shl(i32x4.sub(cv, cz), 20), gCm, gCs);
+    const sb = mbqm4s(i32x4.shl(i32x4.sub(rv, i32x4.splat(gRzp)), 20), gRm, gRs);
+    y = clamp4(i32x4.add(mbqm4s(addSat4(sa, sb), gYm, gYs), i32x4.splat(gYzp)), gQmin, gQmax);
+  }
   const n = i16x8.narrow_i32x4_s(y, y);
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
-  const o = gOut + <usize>gr0 * gOrs + <usize>c * gOcs;
   if (gOrs == 1) v128.store32_lane(o, b, 0);
   else {
     v128.store8_lane(o, b, 0);

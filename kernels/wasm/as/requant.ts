@@ -88,3 +88,25 @@
   const sat = v128.xor(i32x4.shr_s(a, 31), i32x4.splat(0x7fffffff));
   return v128.bitselect(sat, r, ov);
 }
+
+/** sat32(a · 2^L) on 4 lanes (L in 1..30). */
+// @ts-ignore: decorator
+@inline export function shlSat4(a: v128, L: i32): v128 {
+  const r = i32x4.shl(a, L);
+  const ok = i32x4.eq(i32x4.shr_s(r, L), a);
+  const sat = v128.xor(i32x4.shr_s(a, 31), i32x4.splat(0x7fffffff));
+  return v128.bitselect(r, sat, ok);
+}
+
+/** MBQM on 4 lanes with any shift in [-31, 30] (a saturating left shift when positive). */
+// @ts-ignore: decorator
+@inline export function mbqm4s(a: v128, mult: i32, shift: i32): v128 {
+  if (shift > 0) return mbqm4(shlSat4(a, shift), mult, 0);
+  return mbqm4(a, mult, -shift);
+}
+
+/** clamp(v, lo, hi) on 4 lanes. */
+// @ts-ignore: decorator
+@inline export function clamp4(v: v128, lo: i32, hi: i32): v128 {
+  return i32x4.min_s(i32x4.max_s(v, i32x4.splat(lo)), i32x4.splat(hi));
+}
