@@ -546,9 +546,11 @@ Deno.test("wasm binary QGemm: AND-popcount on ±1 and 2-bit activations (and the
     ["codes-int8", "int8", [0, 1, 2, 3]],
     ["wide", "uint8", [0, 1, 2, 3, 4]], // not 2-bit: the int8 path
   ];
-  for (const K of [1, 31, 32, 127, 128, 129, 1000]) {
+  // K = 4100: 33 v128 words per row, past the 31-word byte accumulation; rows 4k+1..3 and
+  // odd N exercise the 4×2 tile's edges
+  for (const K of [1, 31, 32, 127, 128, 129, 1000, 4100]) {
     for (const [name, dt, vals] of acts) {
-      const rows = r.pick([1, 2, 5, 9]), N = r.pick([1, 3, 4, 9, 33]);
+      const rows = r.pick([1, 2, 5, 7, 9, 13]), N = r.pick([1, 3, 4, 9, 33]);
       const x = randQ(r, dt, [rows, K]);
       for (let i = 0; i < x.data.length; i++) x.data[i] = r.pick(vals);
       if (name === "wide") x.data[x.data.length - 1] = 4;
@@ -574,7 +576,7 @@ Deno.test("wasm binary QGemm: AND-popcount on ±1 and 2-bit activations (and the
   }
   const before = { ...binaryCalls };
   await check("binary", nodes);
-  // 7 K values × 4 configs: the ±1 and both 2-bit sets took the popcount path every time
-  assert.equal(binaryCalls.pm1 - before.pm1, 7 * 4);
-  assert.equal(binaryCalls.codes2 - before.codes2, 2 * 7 * 4);
+  // 8 K values × 4 configs: the ±1 and both 2-bit sets took the popcount path every time
+  assert.equal(binaryCalls.pm1 - before.pm1, 8 * 4);
+  assert.equal(binaryCalls.codes2 - before.codes2, 2 * 8 * 4);
 });

@@ -5,7 +5,7 @@
 //           Σ x·w = 2·(2·|B & W| − |B|) − Σ_k w
 // Rows are `vw` v128 words per plane (K padded with zero bits); the same integer
 // accumulator as the reference, then the common epilogue.
-import { finish, loadEp } from "./epilogue";
+import { finish, finish4, loadEp } from "./epilogue";
 
 /**
  * Packs rows [lo, hi) of x [rows][K] into planes (row r at dst + r·planes·vw·16) and
@@ -111,6 +111,58 @@ export function pack_bits(
   store<i32>(out, hsum(t10), 16); store<i32>(out, hsum(t11), 20); store<i32>(out, hsum(t12), 24); store<i32>(out, hsum(t13), 28);
 }
 
+/** Plain sums of 4 accumulators as one vector (lane i = Σ lanes of si). */
+// @ts-ignore: decorator
+@inline function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u0 = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
+  const u1 = i32x4.add(i32x4.shuffle(s2, s3, 0, 1, 4, 5), i32x4.shuffle(s2, s3, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(u0, u1, 0, 2, 4, 6), i32x4.shuffle(u0, u1, 1, 3, 5, 7));
+}
+
+/**
+ * |A & W| for 4 rows (stride ra) × 2 columns (stride ldw) over `vw` v128 words (byte sums
+ * widened every 31 words): out = [4 row sums of column 0, 4 row sums of column 1].
+ */
+// @ts-ignore: decorator
+@inline function and4x2v(a0: usize, ra: usize, w0: usize, ldw: usize, vw: i32, out: usize): void {
+  const a1 = a0 + ra, a2 = a1 + ra, a3 = a2 + ra, w1 = w0 + ldw;
+  let t00 = i32x4.splat(0), t10 = i32x4.splat(0), t20 = i32x4.splat(0), t30 = i32x4.splat(0);
+  let t01 = i32x4.splat(0), t11 = i32x4.splat(0), t21 = i32x4.splat(0), t31 = i32x4.splat(0);
+  for (let k0 = 0; k0 < vw; k0 += 31) {
+    const k1 = k0 + 31 < vw ? k0 + 31 : vw;
+    let b00 = i8x16.splat(0), b10 = i8x16.splat(0), b20 = i8x16.splat(0), b30 = i8x16.splat(0);
+    let b01 = i8x16.splat(0), b11 = i8x16.splat(0), b21 = i8x16.splat(0), b31 = i8x16.splat(0);
+    for (let k = k0; k < k1; k++) {
+      const o = <usize>k << 4;
+      const v0 = v128.load(w0 + o), v1 = v128.load(w1 + o);
+      let x = v128.load(a0 + o);
+      b00 = i8x16.add(b00, popAnd(x, v0));
+      b01 = i8x16.add(b01, popAnd(x, v1));
+      x = v128.load(a1 + o);
+      b10 = i8x16.add(b10, popAnd(x, v0));
+      b11 = i8x16.add(b11, popAnd(x, v1));
+      x = v128.load(a2 + o);
+      b20 = i8x16.add(b20, popAnd(x, v0));
+      b21 = i8x16.add(b21, popAnd(x, v1));
+      x = v128.load(a3 + o);
+      b30 = i8x16.add(b30, popAnd(x, v0));
+      b31 = i8x16.add(b31, popAnd(x, v1));
+    }
+    t00 = widen(t00, b00); t10 = widen(t10, b10); t20 = widen(t20, b20); t30 = widen(t30, b30);
+    t01 = widen(t01, b01); t11 = widen(t11, b11); t21 = widen(t21, b21); t31 = widen(t31, b31);
+  }
+  v128.store(out, hsum4(t00, t10, t20, t30));
+  v128.store(out, hsum4(t01, t11, t21, t31), 16);
+}
+
+/** The integer accumulators of 4 rows (vector form of raw). */
+// @ts-ignore: decorator
+@inline function raw4(mode: i32, s0: v128, s1: v128, p0: v128, p1: v128, wsum: i32): v128 {
+  const d0 = i32x4.sub(i32x4.shl(s0, 1), p0);
+  if (mode == 2) return i32x4.add(d0, i32x4.shl(i32x4.sub(i32x4.shl(s1, 1), p1), 1));
+  return i32x4.sub(i32x4.shl(d0, 1), i32x4.splat(wsum));
+}
+
 /** |A & W| for one row × one column. */
 function and1(a: usize, w: usize, vw: i32): i32 {
   let t = i32x4.splat(0);
@@ -144,6 +196,31 @@ export function bgemm_rows(
   const pb = <usize>vw << 4, planes: usize = mode == 2 ? 2 : 1, rs = pb * planes;
   const t0 = scratch + (<usize>tid << 6), t1 = t0 + 32;
   let r = lo;
+  // 4 rows × 2 columns per tile, vector epilogue (finish4)
+  for (; r + 4 <= hi; r += 4) {
+    const a0 = a + <usize>r * rs;
+    const q0 = v128.load(pop + (<usize>r << 3)), q1 = v128.load(pop + (<usize>r << 3) + 16);
+    const p0 = i32x4.shuffle(q0, q1, 0, 2, 4, 6), p1 = i32x4.shuffle(q0, q1, 1, 3, 5, 7);
+    let c = 0;
+    for (; c + 2 <= N; c += 2) {
+      const w0 = w + <usize>c * pb;
+      and4x2v(a0, rs, w0, pb, vw, t0);
+      if (mode == 2) and4x2v(a0 + pb, rs, w0, pb, vw, t1);
+      const z = i32x4.splat(0);
+      const ws0 = load<i32>(wsum + (<usize>c << 2)), ws1 = load<i32>(wsum + (<usize>c << 2) + 4);
+      finish4(r, c, raw4(mode, v128.load(t0), mode == 2 ? v128.load(t1) : z, p0, p1, ws0));
+      finish4(r, c + 1, raw4(mode, v128.load(t0 + 16), mode == 2 ? v128.load(t1 + 16) : z, p0, p1, ws1));
+    }
+    for (; c < N; c++) {
+      const wc = w + <usize>c * pb, ws = load<i32>(wsum + (<usize>c << 2));
+      for (let j = 0; j < 4; j++) {
+        const aj = a0 + <usize>j * rs;
+        const s1 = mode == 2 ? and1(aj + pb, wc, vw) : 0;
+        const pj = load<i32>(pop + (<usize>(r + j) << 3)), pj1 = load<i32>(pop + (<usize>(r + j) << 3) + 4);
+        finish(r + j, c, raw(mode, and1(aj, wc, vw), s1, pj, pj1, ws));
+      }
+    }
+  }
   for (; r + 2 <= hi; r += 2) {
     const a0 = a + <usize>r * rs, a1 = a0 + rs;
     const p00 = load<i32>(pop + (<usize>r << 3)), p01 = load<i32>(pop + (<usize>r << 3) + 4);
