@@ -11,6 +11,7 @@ import { loadSamples } from "../quantizer/calib/source.ts";
 import { load } from "../runtime/model.ts";
 import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import type { Tensor } from "../runtime/tensor.ts";
+import { gemmPaths } from "../kernels/wasm/ops_int8.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const R14 = `${ROOT}tests/fixtures/resnet14_op13.onnx`;
@@ -81,6 +82,18 @@ Deno.test("wasm model: ResNet-14 int8 is bit-identical to ref on 32 images (both
       assert.ok(fallbacks.every((f) => /\((Sub|Div)\)$/.test(f)), fallbacks.join(", "));
     }
   }
+});
+
+Deno.test("wasm model: ResNet-14 with 7-bit weights (the s8 path) is bit-identical to ref (both builds, 1 and 2 threads)", async () => {
+  const bytes = await quantized("r14w7", R14, { weightBits: 7 });
+  const x = await images();
+  const before = { ...gemmPaths };
+  for (const [build, threads] of [["baseline", 1], ["relaxed", 1], ["relaxed", 2]] as const) {
+    await sameAsRef(bytes, x, { build }, threads);
+  }
+  // every QConv/QGemm of the model took the s8 layout (compiled by load and by sameAsRef)
+  assert.ok(gemmPaths.s8 - before.s8 >= 3 * 2 * 10, `s8 layers: ${gemmPaths.s8 - before.s8}`);
+  assert.equal(gemmPaths.split - before.split, 0);
 });
 
 Deno.test("wasm model: ResNet-14 with residuals fused into QConv, and skipped blocks", async () => {

@@ -36,12 +36,16 @@ fi
 ARM=(qemu-aarch64 -L /usr/aarch64-linux-gnu "$dir/package/deno")
 "${ARM[@]}" --version | head -1
 
-echo "== x86: quantize the ResNet-14 fixture, end-to-end digest"
+echo "== x86: quantize the ResNet-14 fixture (8-bit and 7-bit weights), end-to-end digests"
 tmp=$(mktemp -d)
-$HOST_DENO task edgeq quantize tests/fixtures/resnet14_op13.onnx --calib tests/fixtures/fmnist_calib \
-  --calib-limit 64 --out "$tmp/r14.eqp" >/dev/null 2>&1 || { echo "FAILED | 0 passed | 1 failed (quantize)"; exit 1; }
-x86=$($HOST_DENO run --allow-read kernels/wasm/check_model.ts "$tmp/r14.eqp" 32)
-echo "x86:   $x86"
+declare -A x86
+for wb in 8 7; do
+  $HOST_DENO task edgeq quantize tests/fixtures/resnet14_op13.onnx --calib tests/fixtures/fmnist_calib \
+    --calib-limit 64 --weight-bits $wb --out "$tmp/r14_w$wb.eqp" >/dev/null 2>&1 ||
+    { echo "FAILED | 0 passed | 1 failed (quantize)"; exit 1; }
+  x86[$wb]=$($HOST_DENO run --allow-read kernels/wasm/check_model.ts "$tmp/r14_w$wb.eqp" 32)
+  echo "x86 w$wb:   ${x86[$wb]}"
+done
 
 echo "== arm64: wasm kernel + float-island tests (both builds, 1 and 2 threads)"
 log=$(mktemp)
@@ -53,18 +57,20 @@ failed=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$line")
 passed=${passed:-0}
 failed=${failed:-1}
 
-echo "== arm64: end-to-end int8 check (ref vs wasm on arm64, digest vs x86)"
-arm=$("${ARM[@]}" run --no-check --allow-read kernels/wasm/check_model.ts "$tmp/r14.eqp" 32)
-echo "arm64: $arm"
-d86=$(sed -nE 's/.*"digest":"([0-9a-f]+)".*/\1/p' <<<"$x86")
-darm=$(sed -nE 's/.*"digest":"([0-9a-f]+)".*/\1/p' <<<"$arm")
-if [ -n "$d86" ] && [ "$d86" = "$darm" ] && grep -q '"identical":true' <<<"$arm"; then
-  passed=$((passed + 1))
-  echo "arm64 end-to-end: identical to x86 ($darm)"
-else
-  failed=$((failed + 1))
-  echo "arm64 end-to-end: MISMATCH (x86 $d86, arm64 $darm)"
-fi
+echo "== arm64: end-to-end int8 checks (ref vs wasm on arm64, digest vs x86; 8-bit: split path, 7-bit: s8 path)"
+for wb in 8 7; do
+  arm=$("${ARM[@]}" run --no-check --allow-read kernels/wasm/check_model.ts "$tmp/r14_w$wb.eqp" 32)
+  echo "arm64 w$wb: $arm"
+  d86=$(sed -nE 's/.*"digest":"([0-9a-f]+)".*/\1/p' <<<"${x86[$wb]}")
+  darm=$(sed -nE 's/.*"digest":"([0-9a-f]+)".*/\1/p' <<<"$arm")
+  if [ -n "$d86" ] && [ "$d86" = "$darm" ] && grep -q '"identical":true' <<<"$arm"; then
+    passed=$((passed + 1))
+    echo "arm64 end-to-end w$wb: identical to x86 ($darm)"
+  else
+    failed=$((failed + 1))
+    echo "arm64 end-to-end w$wb: MISMATCH (x86 $d86, arm64 $darm)"
+  fi
+done
 rm -rf "$tmp" "$log"
 status=ok
 [ "$failed" -eq 0 ] || status=FAILED
