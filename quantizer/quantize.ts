@@ -26,6 +26,7 @@ import {
   QLAYERNORM_MAX_N,
 } from "../kernels/ref/quant/qlayernorm.ts";
 import { fuseTableChains } from "./table_chains.ts";
+import { fuseLayerNorm } from "./fuse_layernorm.ts";
 import { importOnnx } from "./onnx_import.ts";
 import { collectStats } from "./calib/collect.ts";
 import type { SampleSet } from "./calib/source.ts";
@@ -131,9 +132,11 @@ export function quantize(
   const est: RangeEstimator | undefined = METHODS[method]?.();
   if (!est) throw new EdgeqError("E_USAGE", `unknown method '${method}'`);
   const g0 = importOnnx(onnxBytes);
-  const g = prepareGraph(g0, { batch: 1 });
-  checkBatchAgnostic(g0, g);
-  const allOps = [...new Set(g.nodes.map((n) => n.op))];
+  const gp = prepareGraph(g0, { batch: 1 });
+  checkBatchAgnostic(g0, gp);
+  const allOps = [...new Set(gp.nodes.map((n) => n.op))];
+  // A decomposed LayerNorm (opset < 17 exports) becomes one node, lowered like opset 17's.
+  const g = fuseLayerNorm(gp);
   const { stats } = collectStats(g0, calib, { ops: allOps, batchSize: opts.batchSize });
   const paramsOf = (t: string): QuantParams => {
     const s = stats.get(t);

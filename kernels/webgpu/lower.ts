@@ -17,7 +17,8 @@ import { lowerQGlobalAvg, lowerQPool } from "./qpool.ts";
 import { lowerQMatMul } from "./qmatmul.ts";
 import { lowerFloat } from "./float_ops.ts";
 import { lowerLayout } from "./layout_ops.ts";
-import { lowerLut, LUT_OP } from "./lut.ts";
+import { lowerLut, lowerQLut, LUT_OP } from "./lut.ts";
+import { lowerQLayerNorm, lowerQSoftmax } from "./qnorm.ts";
 
 const EDGEQ: Record<string, (ctx: LowerCtx) => Lowered> = {
   QConv: lowerQConv,
@@ -30,6 +31,9 @@ const EDGEQ: Record<string, (ctx: LowerCtx) => Lowered> = {
   QMaxPool: (c) => lowerQPool(c, "max"),
   QAveragePool: (c) => lowerQPool(c, "avg"),
   QGlobalAveragePool: lowerQGlobalAvg,
+  QLut: lowerQLut,
+  QSoftmax: lowerQSoftmax,
+  QLayerNorm: lowerQLayerNorm,
 };
 
 /**

@@ -14,6 +14,8 @@
 import type { Graph, Node } from "../../runtime/graph.ts";
 import { execute } from "../../runtime/executor.ts";
 import { size, type Tensor } from "../../runtime/tensor.ts";
+import { readTable } from "../ref/quant/qlut.ts";
+import { qDType, readQDType } from "../ref/quant/qutil.ts";
 import { bind, elementwiseShader, linearGroups, type LowerCtx, type Lowered } from "./kernel.ts";
 
 /** Float ops a table chain may contain. */
@@ -139,8 +141,32 @@ export function fuseLookupTables(g: Graph): Node[] {
  * ```
  */
 export function lowerLut(ctx: LowerCtx): Lowered {
+  return lutDispatch(
+    ctx,
+    (ctx.node.attrs.table as Tensor).data as Int32Array,
+    ctx.node.attrs.lo as number,
+  );
+}
+
+/**
+ * Lowers a `QLut` node (domain edgeq): `y[i] = table[x[i] − dtypeMin(x)]`, the table
+ * checked as the reference op checks it.
+ *
+ * @example
+ * ```ts
+ * lowerQLut(ctx);
+ * ```
+ */
+export function lowerQLut(ctx: LowerCtx): Lowered {
   const n = ctx.node, x = ctx.meta(n.inputs[0]);
-  const table = n.attrs.table as Tensor, lo = n.attrs.lo as number;
+  const oc = { node: n, opset: ctx.graph.opset };
+  qDType(oc, x, "X");
+  const table = readTable(oc, n.attrs, readQDType(oc, n.attrs, "uint8"));
+  return lutDispatch(ctx, table, x.dtype === "int8" ? -128 : 0);
+}
+
+function lutDispatch(ctx: LowerCtx, table: Int32Array, lo: number): Lowered {
+  const n = ctx.node, x = ctx.meta(n.inputs[0]);
   const cnt = size(x.shape);
   return {
     dispatches: [{
@@ -155,7 +181,7 @@ export function lowerLut(ctx: LowerCtx): Lowered {
       ),
       bindings: [
         { value: n.inputs[0] },
-        { data: table.data as Int32Array, label: `${n.name}:table` },
+        { data: table, label: `${n.name}:table` },
         { value: n.outputs[0] },
       ],
       groups: linearGroups(cnt),
