@@ -77,6 +77,8 @@ const CG = {
   scratch: 13,
   sstride: 14,
   oh: 15,
+  dense: 16,
+  kp: 17,
 } as const;
 
 /** im2row chunk (as/conv.ts PT). */
@@ -267,7 +269,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const xZp = readZp(c.op, a, "x_zp", xdt);
   const zpU = xs ? xZp + 128 : xZp;
   const ep = words(c, EP_WORDS);
-  const cg = words(c, 16);
+  const cg = words(c, 18);
   setWords(c, cg, {
     [CG.h]: H,
     [CG.w]: W,
@@ -332,19 +334,22 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     };
   }
   // Weights [M][C][kh][kw] → [M][kh][kw][Cp] (zero channels C..Cp), then encoded.
+  // s8 with C off the 16-byte step and several taps: dense taps, [M][kh·kw·C → 16].
   const s8 = fitsS8(w.data as Int8Array, layout);
-  const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, K = kh * kw * Cp;
-  const prb = kh * kw * rb;
+  const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, kk = kh * kw;
+  const dense = s8 && kk > 1 && C % 16 !== 0;
+  const K = dense ? roundUp(kk * C, 16) : kk * Cp, ts = dense ? C : Cp;
+  const prb = dense ? K : kk * rb;
   const wr = new Int8Array(M * K);
   const wd = w.data as Int8Array;
   for (let m = 0; m < M; m++) {
     for (let ci = 0; ci < C; ci++) {
-      for (let t = 0; t < kh * kw; t++) wr[m * K + t * Cp + ci] = wd[(m * C + ci) * kh * kw + t];
+      for (let t = 0; t < kk; t++) wr[m * K + t * ts + ci] = wd[(m * C + ci) * kk + t];
     }
   }
   const pk = makePanel(c, wr, M, K, zpU, layout, s8);
   base[EP.ccol] = pk.corr;
-  setWords(c, cg, { [CG.rb]: rb });
+  setWords(c, cg, { [CG.rb]: rb, [CG.dense]: dense ? C : 0, [CG.kp]: K });
   setWords(c, ep, base);
   const pad = c.arena.alloc(rb);
   if (s8) c.k.fill_row7(pad, zpU, C, Cp);
@@ -355,7 +360,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
   const xpBytes = roundUp(HW * rb, 16);
-  const sstride = roundUp(PT * prb, 16);
+  const sstride = roundUp(PT * prb, 16) + (dense ? rb : 0); // dense rows spill <= rb bytes
   const panelOff = xpBytes + (pointwise ? 0 : c.threads * sstride);
   c.scratch(panelOff + pk.scratchBytes);
   return (env) => {

@@ -70,6 +70,39 @@ export const CG_M: i32 = 48;
 export const CG_SCRATCH: i32 = 52; // scratch base
 export const CG_SSTRIDE: i32 = 56; // scratch bytes per thread
 export const CG_OH: i32 = 60;
+/** s8 layout with dense taps: C (each tap takes C bytes of the patch row), else 0. */
+export const CG_DENSE: i32 = 64;
+/** Patch row bytes with dense taps (kh·kw·C rounded up to 16). */
+export const CG_KP: i32 = 68;
+
+/**
+ * Dense patch rows of pixels [p0, p1) (s8 layout, C not a multiple of 16): tap t's C
+ * channel bytes at t·C, then zeros up to prb. Each tap copies its whole pixel row (rb
+ * bytes, zero past C) and the next tap overwrites the excess, so a row may spill up to
+ * rb bytes past its end (into the next row, written after it, or the scratch's slack).
+ */
+function im2rowDense(
+  xp: usize, pad: usize, H: i32, W: i32, rb: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  dh: i32, dw: i32, ph: i32, pw: i32, ow: i32, p0: i32, p1: i32, dst: usize, C: i32, prb: i32,
+): void {
+  const b = <usize>rb, c = <usize>C, used = <usize>(kh * kw) * c;
+  for (let p = p0; p < p1; p++) {
+    const oy = p / ow, ox = p - oy * ow;
+    const row = dst + <usize>(p - p0) * <usize>prb;
+    let d = row;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * sh + ky * dh - ph;
+      const rowIn = iy >= 0 && iy < H;
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ox * sw + kx * dw - pw;
+        const src = rowIn && ix >= 0 && ix < W ? xp + <usize>(iy * W + ix) * b : pad;
+        copy16(d, src, b);
+        d += c;
+      }
+    }
+    memory.fill(row + used, 0, <usize>prb - used);
+  }
+}
 
 // @ts-ignore: decorator
 @inline function g(cg: usize, off: i32): i32 {
@@ -97,13 +130,19 @@ function convGemmT<T>(
   tid: i32,
 ): void {
   const kh = g(cg, CG_KH), kw = g(cg, CG_KW), rb = g(cg, CG_RB);
-  const prb = kh * kw * rb;
+  const dense = isSigned<T>() ? g(cg, CG_DENSE) : 0;
+  const prb = dense ? g(cg, CG_KP) : kh * kw * rb;
   const steps = prb >> 4;
   const scratch = <usize> g(cg, CG_SCRATCH) + <usize> tid * <usize> g(cg, CG_SSTRIDE);
   const M = g(cg, CG_M);
   for (let p = lo; p < hi; p += PT) {
     const q = p + PT < hi ? p + PT : hi;
-    im2row(
+    if (dense) {
+      im2rowDense(
+        xp, pad, g(cg, CG_H), g(cg, CG_W), rb, kh, kw, g(cg, CG_SH), g(cg, CG_SW), g(cg, CG_DH),
+        g(cg, CG_DW), g(cg, CG_PH), g(cg, CG_PW), g(cg, CG_OW), p, q, scratch, dense, prb,
+      );
+    } else im2row(
       xp,
       pad,
       g(cg, CG_H),
