@@ -13,6 +13,9 @@
  * | QGemm                    | the same around Gemm (transB = 1); rank > 2 inputs: MatMul + Add |
  * | QMatMul / QAdd           | DQ, DQ → MatMul / Add → [Relu/Clip] → Q                      |
  * | QRelu / QMaxPool / QAveragePool / QGlobalAveragePool | DQ → float op → Q (same parameters) |
+ * | QLut                     | Cast(x → int32) → Gather(256-entry uint8 table) (exact)      |
+ * | QSoftmax                 | DQ → Mul(s_eff/s_x) → Softmax(axis −1) → Q(1/r, 0)           |
+ * | QLayerNorm               | DQ → LayerNormalization(γ, β, ε from the integer attrs) → Q (below opset 17: ReduceMean … Add) |
  * | layout ops on uint8      | unchanged (Reshape, Flatten, Transpose, Gather, ...)         |
  * | float islands            | unchanged                                                    |
  *
@@ -41,6 +44,7 @@ import { loadPackedGraph } from "../runtime/packed_model.ts";
 import { prepareGraph } from "../runtime/prepare.ts";
 import { QUANT_DOMAIN } from "../kernels/ref/quant/mod.ts";
 import { readWeight } from "../kernels/ref/quant/qutil.ts";
+import { layerNormShift } from "../kernels/ref/quant/qlayernorm.ts";
 import { dtypeToOnnx } from "./onnx_tensor.ts";
 
 const P = onnx.onnx;
@@ -123,6 +127,7 @@ class QdqExporter {
   #qparams = new Map<string, QParams>();
   #counts: Record<string, number> = {};
   #ranks = new Map<string, number>();
+  #shapes = new Map<string, number[]>();
 
   constructor(
     private g: Graph,
@@ -147,7 +152,10 @@ class QdqExporter {
       }
     }
     const opset = Math.max(13, g.opset);
-    for (const [k, v] of prepareGraph(g, { batch: 1 }).values) this.#ranks.set(k, v.shape.length);
+    for (const [k, v] of prepareGraph(g, { batch: 1 }).values) {
+      this.#ranks.set(k, v.shape.length);
+      this.#shapes.set(k, v.shape as number[]);
+    }
     // QuantizeLinear8/DequantizeLinear8 attrs carry the f32 scale too (covers older files).
     for (const n of g.nodes) {
       if (n.domain !== QUANT_DOMAIN) continue;
@@ -304,8 +312,93 @@ class QdqExporter {
         this.#quantizeOut(n, pre, y);
         return;
       }
+      case "QLut":
+        return this.#lowerLut(n);
+      case "QSoftmax":
+        return this.#lowerSoftmax(n);
+      case "QLayerNorm":
+        return this.#lowerLayerNorm(n);
     }
     this.#err(n, "no ONNX QDQ form for this op");
+  }
+
+  /** QLut: Gather from the 256-entry uint8 table, indexed by the code (exact). */
+  #lowerLut(n: Node) {
+    const x = n.inputs[0], y = n.outputs[0];
+    const table = n.attrs.table as number[];
+    const t = `${n.name}::table`, idx = `${n.name}::index`;
+    this.#init(t, { dtype: "uint8", shape: [256], data: Uint8Array.from(table) });
+    this.#emit("Cast", `${n.name}::Cast`, [x], [idx], { to: P.TensorProto.DataType.INT32 });
+    this.#emit("Gather", n.name, [t, idx], [y], { axis: 0 });
+  }
+
+  /**
+   * QSoftmax: DQ → Mul(s_eff / s_x) → Softmax(axis −1) → Q(1/r, 0). `s_eff` is recovered
+   * from the exp table (its entry with the most significant digits).
+   */
+  #lowerSoftmax(n: Node) {
+    const x = n.inputs[0], y = n.outputs[0];
+    const e = n.attrs.exp_table as number[];
+    let d = 1;
+    for (let i = 1; i < 256; i++) if (e[i] >= 1024) d = i;
+    const sEff = -Math.log(Math.max(e[d], 1) / 65536) / d;
+    const px = this.#params(n, x);
+    const c = `${n.name}::scale`, pre = `${y}::pre`, scaled = `${y}::scaled`;
+    this.#init(c, { dtype: "float32", shape: [], data: Float32Array.of(sEff / px.scale) });
+    this.#emit("Mul", `${n.name}::Mul`, [this.#deq(n, x), c], [scaled]);
+    this.#emit("Softmax", n.name, [scaled], [pre], { axis: -1 });
+    this.#quantizeOut(n, pre, y);
+  }
+
+  /**
+   * QLayerNorm: DQ → LayerNormalization(γ, β, ε) → Q, γ/β/ε recovered from the integer
+   * attributes (`γ_i = sign_i · M_i · s_o · 2^k / 16`, `β_i = bias_i · s_o / 16`,
+   * `ε = eps · s_x² / N²`); below opset 17, the same as ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add.
+   */
+  #lowerLayerNorm(n: Node) {
+    const x = n.inputs[0], y = n.outputs[0];
+    const px = this.#params(n, x), py = this.#params(n, y);
+    const N = this.#rowLength(n, x);
+    const m = perChannel(n.attrs.mult, N), sh = perChannel(n.attrs.shift, N);
+    const sg = perChannel(n.attrs.sign, N), bs = perChannel(n.attrs.bias, N);
+    if (!m || !sh || !sg || !bs) this.#err(n, "per-channel attributes do not match the row length");
+    const k = layerNormShift(N);
+    const gamma = new Float32Array(N), beta = new Float32Array(N);
+    for (let i = 0; i < N; i++) {
+      gamma[i] = (sg[i] * m[i] * 2 ** (sh[i] - 31) * py.scale * 2 ** k) / 16;
+      beta[i] = (bs[i] * py.scale) / 16;
+    }
+    const eps = ((n.attrs.eps as number) * px.scale * px.scale) / (N * N);
+    const gN = `${n.name}::gamma`, bN = `${n.name}::beta`, pre = `${y}::pre`;
+    this.#init(gN, { dtype: "float32", shape: [N], data: gamma });
+    this.#init(bN, { dtype: "float32", shape: [N], data: beta });
+    const xf = this.#deq(n, x);
+    if (Math.max(13, this.g.opset) >= 17) {
+      this.#emit("LayerNormalization", n.name, [xf, gN, bN], [pre], { axis: -1, epsilon: eps });
+    } else {
+      const t = (s: string) => `${y}::${s}`;
+      const two = t("two"), epsN = t("eps");
+      this.#init(two, { dtype: "float32", shape: [], data: Float32Array.of(2) });
+      this.#init(epsN, { dtype: "float32", shape: [], data: Float32Array.of(eps) });
+      const ax = { axes: [-1], keepdims: 1 };
+      this.#emit("ReduceMean", t("mean_op"), [xf], [t("mean")], ax);
+      this.#emit("Sub", t("sub_op"), [xf, t("mean")], [t("d")]);
+      this.#emit("Pow", t("pow_op"), [t("d"), two], [t("d2")]);
+      this.#emit("ReduceMean", t("var_op"), [t("d2")], [t("var")], ax);
+      this.#emit("Add", t("add_op"), [t("var"), epsN], [t("ve")]);
+      this.#emit("Sqrt", t("sqrt_op"), [t("ve")], [t("sd")]);
+      this.#emit("Div", t("div_op"), [t("d"), t("sd")], [t("nrm")]);
+      this.#emit("Mul", t("mul_op"), [t("nrm"), gN], [t("g")]);
+      this.#emit("Add", n.name, [t("g"), bN], [pre]);
+    }
+    this.#quantizeOut(n, pre, y);
+  }
+
+  /** The last-axis length of a value. */
+  #rowLength(n: Node, t: string): number {
+    const v = this.#shapes.get(t);
+    if (!v || !v.length) this.#err(n, "unknown input shape", t);
+    return v[v.length - 1];
   }
 
   /**

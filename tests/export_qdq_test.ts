@@ -185,6 +185,45 @@ Deno.test({
   },
 });
 
+for (const onnxName of ["vit_op17", "vit_op13"]) {
+  Deno.test({
+    name:
+      `QDQ export: ${onnxName} int8 (QLayerNorm, QSoftmax, QLut) runs in onnxruntime-web and agrees with edgeq (100 images)`,
+    ...ORT_OPTS,
+    async fn() {
+      const calib = await loadSamples("tests/fixtures/fmnist_calib", { limit: 32 });
+      const eqp = quantize(await Deno.readFile(`tests/fixtures/${onnxName}.onnx`), calib).bytes;
+      const r = exportQdq(eqp);
+      for (const op of ["QLayerNorm", "QSoftmax", "QLut"]) assert.ok(r.quantizedOps[op] > 0, op);
+      const set = await loadIdxDir("tests/fixtures/fmnist", 100);
+      const model = await load(eqp);
+      const peer = await OrtPeer.create(r.bytes, { threads: 1 });
+      let agree = 0, ce = 0, co = 0;
+      try {
+        for (let s = 0; s < set.n; s += 100) {
+          const x = imageBatch(set, s, 100, 1);
+          const e = (await model.run({ input: x })).logits.data;
+          const o = (await peer.run({ input: { shape: x.shape, data: x.data as Float32Array } }))
+            .logits.data;
+          for (let i = 0; i < 100; i++) {
+            const be = argmax(e, i * 10, 10), bo = argmax(o, i * 10, 10);
+            if (be === bo) agree++;
+            if (be === set.labels[s + i]) ce++;
+            if (bo === set.labels[s + i]) co++;
+          }
+        }
+      } finally {
+        await peer.release();
+      }
+      console.log(
+        `${onnxName}: edgeq top-1 ${ce}%, ORT(QDQ) ${co}%, argmax agreement ${agree}%`,
+      );
+      assert.ok(agree / set.n >= 0.95, `argmax agreement ${agree / set.n}`);
+      assert.ok(Math.abs(ce - co) <= 3, `top-1 differs by ${ce - co} images`);
+    },
+  });
+}
+
 Deno.test({
   name: "QDQ export: the exported model imports back into edgeq (ONNX quantized ops on ref)",
   ...ORT_OPTS,
