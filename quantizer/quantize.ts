@@ -8,6 +8,12 @@
  * - Add of two activations → QAdd (TFLite scheme), Relu fused the same way.
  * - MaxPool / AveragePool / GlobalAveragePool / Relu / Flatten on quantized values stay
  *   integer (same parameters as their input).
+ * - Transformer islands become integer ops (kernels/ref/quant/README.md): Softmax on the
+ *   last axis (with any positive scalar Mul/Div before it folded in) → QSoftmax;
+ *   LayerNormalization on the last axis (N ≤ 512; a decomposed op13 LayerNorm is fused
+ *   first, fuse_layernorm.ts) → QLayerNorm; and after lowering, every chain
+ *   DequantizeLinear8 → elementwise float ops → QuantizeLinear8 (Erf-GELU, Sigmoid, ...)
+ *   → one QLut table (table_chains.ts).
  * - Every other op is a float island: DequantizeLinear8 before, QuantizeLinear8 after.
  * Activations are uint8, asymmetric, per tensor; ranges from the chosen estimator
  * (ALGORITHMS.md A, B).
