@@ -435,7 +435,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!["manifest", "all", "none"].includes(compress)) {
         throw new EdgeqError("E_USAGE", "--compress must be manifest|all|none");
       }
-      const weightBits = num(o["weight-bits"], "weight-bits") ?? 8;
+      const weightBits = num(o["weight-bits"], "weight-bits") ?? 7;
       const r = quantize(onnxBytes, calib, {
         method,
         compress,

@@ -72,9 +72,10 @@ async function sameAsRef(
   }
 }
 
-Deno.test("wasm model: ResNet-14 int8 is bit-identical to ref on 32 images (both builds, 1 and 2 threads)", async () => {
-  const bytes = await quantized("r14", R14);
+Deno.test("wasm model: ResNet-14 int8 with 8-bit weights (the split path) is bit-identical to ref on 32 images (both builds, 1 and 2 threads)", async () => {
+  const bytes = await quantized("r14w8", R14, { weightBits: 8 });
   const x = await images();
+  const before = { ...gemmPaths };
   for (const build of ["baseline", "relaxed"]) {
     for (const threads of [1, 2]) {
       const { fallbacks } = await sameAsRef(bytes, x, { build }, threads);
@@ -82,6 +83,12 @@ Deno.test("wasm model: ResNet-14 int8 is bit-identical to ref on 32 images (both
       assert.ok(fallbacks.every((f) => /\((Sub|Div)\)$/.test(f)), fallbacks.join(", "));
     }
   }
+  // 8-bit weights (some reach ±127) cannot take the s8 layout
+  assert.ok(
+    gemmPaths.split - before.split >= 4 * 10,
+    `split layers: ${gemmPaths.split - before.split}`,
+  );
+  assert.equal(gemmPaths.s8 - before.s8, 0);
 });
 
 Deno.test("wasm model: ResNet-14 with 7-bit weights (the s8 path) is bit-identical to ref (both builds, 1 and 2 threads)", async () => {
