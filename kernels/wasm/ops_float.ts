@@ -11,6 +11,7 @@
  * @module
  */
 import { attrFloat, attrInt, attrInts } from "../../runtime/graph.ts";
+import { EdgeqError } from "../../runtime/errors.ts";
 import { size } from "../../runtime/tensor.ts";
 import { type QDType, readClamp, readMultipliers, readQDType, readZp } from "../ref/quant/qutil.ts";
 import {
@@ -109,6 +110,7 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     return (env) =>
       env.par("layernorm", [env.addr(x), gp, bp, env.addr(y), L, eps], n / L, grainFor(L * 6));
   }
+  if (node.op === "Gather") return compileGather(c);
   if (node.op === "Transpose") {
     const x = node.inputs[0];
     const xm = c.meta(x);
@@ -133,6 +135,52 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     return (env) => env.par("transpose", [env.addr(x), env.addr(y), rp], n, ELEM_GRAIN);
   }
   return undefined;
+}
+
+/**
+ * Gather with constant indices (e.g. a ViT's class token, `x[:, 0]`): one byte copy per
+ * (outer index, gathered index) pair inside the wasm memory. Indices out of range are an
+ * EdgeqError at compile time; non-constant indices return undefined (the ref op runs).
+ *
+ * @example
+ * ```ts
+ * const step = compileGather(ctx); // Gather(x [1, 17, 64], 0, axis 1) -> [1, 64]
+ * ```
+ */
+export function compileGather(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const [x, I] = node.inputs, y = node.outputs[0];
+  const idx = I ? c.constant(I) : undefined;
+  if (!x || !idx || !y || c.constant(x)) return undefined;
+  const xm = c.meta(x);
+  const r = xm.shape.length;
+  const axis0 = attrInt(node.attrs, "axis", 0);
+  const axis = axis0 < 0 ? axis0 + r : axis0;
+  if (axis < 0 || axis >= r) return undefined;
+  const dim = xm.shape[axis];
+  const rows = Array.from(idx.data as ArrayLike<number>, (v) => {
+    const i = Number(v);
+    if (!Number.isInteger(i) || i < -dim || i >= dim) {
+      throw new EdgeqError("E_SHAPE", `Gather index ${i} out of range for a dimension of ${dim}`, {
+        node: node.name,
+        op: node.op,
+      });
+    }
+    return i < 0 ? i + dim : i;
+  });
+  const outer = size(xm.shape.slice(0, axis));
+  const inner = size(xm.shape.slice(axis + 1)) * elemBytes(xm.dtype);
+  const m = rows.length;
+  return (env) => {
+    const mem = new Uint8Array(env.buf());
+    const a = env.addr(x), b = env.addr(y);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < m; j++) {
+        const from = a + (o * dim + rows[j]) * inner;
+        mem.copyWithin(b + (o * m + j) * inner, from, from + inner);
+      }
+    }
+  };
 }
 
 /**

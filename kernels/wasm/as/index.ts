@@ -16,3 +16,4 @@ export { transpose } from "./layout";
 export { erf, fbinary, layernorm, softmax } from "./float";
 export { bgemm_rows, pack_bits } from "./binary";
 export { dwconv } from "./dwconv";
+export { qlayernorm, qlut, qsoftmax } from "./qnorm";
