@@ -25,6 +25,9 @@ import {
 } from "./step.ts";
 import { periodOf } from "./ops_int8.ts";
 
+/** Words of the batched QMatMul record (as/matmul.ts MM_WORDS). */
+const MM_WORDS = 17;
+
 const BIN_OPS: Record<string, number> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
 
 function input(c: CompileCtx, name: string): (env: { addr(n: string): number }) => number {
@@ -209,6 +212,37 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   const azpU = adt === "int8" ? aZp + 128 : aZp;
   const bzp2 = bdt === "int8" ? bZp : bZp - 128;
   const Kp = roundUp(K, 8), rb = 2 * Kp;
+  const as = signedOf(adt), bs = signedOf(bdt);
+  const yZp = readZp(c.op, a, "y_zp", ydt);
+  if (M >= 8) {
+    // All slices in two parallel calls: encode A rows and B columns, then GEMM rows.
+    const bSlices = nbB === 1 ? 1 : nb;
+    const ccol = c.arena.alloc(bSlices * N * 4), crow = c.arena.alloc(nb * M * 4);
+    const eps = c.arena.i32(new Int32Array(nb * 24));
+    const ev0 = new Int32Array(c.arena.buffer, eps, nb * 24);
+    for (let t = 0; t < nb; t++) {
+      ev0.set(
+        [0, ccol + (bSlices === 1 ? 0 : t) * N * 4, crow + t * M * 4, mult[0], shift[0]],
+        t * 24,
+      );
+      ev0.set([yZp, qmin, qmax, 0, N, 1], t * 24 + 5);
+      ev0[t * 24 + 23] = 1; // scalar multiplier
+    }
+    const aBytes = roundUp(nb * M * rb, 16);
+    c.scratch(aBytes + bSlices * N * rb);
+    const rec = c.arena.i32(new Int32Array(MM_WORDS));
+    const items = nb * M + bSlices * N;
+    return (env) => {
+      const r = new Int32Array(env.buf(), rec, MM_WORDS);
+      r.set([env.addr(A), as, env.addr(B), bs, M, K, N, Kp, env.scratch, env.scratch + aBytes]);
+      r.set([ccol, crow, azpU, bzp2, nb, bSlices, eps], 10);
+      const ev = new Int32Array(env.buf(), eps, nb * 24);
+      const out = env.addr(y);
+      for (let t = 0; t < nb; t++) ev[t * 24 + 8] = out + t * M * N;
+      env.par("qmatmul_prep_par", [rec], items, grainFor(4 * K));
+      env.par("qmatmul_rows", [rec], nb * M, grainFor(N * Kp));
+    };
+  }
   const ep = c.arena.i32(new Int32Array(24));
   const ccol = c.arena.alloc(N * 4), crow = c.arena.alloc(M * 4);
   const e = new Int32Array(c.arena.buffer, ep, 24);
@@ -216,7 +250,7 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   e[2] = crow;
   e[3] = mult[0];
   e[4] = shift[0];
-  e[5] = readZp(c.op, a, "y_zp", ydt);
+  e[5] = yZp;
   e[6] = qmin;
   e[7] = qmax;
   e[9] = N;
@@ -224,7 +258,6 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   e[23] = 1; // scalar multiplier
   const aBytes = roundUp(M * rb, 16);
   c.scratch(aBytes + N * rb);
-  const as = signedOf(adt), bs = signedOf(bdt);
   return (env) => {
     const aPk = env.scratch, bPk = env.scratch + aBytes;
     const ev = new Int32Array(env.buf(), ep, 24);
