@@ -97,6 +97,13 @@ Deno.test("wasm Transpose, Clip and float Add/Sub/Mul/Div with broadcasting (bit
       inputs: [{ t: randQ(r, "int8", [1, 9, 4, 16]) }],
     },
     { op: "Transpose", domain: "", attrs: {}, inputs: [{ t: randF(r, [3, 5, 7], -1, 1) }] },
+    // the last axis stays last: contiguous runs (4-byte elements, runs cut by the split)
+    {
+      op: "Transpose",
+      domain: "",
+      attrs: { perm: [1, 0, 2] },
+      inputs: [{ t: randF(r, [3, 5, 7], -1, 1) }],
+    },
   ];
   const shapes: [number[], number[]][] = [
     [[2, 50, 64], [2, 50, 64]],
