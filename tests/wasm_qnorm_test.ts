@@ -98,6 +98,14 @@ Deno.test("wasm QSoftmax: rows of odd lengths, any valid table, r up to 32767", 
     attrs: { exp_table: [1, ...new Array(255).fill(7)], r: 256 },
     inputs: [{ t: { dtype: "int8", shape: [2, 3], data: Int8Array.from([5, 5, 5, -9, -9, -9]) } }],
   });
+  // and in the 4-lane body: S = 5, e = 1, r ≡ 2 (mod 5)
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: [1, ...new Array(255).fill(7)], r: 257 },
+    inputs: [{
+      t: { dtype: "uint8", shape: [2, 5], data: Uint8Array.from([9, 9, 9, 9, 9, 0, 0, 0, 0, 0]) },
+    }],
+  });
   // The longest row with every e = 2^16: S = 2^31, a_i close to 2^32.
   nodes.push({
     op: "QSoftmax",
