@@ -114,6 +114,7 @@ export function compileFloat(c: CompileCtx): Step | undefined {
       env.par("layernorm", [env.addr(x), gp, bp, env.addr(y), L, eps], n / L, grainFor(L * 6));
   }
   if (node.op === "Gather") return compileGather(c);
+  if (node.op === "Pad") return compilePad(c);
   if (node.op === "Transpose") {
     const x = node.inputs[0];
     const xm = c.meta(x);
@@ -138,6 +139,72 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     return (env) => env.par("transpose", [env.addr(x), env.addr(y), rp], n, ELEM_GRAIN);
   }
   return undefined;
+}
+
+/**
+ * Pad (opset >= 11, mode "constant", constant non-negative pads, no axes input, a constant
+ * or absent fill value): the output is filled with the value, then every input row (last
+ * axis) is copied into place; contiguous rows are merged into one copy. Anything else
+ * returns undefined (the reference op runs).
+ *
+ * @example
+ * ```ts
+ * const step = compilePad(ctx); // a ViT's class-token slot: [1, 196, 192] -> [1, 197, 192]
+ * ```
+ */
+export function compilePad(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const [x, P, V, axes] = node.inputs, y = node.outputs[0];
+  if (c.op.opset < 11 || !x || !P || axes || !y || c.constant(x)) return undefined;
+  if (String(node.attrs.mode ?? "constant") !== "constant") return undefined;
+  const pt = c.constant(P), vt = V ? c.constant(V) : undefined;
+  if (!pt || (V && (!vt || vt.data.length !== 1))) return undefined;
+  const xm = c.meta(x), ym = c.meta(y);
+  const r = xm.shape.length, es = elemBytes(xm.dtype);
+  const pads = Array.from(pt.data as ArrayLike<number>, Number);
+  if (r < 1 || pads.length !== 2 * r || pads.some((p) => p < 0)) return undefined;
+  if (!["float32", "int8", "uint8"].includes(xm.dtype)) return undefined;
+  // the fill pattern as bytes (one element)
+  const value = vt ? Number(vt.data[0]) : 0;
+  const pat = new Uint8Array(es);
+  if (xm.dtype === "float32") new DataView(pat.buffer).setFloat32(0, value, true);
+  else pat[0] = value & 255;
+  const L = xm.shape[r - 1] * es;
+  const outStr = new Array<number>(r);
+  let acc = es;
+  for (let i = r - 1; i >= 0; i--) {
+    outStr[i] = acc;
+    acc *= ym.shape[i];
+  }
+  const runs: number[] = []; // [src, dst, bytes] in bytes
+  const rows = L > 0 ? size(xm.shape.slice(0, -1)) : 0;
+  const idx = new Array<number>(r - 1).fill(0);
+  for (let row = 0; row < rows; row++) {
+    let dst = pads[r - 1] * es;
+    for (let i = 0; i < r - 1; i++) dst += (idx[i] + pads[i]) * outStr[i];
+    const n = runs.length;
+    if (n && runs[n - 3] + runs[n - 1] === row * L && runs[n - 2] + runs[n - 1] === dst) {
+      runs[n - 1] += L;
+    } else runs.push(row * L, dst, L);
+    for (let i = r - 2; i >= 0; i--) {
+      if (++idx[i] < xm.shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+  const total = size(ym.shape) * es;
+  const zero = pat.every((b) => b === 0);
+  return (env) => {
+    const mem = new Uint8Array(env.buf());
+    const a = env.addr(x), b = env.addr(y);
+    if (zero || es === 1) mem.fill(pat[0], b, b + total);
+    else {
+      mem.set(pat, b);
+      for (let n = es; n < total; n *= 2) mem.copyWithin(b + n, b, b + Math.min(n, total - n));
+    }
+    for (let i = 0; i < runs.length; i += 3) {
+      mem.copyWithin(b + runs[i + 1], a + runs[i], a + runs[i] + runs[i + 2]);
+    }
+  };
 }
 
 /**
