@@ -157,9 +157,10 @@ export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid
       const t1 = roundHalfAway2(f64x2.div(f64x2.convert_low_i32x4_s(hiHalf(d)), sigv));
       const a = i32x4.mul(lanes01(t0, t1), v128.load(pg + o));
       const mv = v128.load(pm + o);
-      const h0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, mv), rnd), 31);
-      const h1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, mv), rnd), 31);
-      const h = i8x16.shuffle(h0, h1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+      // SRDHM: the high words of (a·mult + 2^30) << 1 (as requant.ts mbqm4)
+      const h0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, mv), rnd), 1);
+      const h1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, mv), rnd), 1);
+      const h = i8x16.shuffle(h0, h1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
       const fp = pf + (<usize>j << 3);
       const r0 = roundHalfAway2(f64x2.mul(f64x2.convert_low_i32x4_s(h), v128.load(fp)));
       const r1 = roundHalfAway2(f64x2.mul(f64x2.convert_low_i32x4_s(hiHalf(h)), v128.load(fp + 16)));
