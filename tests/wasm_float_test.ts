@@ -97,6 +97,37 @@ Deno.test("wasm Transpose, Clip and float Add/Sub/Mul/Div with broadcasting (bit
       inputs: [{ t: randQ(r, "int8", [1, 9, 4, 16]) }],
     },
     { op: "Transpose", domain: "", attrs: {}, inputs: [{ t: randF(r, [3, 5, 7], -1, 1) }] },
+    // Pad, constant mode: a class-token slot, all axes with a value, 8-bit, merged runs
+    ...([
+      [randF(r, [1, 5, 7], -1, 1), [0, 1, 0, 0, 0, 0], undefined],
+      [randF(r, [2, 3, 4], -1, 1), [1, 0, 2, 0, 3, 1], 1.5],
+      [randQ(r, "int8", [3, 5]), [0, 2, 0, 1], -7],
+      [randQ(r, "uint8", [2, 3, 6]), [0, 1, 0, 1, 2, 0], undefined],
+    ] as [Tensor, number[], number | undefined][]).map(([t, pads, v]): TestNode => ({
+      op: "Pad",
+      domain: "",
+      attrs: {},
+      inputs: [
+        { t },
+        {
+          t: { dtype: "int64", shape: [pads.length], data: Float64Array.from(pads) },
+          constant: true,
+        },
+        ...(v === undefined ? [] : [{
+          t: t.dtype === "float32"
+            ? { dtype: "float32" as const, shape: [], data: Float32Array.of(v) }
+            : { dtype: "int8" as const, shape: [], data: Int8Array.of(v) },
+          constant: true,
+        }]),
+      ],
+    })),
+    // the last axis stays last: contiguous runs (4-byte elements, runs cut by the split)
+    {
+      op: "Transpose",
+      domain: "",
+      attrs: { perm: [1, 0, 2] },
+      inputs: [{ t: randF(r, [3, 5, 7], -1, 1) }],
+    },
   ];
   const shapes: [number[], number[]][] = [
     [[2, 50, 64], [2, 50, 64]],

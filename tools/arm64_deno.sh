@@ -46,19 +46,25 @@ for wb in 8 7; do
   x86[$wb]=$($HOST_DENO run --allow-read kernels/wasm/check_model.ts "$tmp/r14_w$wb.eqp" 32)
   echo "x86 w$wb:   ${x86[$wb]}"
 done
+# the ViT fixture (integer QLut/QSoftmax/QLayerNorm/QMatMul), as key "vit"
+$HOST_DENO task edgeq quantize tests/fixtures/vit_op17.onnx --calib tests/fixtures/fmnist_calib \
+  --calib-limit 64 --out "$tmp/r14_wvit.eqp" >/dev/null 2>&1 ||
+  { echo "FAILED | 0 passed | 1 failed (quantize vit)"; exit 1; }
+x86[vit]=$($HOST_DENO run --allow-read kernels/wasm/check_model.ts "$tmp/r14_wvit.eqp" 32)
+echo "x86 vit:  ${x86[vit]}"
 
 echo "== arm64: wasm kernel + float-island tests (both builds, 1 and 2 threads)"
 log=$(mktemp)
 "${ARM[@]}" test --no-check --allow-read --allow-write=/tmp --allow-env --allow-run \
-  tests/wasm_build_test.ts tests/wasm_kernels_test.ts tests/wasm_float_test.ts 2>&1 | tee "$log"
+  tests/wasm_build_test.ts tests/wasm_kernels_test.ts tests/wasm_float_test.ts tests/wasm_qnorm_test.ts 2>&1 | tee "$log"
 line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1)
 passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
 failed=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$line")
 passed=${passed:-0}
 failed=${failed:-1}
 
-echo "== arm64: end-to-end int8 checks (ref vs wasm on arm64, digest vs x86; 8-bit: split path, 7-bit: s8 path)"
-for wb in 8 7; do
+echo "== arm64: end-to-end int8 checks (ref vs wasm on arm64, digest vs x86; 8-bit: split path, 7-bit: s8 path, vit)"
+for wb in 8 7 vit; do
   arm=$("${ARM[@]}" run --no-check --allow-read kernels/wasm/check_model.ts "$tmp/r14_w$wb.eqp" 32)
   echo "arm64 w$wb: $arm"
   d86=$(sed -nE 's/.*"digest":"([0-9a-f]+)".*/\1/p' <<<"${x86[$wb]}")

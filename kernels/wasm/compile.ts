@@ -26,6 +26,7 @@ import {
   compileSkippedJoin,
 } from "./ops_int8.ts";
 import { compileFloat, compileQMatMul } from "./ops_float.ts";
+import { compileQLayerNorm, compileQLut, compileQSoftmax } from "./ops_qnorm.ts";
 import { canSpawnWorkers, ThreadPool } from "./threads.ts";
 
 /** Options of the wasm backend (BackendOptions plus these switches). */
@@ -84,6 +85,12 @@ function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
         return compileQuantize(c);
       case "DequantizeLinear8":
         return compileDequantize(c);
+      case "QLut":
+        return compileQLut(c);
+      case "QSoftmax":
+        return compileQSoftmax(c);
+      case "QLayerNorm":
+        return compileQLayerNorm(c);
     }
     return undefined;
   }
@@ -96,7 +103,9 @@ function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
       if (a !== b) new Uint8Array(env.buf()).copyWithin(b, a, a + bytes);
     };
   }
-  if (node.op === "Transpose" || floatIslands === "wasm") return compileFloat(c);
+  if (node.op === "Transpose" || node.op === "Gather" || floatIslands === "wasm") {
+    return compileFloat(c);
+  }
   return undefined;
 }
 

@@ -11,6 +11,7 @@
  * @module
  */
 import { attrFloat, attrInt, attrInts } from "../../runtime/graph.ts";
+import { EdgeqError } from "../../runtime/errors.ts";
 import { size } from "../../runtime/tensor.ts";
 import { type QDType, readClamp, readMultipliers, readQDType, readZp } from "../ref/quant/qutil.ts";
 import {
@@ -23,6 +24,9 @@ import {
   type Step,
 } from "./step.ts";
 import { periodOf } from "./ops_int8.ts";
+
+/** Words of the batched QMatMul record (as/matmul.ts MM_WORDS). */
+const MM_WORDS = 17;
 
 const BIN_OPS: Record<string, number> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
 
@@ -109,6 +113,8 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     return (env) =>
       env.par("layernorm", [env.addr(x), gp, bp, env.addr(y), L, eps], n / L, grainFor(L * 6));
   }
+  if (node.op === "Gather") return compileGather(c);
+  if (node.op === "Pad") return compilePad(c);
   if (node.op === "Transpose") {
     const x = node.inputs[0];
     const xm = c.meta(x);
@@ -133,6 +139,118 @@ export function compileFloat(c: CompileCtx): Step | undefined {
     return (env) => env.par("transpose", [env.addr(x), env.addr(y), rp], n, ELEM_GRAIN);
   }
   return undefined;
+}
+
+/**
+ * Pad (opset >= 11, mode "constant", constant non-negative pads, no axes input, a constant
+ * or absent fill value): the output is filled with the value, then every input row (last
+ * axis) is copied into place; contiguous rows are merged into one copy. Anything else
+ * returns undefined (the reference op runs).
+ *
+ * @example
+ * ```ts
+ * const step = compilePad(ctx); // a ViT's class-token slot: [1, 196, 192] -> [1, 197, 192]
+ * ```
+ */
+export function compilePad(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const [x, P, V, axes] = node.inputs, y = node.outputs[0];
+  if (c.op.opset < 11 || !x || !P || axes || !y || c.constant(x)) return undefined;
+  if (String(node.attrs.mode ?? "constant") !== "constant") return undefined;
+  const pt = c.constant(P), vt = V ? c.constant(V) : undefined;
+  if (!pt || (V && (!vt || vt.data.length !== 1))) return undefined;
+  const xm = c.meta(x), ym = c.meta(y);
+  const r = xm.shape.length, es = elemBytes(xm.dtype);
+  const pads = Array.from(pt.data as ArrayLike<number>, Number);
+  if (r < 1 || pads.length !== 2 * r || pads.some((p) => p < 0)) return undefined;
+  if (!["float32", "int8", "uint8"].includes(xm.dtype)) return undefined;
+  // the fill pattern as bytes (one element)
+  const value = vt ? Number(vt.data[0]) : 0;
+  const pat = new Uint8Array(es);
+  if (xm.dtype === "float32") new DataView(pat.buffer).setFloat32(0, value, true);
+  else pat[0] = value & 255;
+  const L = xm.shape[r - 1] * es;
+  const outStr = new Array<number>(r);
+  let acc = es;
+  for (let i = r - 1; i >= 0; i--) {
+    outStr[i] = acc;
+    acc *= ym.shape[i];
+  }
+  const runs: number[] = []; // [src, dst, bytes] in bytes
+  const rows = L > 0 ? size(xm.shape.slice(0, -1)) : 0;
+  const idx = new Array<number>(r - 1).fill(0);
+  for (let row = 0; row < rows; row++) {
+    let dst = pads[r - 1] * es;
+    for (let i = 0; i < r - 1; i++) dst += (idx[i] + pads[i]) * outStr[i];
+    const n = runs.length;
+    if (n && runs[n - 3] + runs[n - 1] === row * L && runs[n - 2] + runs[n - 1] === dst) {
+      runs[n - 1] += L;
+    } else runs.push(row * L, dst, L);
+    for (let i = r - 2; i >= 0; i--) {
+      if (++idx[i] < xm.shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+  const total = size(ym.shape) * es;
+  const zero = pat.every((b) => b === 0);
+  return (env) => {
+    const mem = new Uint8Array(env.buf());
+    const a = env.addr(x), b = env.addr(y);
+    if (zero || es === 1) mem.fill(pat[0], b, b + total);
+    else {
+      mem.set(pat, b);
+      for (let n = es; n < total; n *= 2) mem.copyWithin(b + n, b, b + Math.min(n, total - n));
+    }
+    for (let i = 0; i < runs.length; i += 3) {
+      mem.copyWithin(b + runs[i + 1], a + runs[i], a + runs[i] + runs[i + 2]);
+    }
+  };
+}
+
+/**
+ * Gather with constant indices (e.g. a ViT's class token, `x[:, 0]`): one byte copy per
+ * (outer index, gathered index) pair inside the wasm memory. Indices out of range are an
+ * EdgeqError at compile time; non-constant indices return undefined (the ref op runs).
+ *
+ * @example
+ * ```ts
+ * const step = compileGather(ctx); // Gather(x [1, 17, 64], 0, axis 1) -> [1, 64]
+ * ```
+ */
+export function compileGather(c: CompileCtx): Step | undefined {
+  const { node } = c;
+  const [x, I] = node.inputs, y = node.outputs[0];
+  const idx = I ? c.constant(I) : undefined;
+  if (!x || !idx || !y || c.constant(x)) return undefined;
+  const xm = c.meta(x);
+  const r = xm.shape.length;
+  const axis0 = attrInt(node.attrs, "axis", 0);
+  const axis = axis0 < 0 ? axis0 + r : axis0;
+  if (axis < 0 || axis >= r) return undefined;
+  const dim = xm.shape[axis];
+  const rows = Array.from(idx.data as ArrayLike<number>, (v) => {
+    const i = Number(v);
+    if (!Number.isInteger(i) || i < -dim || i >= dim) {
+      throw new EdgeqError("E_SHAPE", `Gather index ${i} out of range for a dimension of ${dim}`, {
+        node: node.name,
+        op: node.op,
+      });
+    }
+    return i < 0 ? i + dim : i;
+  });
+  const outer = size(xm.shape.slice(0, axis));
+  const inner = size(xm.shape.slice(axis + 1)) * elemBytes(xm.dtype);
+  const m = rows.length;
+  return (env) => {
+    const mem = new Uint8Array(env.buf());
+    const a = env.addr(x), b = env.addr(y);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < m; j++) {
+        const from = a + (o * dim + rows[j]) * inner;
+        mem.copyWithin(b + (o * m + j) * inner, from, from + inner);
+      }
+    }
+  };
 }
 
 /**
@@ -161,6 +279,37 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   const azpU = adt === "int8" ? aZp + 128 : aZp;
   const bzp2 = bdt === "int8" ? bZp : bZp - 128;
   const Kp = roundUp(K, 8), rb = 2 * Kp;
+  const as = signedOf(adt), bs = signedOf(bdt);
+  const yZp = readZp(c.op, a, "y_zp", ydt);
+  if (M >= 8) {
+    // All slices in two parallel calls: encode A rows and B columns, then GEMM rows.
+    const bSlices = nbB === 1 ? 1 : nb;
+    const ccol = c.arena.alloc(bSlices * N * 4), crow = c.arena.alloc(nb * M * 4);
+    const eps = c.arena.i32(new Int32Array(nb * 24));
+    const ev0 = new Int32Array(c.arena.buffer, eps, nb * 24);
+    for (let t = 0; t < nb; t++) {
+      ev0.set(
+        [0, ccol + (bSlices === 1 ? 0 : t) * N * 4, crow + t * M * 4, mult[0], shift[0]],
+        t * 24,
+      );
+      ev0.set([yZp, qmin, qmax, 0, N, 1], t * 24 + 5);
+      ev0[t * 24 + 23] = 1; // scalar multiplier
+    }
+    const aBytes = roundUp(nb * M * rb, 16);
+    c.scratch(aBytes + bSlices * N * rb);
+    const rec = c.arena.i32(new Int32Array(MM_WORDS));
+    const items = nb * M + bSlices * N;
+    return (env) => {
+      const r = new Int32Array(env.buf(), rec, MM_WORDS);
+      r.set([env.addr(A), as, env.addr(B), bs, M, K, N, Kp, env.scratch, env.scratch + aBytes]);
+      r.set([ccol, crow, azpU, bzp2, nb, bSlices, eps], 10);
+      const ev = new Int32Array(env.buf(), eps, nb * 24);
+      const out = env.addr(y);
+      for (let t = 0; t < nb; t++) ev[t * 24 + 8] = out + t * M * N;
+      env.par("qmatmul_prep_par", [rec], items, grainFor(4 * K));
+      env.par("qmatmul_rows", [rec], nb * M, grainFor(N * Kp));
+    };
+  }
   const ep = c.arena.i32(new Int32Array(24));
   const ccol = c.arena.alloc(N * 4), crow = c.arena.alloc(M * 4);
   const e = new Int32Array(c.arena.buffer, ep, 24);
@@ -168,7 +317,7 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   e[2] = crow;
   e[3] = mult[0];
   e[4] = shift[0];
-  e[5] = readZp(c.op, a, "y_zp", ydt);
+  e[5] = yZp;
   e[6] = qmin;
   e[7] = qmax;
   e[9] = N;
@@ -176,7 +325,6 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   e[23] = 1; // scalar multiplier
   const aBytes = roundUp(M * rb, 16);
   c.scratch(aBytes + N * rb);
-  const as = signedOf(adt), bs = signedOf(bdt);
   return (env) => {
     const aPk = env.scratch, bPk = env.scratch + aBytes;
     const ev = new Int32Array(env.buf(), ep, 24);

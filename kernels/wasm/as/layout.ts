@@ -24,7 +24,11 @@ export function transpose(x: usize, y: usize, rec: usize, lo: i32, hi: i32, _tid
     src += x0 * sl;
     // the rest of this innermost run: contiguous output, strided input
     const end = o - x0 + dl < hi ? o - x0 + dl : hi;
-    if (es == 1) {
+    if (sl == 1) {
+      // the last axis stays last: a contiguous run
+      memory.copy(y + (<usize>o * <usize>es), x + (<usize>src * <usize>es), <usize>(end - o) * <usize>es);
+      o = end;
+    } else if (es == 1) {
       for (; o < end; o++, src += sl) store<u8>(y + <usize>o, load<u8>(x + <usize>src));
     } else {
       for (; o < end; o++, src += sl) store<u32>(y + (<usize>o << 2), load<u32>(x + (<usize>src << 2)));

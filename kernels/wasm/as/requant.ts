@@ -70,9 +70,11 @@
 // @ts-ignore: decorator
 @inline export function mbqm4(a: v128, mult: i32, r: i32): v128 {
   const m = i32x4.splat(mult), n = i64x2.splat(0x40000000);
-  const lo = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 31);
-  const hi = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 31);
-  let h = i8x16.shuffle(lo, hi, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  // (p + 2^30) >> 31 fits in i32 (mult < 2^31): it is the high word of (p + 2^30) << 1
+  // (a logical i64 shift, native on x86, where the arithmetic one is emulated)
+  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 1);
+  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 1);
+  let h = i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
   if (r == 0) return h;
   const mask = i32x4.splat((<i32>((<u32>1 << r) - 1))), thr = i32x4.sub(i32x4.splat((<i32>((<u32>1 << r) - 1)) >> 1), i32x4.shr_s(h, 31));
   const rem = v128.and(h, mask);

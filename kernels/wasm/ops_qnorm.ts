@@ -1,0 +1,102 @@
+/**
+ * The integer islands of a transformer on wasm kernels (as/qnorm.ts): QLut, QSoftmax and
+ * QLayerNorm, bit-identical to kernels/ref/quant/{qlut,qsoftmax,qlayernorm}.ts. The
+ * attributes are read and checked by the reference readers (EdgeqError naming the node)
+ * and stored once in the weight arena; rows are split over the threads when a part gets
+ * enough work ({@link grainFor}), tiny tensors run on the calling thread.
+ * @module
+ */
+import { size } from "../../runtime/tensor.ts";
+import type { QDType } from "../ref/quant/qutil.ts";
+import { readTable } from "../ref/quant/qlut.ts";
+import { readSoftmaxAttrs } from "../ref/quant/qsoftmax.ts";
+import { layerNormShift, readLayerNorm } from "../ref/quant/qlayernorm.ts";
+import { qDType, readQDType } from "../ref/quant/qutil.ts";
+import { shapeError } from "../ref/op.ts";
+import { type CompileCtx, ELEM_GRAIN, grainFor, type Step } from "./step.ts";
+
+/** Header words of the QLayerNorm record before the per-channel arrays (as/qnorm.ts LN_HEAD). */
+const LN_HEAD = 8;
+
+/** 0x80 for int8 codes (u = code + 128), 0 for uint8. */
+function flipOf(dtype: string): number {
+  return dtype === "int8" ? 0x80 : 0;
+}
+
+/**
+ * QLut: `y = table[x − dtypeMin]`, 16 bytes per step (swizzle over 16 sub-tables).
+ *
+ * @example
+ * ```ts
+ * const step = compileQLut(ctx); // edgeq:QLut
+ * ```
+ */
+export function compileQLut(c: CompileCtx): Step {
+  const { node } = c;
+  const x = node.inputs[0], y = node.outputs[0];
+  const xm = c.meta(x);
+  qDType(c.op, xm, "X");
+  const dt = readQDType(c.op, node.attrs, "uint8") as QDType;
+  const t = readTable(c.op, node.attrs, dt);
+  const tp = c.arena.put(Uint8Array.from(t, (v) => v & 255));
+  const flip = flipOf(xm.dtype), n = size(xm.shape);
+  return (env) => env.par("qlut", [env.addr(x), flip, tp, env.addr(y)], n, ELEM_GRAIN);
+}
+
+/** Rows and row length of a last-axis op's input. */
+function rowsOf(c: CompileCtx, name: string): { rows: number; n: number } {
+  const s = c.meta(name).shape;
+  if (s.length < 1) shapeError(c.op, `${c.node.op} needs an input of rank >= 1`);
+  const n = s[s.length - 1];
+  return { rows: n > 0 ? size(s) / n : 0, n };
+}
+
+/**
+ * QSoftmax over the last axis (exact u32 division per element).
+ *
+ * @example
+ * ```ts
+ * const step = compileQSoftmax(ctx); // edgeq:QSoftmax
+ * ```
+ */
+export function compileQSoftmax(c: CompileCtx): Step {
+  const { node } = c;
+  const x = node.inputs[0], y = node.outputs[0];
+  const xm = c.meta(x);
+  qDType(c.op, xm, "X");
+  const { table, r } = readSoftmaxAttrs(c.op, node.attrs);
+  const { rows, n } = rowsOf(c, x);
+  const tp = c.arena.i32(table);
+  const flip = flipOf(xm.dtype);
+  return (env) =>
+    env.par("qsoftmax", [env.addr(x), flip, n, tp, r, env.addr(y)], rows, grainFor(n * 12));
+}
+
+/**
+ * QLayerNorm over the last axis (per-channel multipliers, signs and biases in one record).
+ *
+ * @example
+ * ```ts
+ * const step = compileQLayerNorm(ctx); // edgeq:QLayerNorm
+ * ```
+ */
+export function compileQLayerNorm(c: CompileCtx): Step {
+  const { node } = c;
+  const x = node.inputs[0], y = node.outputs[0];
+  const xm = c.meta(x);
+  const p = readLayerNorm(c.op, xm, node.attrs);
+  const { rows, n } = rowsOf(c, x);
+  // The SIMD path (every shift <= 0) reads bias + 8 and 2^-R as f64 (8-byte aligned).
+  const simd = p.shift.every((v) => v <= 0);
+  const fo = (LN_HEAD + 5 * n + 1) & ~1;
+  const rec = new Int32Array(fo + 2 * n);
+  rec.set([p.eps, layerNormShift(n), p.yZp, p.qmin, p.qmax, flipOf(xm.dtype), n, simd ? fo : 0]);
+  rec.set(p.mult, LN_HEAD);
+  rec.set(p.shift, LN_HEAD + n);
+  rec.set(p.sign, LN_HEAD + 2 * n);
+  rec.set(p.bias, LN_HEAD + 3 * n);
+  rec.set(p.bias.map((b) => b + 8), LN_HEAD + 4 * n);
+  new Float64Array(rec.buffer, fo * 4, n).set(Array.from(p.shift, (v) => 2 ** v));
+  const rp = c.arena.i32(rec);
+  return (env) => env.par("qlayernorm", [env.addr(x), env.addr(y), rp], rows, grainFor(n * 24));
+}

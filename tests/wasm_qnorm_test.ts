@@ -1,0 +1,220 @@
+/**
+ * The wasm kernels of the integer transformer islands against kernels/ref, bit for bit:
+ * QLut (byte table), QSoftmax (exact u32 division) and QLayerNorm (integer square root,
+ * exact division, per-channel requantization), on random rows of odd lengths 1..67 plus
+ * the ViT sizes, int8 and uint8 codes, both builds, 1 and 2 threads (every call split).
+ */
+import assert from "node:assert/strict";
+import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import { compileWasm } from "../kernels/wasm/compile.ts";
+import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { layerNormShift } from "../kernels/ref/quant/qlayernorm.ts";
+import { EdgeqError } from "../runtime/errors.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+import type { Attrs } from "../runtime/graph.ts";
+
+type Q = "int8" | "uint8";
+const CONFIGS = [
+  { build: "baseline" as const, threads: 1 },
+  { build: "relaxed" as const, threads: 1 },
+  { build: "baseline" as const, threads: 2 },
+  { build: "relaxed" as const, threads: 2 },
+];
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const LENS = [1, 2, 3, 5, 15, 16, 17, 31, 33, 64, 67];
+
+/** Random codes; a row in 4 is narrow (a few neighbouring codes), like real activations. */
+function randQ(r: Rng, dtype: Q, shape: number[]): Tensor {
+  const n = prod(shape), L = shape[shape.length - 1] || 1;
+  const data = dtype === "int8" ? new Int8Array(n) : new Uint8Array(n);
+  const [lo, hi] = dtype === "int8" ? [-128, 127] : [0, 255];
+  for (let base = 0; base < n; base += L) {
+    const c = r.int(lo, hi), w = r.u32() % 4 === 0 ? r.int(0, 6) : 255;
+    for (let j = 0; j < L && base + j < n; j++) {
+      data[base + j] = Math.max(lo, Math.min(hi, w === 255 ? r.int(lo, hi) : c + r.int(-w, w)));
+    }
+  }
+  return { dtype, shape, data };
+}
+
+function shapeFor(r: Rng, n: number): number[] {
+  return r.pick([[n], [r.int(1, 9), n], [1, r.int(1, 5), r.int(1, 7), n]]);
+}
+
+async function check(name: string, nodes: TestNode[]): Promise<void> {
+  const { graph, feeds } = nodesGraph(nodes);
+  for (const cfg of CONFIGS) {
+    const { mismatches, compiled } = await compareWithRef(graph, feeds, { ...cfg, splitAll: true });
+    assert.deepEqual(compiled.fallbacks, [], `${name}: every node must run on wasm`);
+    assert.deepEqual(
+      mismatches,
+      [],
+      `${name} ${cfg.build} ${cfg.threads} thread(s): ${JSON.stringify(mismatches.slice(0, 3))}`,
+    );
+  }
+}
+
+Deno.test("wasm QLut: odd lengths (SIMD body and scalar tail), int8/uint8 in and out", async () => {
+  const r = new Rng(501);
+  const nodes: TestNode[] = [];
+  for (const n of [...LENS, 100, 197 * 3]) {
+    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+    const [lo, hi] = ydt === "int8" ? [-128, 127] : [0, 255];
+    const table = Array.from({ length: 256 }, () => r.int(lo, hi));
+    nodes.push({
+      op: "QLut",
+      attrs: { table, dtype: ydt },
+      inputs: [{ t: randQ(r, xdt, shapeFor(r, n)) }],
+    });
+  }
+  await check("QLut", nodes);
+});
+
+function expTable(r: Rng): number[] {
+  const kind = r.int(0, 3);
+  const s = r.float(0.005, 0.3);
+  return Array.from({ length: 256 }, (_, d) => {
+    if (kind === 0) return Math.min(65536, Math.round(65536 * Math.exp(-s * d)));
+    if (kind === 1) return d === 0 ? r.int(1, 65536) : r.int(0, 65536); // any valid table
+    if (kind === 3) return r.int(1, 3); // small S: the rounding term floor(S/2) matters
+    return 65536; // S at its largest: 2^16 · N
+  });
+}
+
+Deno.test("wasm QSoftmax: rows of odd lengths, any valid table, r up to 32767", async () => {
+  const r = new Rng(502);
+  const nodes: TestNode[] = [];
+  for (const n of [...LENS, 197, 300]) {
+    const xdt: Q = r.pick(["int8", "uint8"] as const);
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: expTable(r), r: r.pick([1, 255, r.int(2, 32767), 32767]) },
+      inputs: [{ t: randQ(r, xdt, shapeFor(r, n)) }],
+    });
+  }
+  // Ties of the rounding: S = 3, e = 1, r ≡ 1 (mod 3).
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: [1, ...new Array(255).fill(7)], r: 256 },
+    inputs: [{ t: { dtype: "int8", shape: [2, 3], data: Int8Array.from([5, 5, 5, -9, -9, -9]) } }],
+  });
+  // and in the 4-lane body: S = 5, e = 1, r ≡ 2 (mod 5)
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: [1, ...new Array(255).fill(7)], r: 257 },
+    inputs: [{
+      t: { dtype: "uint8", shape: [2, 5], data: Uint8Array.from([9, 9, 9, 9, 9, 0, 0, 0, 0, 0]) },
+    }],
+  });
+  // The longest row with every e = 2^16: S = 2^31, a_i close to 2^32.
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: new Array(256).fill(65536), r: 32767 },
+    inputs: [{ t: randQ(r, "uint8", [1, 32768]) }],
+  });
+  await check("QSoftmax", nodes);
+});
+
+function perChannel(r: Rng, n: number, f: () => number): number | number[] {
+  return r.u32() % 4 === 0 ? f() : Array.from({ length: n }, f);
+}
+
+function layerNormCase(r: Rng, n: number): TestNode {
+  const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+  const [lo, hi] = ydt === "int8" ? [-128, 127] : [0, 255];
+  const k = layerNormShift(n);
+  const mult: number[] = [], shift: number[] = [];
+  const nm = r.u32() % 4 === 0 ? 1 : n;
+  // big: some multipliers above 1 (positive shifts: the scalar path); else the SIMD path
+  const big = r.u32() % 3 === 0;
+  for (let i = 0; i < nm; i++) {
+    // |γ|·16 / (s_o · 2^k) for output scales around 1/30 .. 1/3; a few saturating ones.
+    const m = big && r.u32() % 16 === 0 ? r.float(1, 300) : (r.float(0.05, 3) * 16 * 30) / 2 ** k;
+    const q = quantizeMultiplier(m);
+    mult.push(q.mult);
+    shift.push(q.shift);
+  }
+  const a = r.int(lo, hi), b = r.int(lo, hi);
+  const clampAttrs: Attrs = r.u32() % 3 === 0 ? { qmin: Math.min(a, b), qmax: Math.max(a, b) } : {};
+  return {
+    op: "QLayerNorm",
+    attrs: {
+      eps: r.pick([1, r.int(1, 5000), 2 ** 24]),
+      mult: nm === 1 ? mult[0] : mult,
+      shift: nm === 1 ? shift[0] : shift,
+      sign: perChannel(r, n, () => r.pick([-1, 0, 1, 1, 1])),
+      bias: perChannel(
+        r,
+        n,
+        () => r.u32() % 16 === 0 ? r.pick([-(2 ** 30), 2 ** 30]) : r.int(-4000, 4000),
+      ),
+      y_zp: r.int(lo, hi),
+      dtype: ydt,
+      ...clampAttrs,
+    },
+    inputs: [{ t: randQ(r, xdt, shapeFor(r, n)) }],
+  };
+}
+
+Deno.test("wasm QLayerNorm: rows of 1..67, 192 and 512, per-channel/shared attributes, clamps", async () => {
+  const r = new Rng(503);
+  const nodes: TestNode[] = [];
+  for (const n of [...LENS, 192, 512]) {
+    nodes.push(layerNormCase(r, n), layerNormCase(r, n), layerNormCase(r, n));
+  }
+  await check("QLayerNorm", nodes);
+});
+
+Deno.test("wasm QLut/QSoftmax/QLayerNorm: bad attributes are EdgeqErrors naming the node", async () => {
+  const r = new Rng(504);
+  const x = randQ(r, "uint8", [2, 5]);
+  const cases: [TestNode, Record<string, unknown>][] = [
+    [{ op: "QLut", attrs: { table: new Array(256).fill(1) }, inputs: [{ t: x }] }, {
+      table: [1, 2],
+    }],
+    [{ op: "QSoftmax", attrs: { exp_table: new Array(256).fill(9), r: 255 }, inputs: [{ t: x }] }, {
+      r: 0,
+    }],
+    [layerNormCase(r, 5), { eps: 0 }],
+  ];
+  for (const [tn, bad] of cases) {
+    tn.inputs = [{ t: x }];
+    const { graph } = nodesGraph([tn]);
+    Object.assign(graph.nodes[0].attrs, bad);
+    await assert.rejects(
+      () => compileWasm(graph, { threads: 1 }),
+      (e: unknown) =>
+        e instanceof EdgeqError && e.code === "E_UNSUPPORTED_ATTR" &&
+        e.where.node === graph.nodes[0].name,
+      tn.op,
+    );
+  }
+});
+
+Deno.test("wasm Gather (constant indices, any axis, negative indices) copies like the reference", async () => {
+  const r = new Rng(505);
+  const nodes: TestNode[] = [];
+  for (
+    const [shape, axis, idx] of [
+      [[1, 17, 64], 1, [0]],
+      [[2, 17, 5], 1, [-1, 3, 3]],
+      [[3, 4], 0, [2]],
+      [[3, 4, 7], -1, [6, 0]],
+    ] as [number[], number, number[]][]
+  ) {
+    const ishape = idx.length === 1 && axis === 1 ? [] : [idx.length];
+    nodes.push({
+      op: "Gather",
+      domain: "",
+      attrs: { axis },
+      inputs: [
+        { t: randQ(r, r.pick(["int8", "uint8"] as const), shape) },
+        {
+          t: { dtype: "int64", shape: ishape, data: Float64Array.from(idx) },
+          constant: true,
+        },
+      ],
+    });
+  }
+  await check("Gather", nodes);
+});
