@@ -12,7 +12,7 @@ import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
-import { binaryCalls, gemmPaths } from "../kernels/wasm/ops_int8.ts";
+import { binaryCalls, convPaths, gemmPaths } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
@@ -251,8 +251,10 @@ Deno.test("wasm 7-bit weights (s8 layout): QConv and QGemm, odd shapes, both pat
   const split = gemmCase(r, 40, true);
   (split.inputs[1]!.t.data as Int8Array)[17] = -65;
   nodes.push(split);
-  const before = { ...gemmPaths };
+  const before = { ...gemmPaths }, byCols = convPaths.byCols;
   await check("s8", nodes);
+  // 2 threads: the small maps take the channel-split conv path (dense taps and not)
+  assert.ok(convPaths.byCols - byCols >= 8, `channel-split convs: ${convPaths.byCols - byCols}`);
   assert.equal(gemmPaths.s8 - before.s8, expectS8 * CONFIGS.length);
   assert.equal(gemmPaths.split - before.split, CONFIGS.length);
 });

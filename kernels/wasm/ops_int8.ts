@@ -361,24 +361,54 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
   const xpBytes = roundUp(HW * rb, 16);
   const sstride = roundUp(PT * prb, 16) + (dense ? rb : 0); // dense rows spill <= rb bytes
-  const panelOff = xpBytes + (pointwise ? 0 : c.threads * sstride);
+  // Few output pixels (fewer PT-pixel chunks than threads, e.g. 7×7 maps): the patch
+  // matrix is built whole and the threads split the output channels instead.
+  const byCols = !pointwise && c.threads > 1 && Math.floor(P / PT) < c.threads &&
+    M >= 2 * c.threads;
+  const lda = prb + (dense ? rb : 0);
+  const panelOff = xpBytes +
+    (pointwise ? 0 : byCols ? roundUp(P * lda, 16) : c.threads * sstride);
   c.scratch(panelOff + pk.scratchBytes);
+  if (byCols) convPaths.byCols++;
+  const colsFn = s8 ? "gemm_cols7" : "gemm_cols";
   return (env) => {
     const xp = env.scratch;
     setWords(env, cg, { [CG.scratch]: xp + xpBytes, [CG.sstride]: sstride });
     const panel = pk.get(env, panelOff);
     for (let n = 0; n < N; n++) {
-      env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(2 * C));
+      env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(PREP_WORK * C));
       setWords(env, ep, {
         [EP.out]: env.addr(y) + n * M * P,
         [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
       });
       if (pointwise) {
         env.par(rowsFn, [xp, rb, panel, rb, rb / 16, ep, 0, M], P, grainFor(M * Cp));
+      } else if (byCols) {
+        const a = xp + xpBytes;
+        env.par("conv_im2row", [xp, pad, cg, a, lda, s8 ? 1 : 0], P, grainFor(PREP_WORK * prb));
+        env.par(colsFn, [a, lda, panel, prb, prb / 16, ep, P], M, grainFor(P * K));
       } else env.par(convFn, [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
     }
   };
 }
+
+/**
+ * Work units (MAC-equivalents of {@link grainFor}) per byte of the scalar re-layouts
+ * (NCHW → pixel rows, im2row): a byte moved costs about as much as a few dozen MACs of
+ * the relaxed-dot GEMM, so these calls split across threads at the same wall time.
+ */
+const PREP_WORK = 16;
+
+/**
+ * Counters for tests and profiling: group-1 QConv nodes compiled onto the channel-split
+ * path (whole patch matrix, threads split the output channels).
+ *
+ * @example
+ * ```ts
+ * const before = convPaths.byCols; // ... compile ...; convPaths.byCols - before
+ * ```
+ */
+export const convPaths: { byCols: number } = { byCols: 0 };
 
 /**
  * The SIMD depthwise kernel (as/dwconv.ts) when its preconditions hold: multipliers

@@ -165,6 +165,32 @@ function convGemmT<T>(
   }
 }
 
+/**
+ * Patch rows of output pixels [lo, hi) into one matrix (row p at dst + p·lda; s8 layout
+ * when `s8`): the im2row of the channel-split conv path (few pixels, many channels: the
+ * threads then split the GEMM's columns). With dense taps a row spills up to rb bytes
+ * past its prb bytes, so lda must leave that slack (no row touches another's bytes).
+ */
+export function conv_im2row(xp: usize, pad: usize, cg: usize, dst: usize, lda: i32, s8: i32, lo: i32, hi: i32, _tid: i32): void {
+  const kh = g(cg, CG_KH), kw = g(cg, CG_KW), rb = g(cg, CG_RB);
+  const dense = s8 ? g(cg, CG_DENSE) : 0;
+  const prb = dense ? g(cg, CG_KP) : kh * kw * rb;
+  for (let p = lo; p < hi; p++) {
+    const d = dst + <usize>p * <usize>lda;
+    if (dense) {
+      im2rowDense(
+        xp, pad, g(cg, CG_H), g(cg, CG_W), rb, kh, kw, g(cg, CG_SH), g(cg, CG_SW), g(cg, CG_DH),
+        g(cg, CG_DW), g(cg, CG_PH), g(cg, CG_PW), g(cg, CG_OW), p, p + 1, d, dense, prb,
+      );
+    } else {
+      im2row(
+        xp, pad, g(cg, CG_H), g(cg, CG_W), rb, kh, kw, g(cg, CG_SH), g(cg, CG_SW), g(cg, CG_DH),
+        g(cg, CG_DW), g(cg, CG_PH), g(cg, CG_PW), g(cg, CG_OW), p, p + 1, d,
+      );
+    }
+  }
+}
+
 /** Bytes of scratch one thread needs for conv_gemm with patch rows of prb bytes. */
 export function conv_scratch_bytes(prb: i32): i32 {
   return PT * prb;
