@@ -25,14 +25,16 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   const plane = <usize>g(rec, SCR) + <usize>tid * <usize>g(rec, SSTR);
   const kk = kh * kw;
   const tmp = plane + ((<usize>(hp * wp) + 47) & ~15); // 8 bytes for a partial store
-  const zv = i16x8.splat(<i16>zpu);
+  const zv = i16x8.splat(<i16>zpu), fv = i8x16.splat(<i8>flip);
   for (let m = lo; m < hi; m++) {
     // padded, unsigned copy of the input plane
     memory.fill(plane, <u8>zpu, <usize>(hp * wp));
     const xm = x + <usize>(m * h * w);
     for (let iy = 0; iy < h; iy++) {
       const s = xm + <usize>(iy * w), d = plane + <usize>((iy + ph) * wp + pw);
-      for (let ix = 0; ix < w; ix++) store<u8>(d + <usize>ix, load<u8>(s + <usize>ix) ^ flip);
+      let ix = 0;
+      for (; ix + 16 <= w; ix += 16) v128.store(d + <usize>ix, v128.xor(v128.load(s + <usize>ix), fv));
+      for (; ix < w; ix++) store<u8>(d + <usize>ix, load<u8>(s + <usize>ix) ^ flip);
     }
     const wm = <usize>g(rec, WTS) + <usize>(m * kk);
     const bias = g(rec, BIAS) ? load<i32>(<usize>g(rec, BIAS) + (<usize>m << 2)) : 0;
