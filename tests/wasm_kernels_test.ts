@@ -457,6 +457,37 @@ Deno.test("wasm relaxed-dot safety: extreme activations × extreme weights, long
       }],
     });
   }
+  // acc pushes acc + bias past the int32 edge (saturates; a folded bias would wrap), on
+  // both layouts: channel 0 all positive with bias near +2^31, channel 1 the mirror
+  for (const [hi, lo] of [[127, -128], [63, -64]]) {
+    const C = 24, q = quantizeMultiplier(1 / 2 ** 24);
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [1, 1],
+        x_zp: 0,
+        mult: q.mult,
+        shift: q.shift,
+        y_zp: 0,
+        dtype: "int8",
+      },
+      inputs: [
+        { t: { dtype: "uint8", shape: [1, C, 3, 5], data: new Uint8Array(C * 15).fill(255) } },
+        {
+          t: {
+            dtype: "int8",
+            shape: [2, C, 1, 1],
+            data: Int8Array.from({ length: 2 * C }, (_, i) => i < C ? hi : lo),
+          },
+          constant: true,
+        },
+        {
+          t: { dtype: "int32", shape: [2], data: Int32Array.of(2 ** 31 - 1000, -(2 ** 31) + 1000) },
+          constant: true,
+        },
+      ],
+    });
+  }
   // s8 layout: weights at −64/63 × activations at the 8-bit extremes, K up to 65536
   for (const K of [16, 1000, 65536]) {
     for (const xdt of ["uint8", "int8"] as const) {

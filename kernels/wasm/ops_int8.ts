@@ -210,6 +210,21 @@ function makePanel(
   };
 }
 
+/**
+ * The column constant and bias of an epilogue record: when no sum of K products
+ * ((x − zp)·w, |.| <= 255·128) plus a bias can leave the int32 range, the bias is folded
+ * into the column correction (one add per output instead of a saturating one).
+ */
+function colFields(c: CompileCtx, corr: number, n: number, k: number): Record<number, number> {
+  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
+  if (!b) return { [EP.ccol]: corr, [EP.bias]: 0 };
+  const bias = b.data as Int32Array;
+  const room = 2 ** 31 - 1 - k * 255 * 128;
+  if (!bias.every((v) => Math.abs(v) <= room)) return { [EP.ccol]: corr, [EP.bias]: biasPtr(c) };
+  const cs = new Int32Array(c.arena.buffer, corr, n);
+  return { [EP.ccol]: c.arena.i32(cs.map((v, i) => v + bias[i])), [EP.bias]: 0 };
+}
+
 function biasPtr(c: CompileCtx): number {
   const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
   return b ? c.arena.put(b.data) : 0;
@@ -348,7 +363,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     }
   }
   const pk = makePanel(c, wr, M, K, zpU, layout, s8);
-  base[EP.ccol] = pk.corr;
+  Object.assign(base, colFields(c, pk.corr, M, C * kk));
   setWords(c, cg, { [CG.rb]: rb, [CG.dense]: dense ? C : 0, [CG.kp]: K });
   setWords(c, ep, base);
   const pad = c.arena.alloc(rb);
@@ -528,8 +543,10 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   const ep = words(c, EP_WORDS);
   setWords(c, ep, {
     ...requantFields(c, N, ydt),
-    [EP.bias]: biasPtr(c),
-    [EP.ccol]: pk.corr,
+    // the popcount path's copy of the record drops ccol: keep its bias separate
+    ...(layout === "b1" && xZp === 0
+      ? { [EP.ccol]: pk.corr, [EP.bias]: biasPtr(c) }
+      : colFields(c, pk.corr, N, K)),
     [EP.ors]: N,
     [EP.ocs]: 1,
   });

@@ -70,9 +70,13 @@
 // @ts-ignore: decorator
 @inline export function mbqm4(a: v128, mult: i32, r: i32): v128 {
   const m = i32x4.splat(mult), n = i64x2.splat(0x40000000);
-  const lo = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 31);
-  const hi = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 31);
-  let h = i8x16.shuffle(lo, hi, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  // (p + 2^30) >> 31 is the high word of 2·(p + 2^30) (|p| <= 2^62, so no i64 overflow):
+  // an add and the odd 32-bit lanes instead of an i64 arithmetic shift (emulated on x64).
+  let lo = i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n);
+  let hi = i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n);
+  lo = i64x2.add(lo, lo);
+  hi = i64x2.add(hi, hi);
+  let h = i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
   if (r == 0) return h;
   const mask = i32x4.splat((<i32>((<u32>1 << r) - 1))), thr = i32x4.sub(i32x4.splat((<i32>((<u32>1 << r) - 1)) >> 1), i32x4.shr_s(h, 31));
   const rem = v128.and(h, mask);
