@@ -166,9 +166,12 @@ Deno.test("wasm QConv: random geometries (group 1, grouped, residual, clamps)", 
 Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd widths)", async () => {
   const r = new Rng(13);
   const nodes: TestNode[] = [];
-  for (let i = 0; i < 16; i++) {
+  // the last 4: 3×3, dilation 1 (the unrolled path), width strides 1, 2, 1, 2
+  for (let i = 0; i < 20; i++) {
     const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
-    const C = r.int(2, 37), kh = r.pick([1, 3, 5]), kw = r.pick([1, 3, 5]), dil = r.pick([1, 1, 2]);
+    const k3 = i >= 16;
+    const C = r.int(2, 37), kh = k3 ? 3 : r.pick([1, 3, 5]), kw = k3 ? 3 : r.pick([1, 3, 5]);
+    const dil = k3 ? 1 : r.pick([1, 1, 2]);
     const H = r.int((kh - 1) * dil + 1, 19), W = r.int((kw - 1) * dil + 1, 29);
     const pads = [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
     const mult: number[] = [], shift: number[] = [];
@@ -182,7 +185,7 @@ Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd w
       attrs: {
         kernel_shape: [kh, kw],
         pads,
-        strides: [r.int(1, 3), r.int(1, 2)],
+        strides: [r.int(1, 3), k3 ? 1 + (i % 2) : r.int(1, 2)],
         dilations: [dil, dil],
         group: C,
         x_zp: zpOf(r, xdt),
@@ -200,7 +203,7 @@ Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd w
   }
   const before = binaryCalls.depthwiseNodes;
   await check("depthwise", nodes);
-  assert.equal(binaryCalls.depthwiseNodes - before, 16 * CONFIGS.length);
+  assert.equal(binaryCalls.depthwiseNodes - before, 20 * CONFIGS.length);
 });
 
 Deno.test("wasm QConv: depthwise and pointwise", async () => {

@@ -465,7 +465,8 @@ function depthwise(
   const [qmin, qmax] = readClamp(c.op, a, o.ydt);
   const hp = Math.max(o.H + ph, (o.oh - 1) * sh + (o.kh - 1) * dh + 1);
   const wp = Math.max(o.W + pw, (o.ow - 1) * sw + (o.kw - 1) * dw + 1);
-  const sstride = roundUp(hp * wp + 32, 16) + 16;
+  // i16 plane + 64 bytes of over-read slack, kk tap vectors, a partial store (as/dwconv.ts)
+  const sstride = roundUp(2 * hp * wp + 64, 16) + 16 * o.kh * o.kw + 16;
   c.scratch(c.threads * sstride);
   const rec = c.arena.i32([
     o.H,
