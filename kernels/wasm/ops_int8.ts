@@ -79,6 +79,7 @@ const CG = {
   oh: 15,
   dense: 16,
   kp: 17,
+  xd: 18,
 } as const;
 
 /** im2row chunk (as/conv.ts PT). */
@@ -284,7 +285,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const xZp = readZp(c.op, a, "x_zp", xdt);
   const zpU = xs ? xZp + 128 : xZp;
   const ep = words(c, EP_WORDS);
-  const cg = words(c, 18);
+  const cg = words(c, 19);
   setWords(c, cg, {
     [CG.h]: H,
     [CG.w]: W,
@@ -374,7 +375,9 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     : ["prep_x", "gemm_rows", "conv_gemm"];
   const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
-  const xpBytes = roundUp(HW * rb, 16);
+  // dense taps: the pixel rows packed to C bytes too (a row of taps is one copy)
+  const xdBytes = dense ? roundUp(HW * C + 32, 16) : 0;
+  const xpBytes = roundUp(HW * rb, 16) + xdBytes;
   const sstride = roundUp(PT * prb, 16) + (dense ? rb : 0); // dense rows spill <= rb bytes
   // Few output pixels (fewer PT-pixel chunks than threads, e.g. 7×7 maps): the patch
   // matrix is built whole and the threads split the output channels instead.
@@ -386,12 +389,20 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   c.scratch(panelOff + pk.scratchBytes);
   if (byCols) convPaths.byCols++;
   const colsFn = s8 ? "gemm_cols7" : "gemm_cols";
+  const kx = c.k as unknown as Record<string, (...a: number[]) => void>;
   return (env) => {
     const xp = env.scratch;
-    setWords(env, cg, { [CG.scratch]: xp + xpBytes, [CG.sstride]: sstride });
+    const xd = xp + xpBytes - xdBytes;
+    setWords(env, cg, {
+      [CG.scratch]: xp + xpBytes,
+      [CG.sstride]: sstride,
+      [CG.xd]: dense ? xd : 0,
+    });
     const panel = pk.get(env, panelOff);
     for (let n = 0; n < N; n++) {
       env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(PREP_WORK * C));
+      // in order on this thread (each row's copy spills into the next)
+      if (dense) kx.compact_rows(xp, rb, C, xd, 0, HW, 0);
       setWords(env, ep, {
         [EP.out]: env.addr(y) + n * M * P,
         [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
