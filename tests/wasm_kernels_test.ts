@@ -12,7 +12,7 @@ import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
-import { binaryCalls, gemmPaths } from "../kernels/wasm/ops_int8.ts";
+import { binaryCalls, convPaths, gemmPaths } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
@@ -166,9 +166,12 @@ Deno.test("wasm QConv: random geometries (group 1, grouped, residual, clamps)", 
 Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd widths)", async () => {
   const r = new Rng(13);
   const nodes: TestNode[] = [];
-  for (let i = 0; i < 16; i++) {
+  // the last 4: 3×3, dilation 1 (the unrolled path), width strides 1, 2, 1, 2
+  for (let i = 0; i < 20; i++) {
     const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
-    const C = r.int(2, 37), kh = r.pick([1, 3, 5]), kw = r.pick([1, 3, 5]), dil = r.pick([1, 1, 2]);
+    const k3 = i >= 16;
+    const C = r.int(2, 37), kh = k3 ? 3 : r.pick([1, 3, 5]), kw = k3 ? 3 : r.pick([1, 3, 5]);
+    const dil = k3 ? 1 : r.pick([1, 1, 2]);
     const H = r.int((kh - 1) * dil + 1, 19), W = r.int((kw - 1) * dil + 1, 29);
     const pads = [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
     const mult: number[] = [], shift: number[] = [];
@@ -182,7 +185,7 @@ Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd w
       attrs: {
         kernel_shape: [kh, kw],
         pads,
-        strides: [r.int(1, 3), r.int(1, 2)],
+        strides: [r.int(1, 3), k3 ? 1 + (i % 2) : r.int(1, 2)],
         dilations: [dil, dil],
         group: C,
         x_zp: zpOf(r, xdt),
@@ -200,7 +203,7 @@ Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd w
   }
   const before = binaryCalls.depthwiseNodes;
   await check("depthwise", nodes);
-  assert.equal(binaryCalls.depthwiseNodes - before, 16 * CONFIGS.length);
+  assert.equal(binaryCalls.depthwiseNodes - before, 20 * CONFIGS.length);
 });
 
 Deno.test("wasm QConv: depthwise and pointwise", async () => {
@@ -251,8 +254,10 @@ Deno.test("wasm 7-bit weights (s8 layout): QConv and QGemm, odd shapes, both pat
   const split = gemmCase(r, 40, true);
   (split.inputs[1]!.t.data as Int8Array)[17] = -65;
   nodes.push(split);
-  const before = { ...gemmPaths };
+  const before = { ...gemmPaths }, byCols = convPaths.byCols;
   await check("s8", nodes);
+  // 2 threads: the small maps take the channel-split conv path (dense taps and not)
+  assert.ok(convPaths.byCols - byCols >= 8, `channel-split convs: ${convPaths.byCols - byCols}`);
   assert.equal(gemmPaths.s8 - before.s8, expectS8 * CONFIGS.length);
   assert.equal(gemmPaths.split - before.split, CONFIGS.length);
 });
@@ -453,6 +458,37 @@ Deno.test("wasm relaxed-dot safety: extreme activations × extreme weights, long
         t: { dtype: "int32", shape: [M], data: bias },
         constant: true,
       }],
+    });
+  }
+  // acc pushes acc + bias past the int32 edge (saturates; a folded bias would wrap), on
+  // both layouts: channel 0 all positive with bias near +2^31, channel 1 the mirror
+  for (const [hi, lo] of [[127, -128], [63, -64]]) {
+    const C = 24, q = quantizeMultiplier(1 / 2 ** 24);
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [1, 1],
+        x_zp: 0,
+        mult: q.mult,
+        shift: q.shift,
+        y_zp: 0,
+        dtype: "int8",
+      },
+      inputs: [
+        { t: { dtype: "uint8", shape: [1, C, 3, 5], data: new Uint8Array(C * 15).fill(255) } },
+        {
+          t: {
+            dtype: "int8",
+            shape: [2, C, 1, 1],
+            data: Int8Array.from({ length: 2 * C }, (_, i) => i < C ? hi : lo),
+          },
+          constant: true,
+        },
+        {
+          t: { dtype: "int32", shape: [2], data: Int32Array.of(2 ** 31 - 1000, -(2 ** 31) + 1000) },
+          constant: true,
+        },
+      ],
     });
   }
   // s8 layout: weights at −64/63 × activations at the 8-bit extremes, K up to 65536

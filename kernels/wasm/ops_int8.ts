@@ -79,6 +79,7 @@ const CG = {
   oh: 15,
   dense: 16,
   kp: 17,
+  xd: 18,
 } as const;
 
 /** im2row chunk (as/conv.ts PT). */
@@ -210,6 +211,21 @@ function makePanel(
   };
 }
 
+/**
+ * The column constant and bias of an epilogue record: when no sum of K products
+ * ((x − zp)·w, |.| <= 255·128) plus a bias can leave the int32 range, the bias is folded
+ * into the column correction (one add per output instead of a saturating one).
+ */
+function colFields(c: CompileCtx, corr: number, n: number, k: number): Record<number, number> {
+  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
+  if (!b) return { [EP.ccol]: corr, [EP.bias]: 0 };
+  const bias = b.data as Int32Array;
+  const room = 2 ** 31 - 1 - k * 255 * 128;
+  if (!bias.every((v) => Math.abs(v) <= room)) return { [EP.ccol]: corr, [EP.bias]: biasPtr(c) };
+  const cs = new Int32Array(c.arena.buffer, corr, n);
+  return { [EP.ccol]: c.arena.i32(cs.map((v, i) => v + bias[i])), [EP.bias]: 0 };
+}
+
 function biasPtr(c: CompileCtx): number {
   const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
   return b ? c.arena.put(b.data) : 0;
@@ -269,7 +285,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const xZp = readZp(c.op, a, "x_zp", xdt);
   const zpU = xs ? xZp + 128 : xZp;
   const ep = words(c, EP_WORDS);
-  const cg = words(c, 18);
+  const cg = words(c, 19);
   setWords(c, cg, {
     [CG.h]: H,
     [CG.w]: W,
@@ -348,7 +364,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     }
   }
   const pk = makePanel(c, wr, M, K, zpU, layout, s8);
-  base[EP.ccol] = pk.corr;
+  Object.assign(base, colFields(c, pk.corr, M, C * kk));
   setWords(c, cg, { [CG.rb]: rb, [CG.dense]: dense ? C : 0, [CG.kp]: K });
   setWords(c, ep, base);
   const pad = c.arena.alloc(rb);
@@ -359,26 +375,72 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     : ["prep_x", "gemm_rows", "conv_gemm"];
   const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
-  const xpBytes = roundUp(HW * rb, 16);
+  // dense taps: the pixel rows packed to C bytes too (a row of taps is one copy)
+  const xdBytes = dense ? roundUp(HW * C + 32, 16) : 0;
+  const xpBytes = roundUp(HW * rb, 16) + xdBytes;
   const sstride = roundUp(PT * prb, 16) + (dense ? rb : 0); // dense rows spill <= rb bytes
-  const panelOff = xpBytes + (pointwise ? 0 : c.threads * sstride);
+  // Few output pixels (fewer PT-pixel chunks than threads, e.g. 7×7 maps): the patch
+  // matrix is built whole and the threads split the output channels instead.
+  const byCols = !pointwise && c.threads > 1 && Math.floor(P / PT) < c.threads &&
+    M >= 2 * c.threads;
+  const lda = prb + (dense ? rb : 0);
+  const panelOff = xpBytes +
+    (pointwise ? 0 : byCols ? roundUp(P * lda, 16) : c.threads * sstride);
   c.scratch(panelOff + pk.scratchBytes);
+  if (byCols) convPaths.byCols++;
+  const colsFn = s8 ? "gemm_cols7" : "gemm_cols";
+  const kx = c.k as unknown as Record<string, (...a: number[]) => void>;
   return (env) => {
     const xp = env.scratch;
-    setWords(env, cg, { [CG.scratch]: xp + xpBytes, [CG.sstride]: sstride });
+    const xd = xp + xpBytes - xdBytes;
+    setWords(env, cg, {
+      [CG.scratch]: xp + xpBytes,
+      [CG.sstride]: sstride,
+      [CG.xd]: dense ? xd : 0,
+    });
     const panel = pk.get(env, panelOff);
     for (let n = 0; n < N; n++) {
-      env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(2 * C));
+      env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(PREP_WORK * C));
+      // in order on this thread (each row's copy spills into the next)
+      if (dense) kx.compact_rows(xp, rb, C, xd, 0, HW, 0);
       setWords(env, ep, {
         [EP.out]: env.addr(y) + n * M * P,
         [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
       });
       if (pointwise) {
         env.par(rowsFn, [xp, rb, panel, rb, rb / 16, ep, 0, M], P, grainFor(M * Cp));
+      } else if (byCols) {
+        const a = xp + xpBytes;
+        env.par("conv_im2row", [xp, pad, cg, a, lda, s8 ? 1 : 0], P, grainFor(PREP_WORK * prb));
+        env.par(colsFn, [a, lda, panel, prb, prb / 16, ep, P], M, grainFor(P * K));
       } else env.par(convFn, [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
     }
   };
 }
+
+/**
+ * Work units per tap product of the depthwise kernel (8 products per ~8 SIMD
+ * instructions, against 16 per relaxed dot in the GEMM: about a tenth of its rate).
+ */
+const DW_WORK = 8;
+
+/**
+ * Work units (MAC-equivalents of {@link grainFor}) per byte of the scalar re-layouts
+ * (NCHW → pixel rows, im2row): a byte moved costs about as much as a few dozen MACs of
+ * the relaxed-dot GEMM, so these calls split across threads at the same wall time.
+ */
+const PREP_WORK = 16;
+
+/**
+ * Counters for tests and profiling: group-1 QConv nodes compiled onto the channel-split
+ * path (whole patch matrix, threads split the output channels).
+ *
+ * @example
+ * ```ts
+ * const before = convPaths.byCols; // ... compile ...; convPaths.byCols - before
+ * ```
+ */
+export const convPaths: { byCols: number } = { byCols: 0 };
 
 /**
  * The SIMD depthwise kernel (as/dwconv.ts) when its preconditions hold: multipliers
@@ -414,7 +476,8 @@ function depthwise(
   const [qmin, qmax] = readClamp(c.op, a, o.ydt);
   const hp = Math.max(o.H + ph, (o.oh - 1) * sh + (o.kh - 1) * dh + 1);
   const wp = Math.max(o.W + pw, (o.ow - 1) * sw + (o.kw - 1) * dw + 1);
-  const sstride = roundUp(hp * wp + 32, 16) + 16;
+  // i16 plane + 64 bytes of over-read slack, kk tap vectors, a partial store (as/dwconv.ts)
+  const sstride = roundUp(2 * hp * wp + 64, 16) + 16 * o.kh * o.kw + 16;
   c.scratch(c.threads * sstride);
   const rec = c.arena.i32([
     o.H,
@@ -456,7 +519,7 @@ function depthwise(
           rec,
         ],
         o.C,
-        grainFor(outPlane * o.kh * o.kw / 4),
+        grainFor(DW_WORK * outPlane * o.kh * o.kw + hp * wp),
       );
     }
   };
@@ -492,8 +555,10 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   const ep = words(c, EP_WORDS);
   setWords(c, ep, {
     ...requantFields(c, N, ydt),
-    [EP.bias]: biasPtr(c),
-    [EP.ccol]: pk.corr,
+    // the popcount path's copy of the record drops ccol: keep its bias separate
+    ...(layout === "b1" && xZp === 0
+      ? { [EP.ccol]: pk.corr, [EP.bias]: biasPtr(c) }
+      : colFields(c, pk.corr, N, K)),
     [EP.ors]: N,
     [EP.ocs]: 1,
   });

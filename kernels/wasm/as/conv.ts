@@ -74,6 +74,18 @@ export const CG_OH: i32 = 60;
 export const CG_DENSE: i32 = 64;
 /** Patch row bytes with dense taps (kh·kw·C rounded up to 16). */
 export const CG_KP: i32 = 68;
+/** Dense taps: the packed pixel rows (C bytes per pixel, compact_rows), else 0. */
+export const CG_XD: i32 = 72;
+
+/**
+ * Pixel rows [lo, hi) of rb bytes → packed rows of C bytes (row p at xd + p·C). Each
+ * row's copy spills up to 15 bytes into the next, so one call must run them in order
+ * (not split across threads); xd needs 16 bytes of slack.
+ */
+export function compact_rows(xp: usize, rb: i32, C: i32, xd: usize, lo: i32, hi: i32, _tid: i32): void {
+  const c = <usize>C, b = <usize>rb;
+  for (let p = lo; p < hi; p++) copy16(xd + <usize>p * c, xp + <usize>p * b, (c + 15) & ~15);
+}
 
 /**
  * Dense patch rows of pixels [p0, p1) (s8 layout, C not a multiple of 16): tap t's C
@@ -84,15 +96,26 @@ export const CG_KP: i32 = 68;
 function im2rowDense(
   xp: usize, pad: usize, H: i32, W: i32, rb: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   dh: i32, dw: i32, ph: i32, pw: i32, ow: i32, p0: i32, p1: i32, dst: usize, C: i32, prb: i32,
+  xd: usize,
 ): void {
   const b = <usize>rb, c = <usize>C, used = <usize>(kh * kw) * c;
+  // a row of kw taps inside the image (width dilation 1) is kw·C contiguous packed bytes
+  const tapRow = <usize>(kw * C), tapRowCopy = (tapRow + 15) & ~15;
+  const packed = xd != 0 && dw == 1;
   for (let p = p0; p < p1; p++) {
     const oy = p / ow, ox = p - oy * ow;
     const row = dst + <usize>(p - p0) * <usize>prb;
     let d = row;
+    const ix0 = ox * sw - pw;
+    const colsIn = packed && ix0 >= 0 && ix0 + kw <= W;
     for (let ky = 0; ky < kh; ky++) {
       const iy = oy * sh + ky * dh - ph;
       const rowIn = iy >= 0 && iy < H;
+      if (rowIn && colsIn) {
+        copy16(d, xd + <usize>(iy * W + ix0) * c, tapRowCopy);
+        d += tapRow;
+        continue;
+      }
       for (let kx = 0; kx < kw; kx++) {
         const ix = ox * sw + kx * dw - pw;
         const src = rowIn && ix >= 0 && ix < W ? xp + <usize>(iy * W + ix) * b : pad;
@@ -141,6 +164,7 @@ function convGemmT<T>(
       im2rowDense(
         xp, pad, g(cg, CG_H), g(cg, CG_W), rb, kh, kw, g(cg, CG_SH), g(cg, CG_SW), g(cg, CG_DH),
         g(cg, CG_DW), g(cg, CG_PH), g(cg, CG_PW), g(cg, CG_OW), p, q, scratch, dense, prb,
+        <usize>g(cg, CG_XD),
       );
     } else im2row(
       xp,
@@ -162,6 +186,33 @@ function convGemmT<T>(
       scratch,
     );
     gemmT<T>(scratch, prb, wp, prb, steps, ep, p, q - p, 0, M);
+  }
+}
+
+/**
+ * Patch rows of output pixels [lo, hi) into one matrix (row p at dst + p·lda; s8 layout
+ * when `s8`): the im2row of the channel-split conv path (few pixels, many channels: the
+ * threads then split the GEMM's columns). With dense taps a row spills up to rb bytes
+ * past its prb bytes, so lda must leave that slack (no row touches another's bytes).
+ */
+export function conv_im2row(xp: usize, pad: usize, cg: usize, dst: usize, lda: i32, s8: i32, lo: i32, hi: i32, _tid: i32): void {
+  const kh = g(cg, CG_KH), kw = g(cg, CG_KW), rb = g(cg, CG_RB);
+  const dense = s8 ? g(cg, CG_DENSE) : 0;
+  const prb = dense ? g(cg, CG_KP) : kh * kw * rb;
+  for (let p = lo; p < hi; p++) {
+    const d = dst + <usize>p * <usize>lda;
+    if (dense) {
+      im2rowDense(
+        xp, pad, g(cg, CG_H), g(cg, CG_W), rb, kh, kw, g(cg, CG_SH), g(cg, CG_SW), g(cg, CG_DH),
+        g(cg, CG_DW), g(cg, CG_PH), g(cg, CG_PW), g(cg, CG_OW), p, p + 1, d, dense, prb,
+        <usize>g(cg, CG_XD),
+      );
+    } else {
+      im2row(
+        xp, pad, g(cg, CG_H), g(cg, CG_W), rb, kh, kw, g(cg, CG_SH), g(cg, CG_SW), g(cg, CG_DH),
+        g(cg, CG_DW), g(cg, CG_PH), g(cg, CG_PW), g(cg, CG_OW), p, p + 1, d,
+      );
+    }
   }
 }
 

@@ -1,6 +1,9 @@
 // Depthwise QConv (group = C = M) in SIMD: per channel the input plane is copied into a
-// padded scratch plane (pad = the zero point, 8-bit values made unsigned), then 8 output
-// pixels at a time accumulate (x − zp)·w in i32 (i16 products, extmul), and the
+// padded scratch plane of i16 values x − zp (the padding is 0 = the zero point), and each
+// tap's weight becomes one vector (w, 0) × 4 of i16 pairs; i32x4.dot_i16x8_s of 8 plane
+// values with it gives the products of the even ones exactly (one pmaddwd per 4 outputs,
+// no widening): stride 2 reads the 8 outputs' pixels as two such vectors, stride 1 reads
+// the plane at p and p + 1 pixel (even / odd outputs, interleaved afterwards). The
 // requantization runs 4 lanes at a time (SRDHM via i64x2 extmul, RDBPOT with the
 // channel's shift). Used when the multipliers are <= 1 (shift <= 0), |bias| < 2^30,
 // strides 1 or 2 and no fused residual (else the direct kernel runs).
@@ -16,6 +19,10 @@ const QMAX = 72, SCR = 76, SSTR = 80, BIAS = 84, MULT = 88, SHIFT = 92, WTS = 96
   return load<i32>(r + <usize>o);
 }
 
+// One thread's scratch (ops_int8.ts sizes it): the i16 plane (hp·wp values, then 64 bytes
+// of slack for the reads of the last 8-output group past the row), rounded to 16; kk tap
+// vectors; 16 bytes for a partial store.
+
 /** Channels [lo, hi) of one image. x NCHW 8-bit, y NCHW 8-bit, rec: the record above. */
 export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i32): void {
   const h = g(rec, H), w = g(rec, W), kh = g(rec, KH), kw = g(rec, KW), sh = g(rec, SH), sw = g(rec, SW);
@@ -24,49 +31,111 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   const yzp = g(rec, YZP), qmin = g(rec, QMIN), qmax = g(rec, QMAX), outSigned = qmin < 0;
   const plane = <usize>g(rec, SCR) + <usize>tid * <usize>g(rec, SSTR);
   const kk = kh * kw;
-  const tmp = plane + ((<usize>(hp * wp) + 47) & ~15); // 8 bytes for a partial store
-  const zv = i16x8.splat(<i16>zpu);
+  const tbl = plane + ((<usize>(2 * hp * wp) + 64 + 15) & ~15);
+  const tmp = tbl + (<usize>kk << 4);
+  const zv = i16x8.splat(<i16>zpu), fv = i8x16.splat(<i8>flip);
+  const rowB = <usize>wp << 1;
   for (let m = lo; m < hi; m++) {
-    // padded, unsigned copy of the input plane
-    memory.fill(plane, <u8>zpu, <usize>(hp * wp));
+    // padded plane of x − zp as i16
+    memory.fill(plane, 0, <usize>(2 * hp * wp));
     const xm = x + <usize>(m * h * w);
     for (let iy = 0; iy < h; iy++) {
-      const s = xm + <usize>(iy * w), d = plane + <usize>((iy + ph) * wp + pw);
-      for (let ix = 0; ix < w; ix++) store<u8>(d + <usize>ix, load<u8>(s + <usize>ix) ^ flip);
+      const s = xm + <usize>(iy * w), d = plane + <usize>(iy + ph) * rowB + (<usize>pw << 1);
+      let ix = 0;
+      for (; ix + 8 <= w; ix += 8) {
+        const u = v128.xor(v128.load64_zero(s + <usize>ix), fv);
+        v128.store(d + (<usize>ix << 1), i16x8.sub(i16x8.extend_low_i8x16_u(u), zv));
+      }
+      for (; ix < w; ix++) store<i16>(d + (<usize>ix << 1), <i16>((<i32>load<u8>(s + <usize>ix) ^ flip) - zpu));
     }
     const wm = <usize>g(rec, WTS) + <usize>(m * kk);
+    for (let t = 0; t < kk; t++) {
+      v128.store(tbl + (<usize>t << 4), i32x4.splat(<i32>load<i8>(wm + <usize>t) & 0xffff));
+    }
     const bias = g(rec, BIAS) ? load<i32>(<usize>g(rec, BIAS) + (<usize>m << 2)) : 0;
     const mult = load<i32>(<usize>g(rec, MULT) + (<usize>m << 2));
     const r = -load<i32>(<usize>g(rec, SHIFT) + (<usize>m << 2));
     const bv = i32x4.splat(bias), yz = i32x4.splat(yzp), qlo = i32x4.splat(qmin), qhi = i32x4.splat(qmax);
     const ym = y + <usize>(m * oh * ow);
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox += 8) {
-        let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
-        for (let ky = 0; ky < kh; ky++) {
-          const row = plane + <usize>((oy * sh + ky * dh) * wp + ox * sw);
-          for (let kx = 0; kx < kw; kx++) {
-            const p = row + <usize>(kx * dw);
-            let v: v128;
-            if (sw == 1) v = i16x8.extend_low_i8x16_u(v128.load64_zero(p));
-            else v = i16x8.extend_low_i8x16_u(i8x16.shuffle(v128.load(p), v128.load(p), 0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0));
-            v = i16x8.sub(v, zv);
-            const wv = i16x8.splat(<i16>load<i8>(wm + <usize>(ky * kw + kx)));
-            a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(v, wv));
-            a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(v, wv));
-          }
-        }
-        const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(i32x4.add(a0, bv), mult, r), yz), qlo), qhi);
-        const q1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(i32x4.add(a1, bv), mult, r), yz), qlo), qhi);
-        const n16 = i16x8.narrow_i32x4_s(q0, q1);
-        const b = outSigned ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16);
-        const o = ym + <usize>(oy * ow + ox);
-        if (ox + 8 <= ow) v128.store64_lane(o, b, 0);
-        else {
-          v128.store64_lane(tmp, b, 0);
-          for (let j = 0; j < ow - ox; j++) store<u8>(o + <usize>j, load<u8>(tmp + <usize>j));
+    // stride 2: the second vector starts 8 plane values on; stride 1: one value on
+    const second: usize = sw == 1 ? 2 : 16;
+    if (kh == 3 && kw == 3 && dw == 1) {
+      // 3×3 taps unrolled, the 9 tap vectors in registers
+      const w0 = v128.load(tbl), w1 = v128.load(tbl, 16), w2 = v128.load(tbl, 32);
+      const w3 = v128.load(tbl, 48), w4 = v128.load(tbl, 64), w5 = v128.load(tbl, 80);
+      const w6 = v128.load(tbl, 96), w7 = v128.load(tbl, 112), w8 = v128.load(tbl, 128);
+      const dr = <usize>dh * rowB;
+      for (let oy = 0; oy < oh; oy++) {
+        const r0 = plane + <usize>(oy * sh) * rowB, r1 = r0 + dr, r2 = r1 + dr;
+        for (let ox = 0; ox < ow; ox += 8) {
+          const c = <usize>(ox * sw) << 1;
+          let e = bv, o = bv;
+          let p = r0 + c;
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), w0));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), w0));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 2), w1));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 2), w1));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), w2));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), w2));
+          p = r1 + c;
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), w3));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), w3));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 2), w4));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 2), w4));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), w5));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), w5));
+          p = r2 + c;
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), w6));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), w6));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 2), w7));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 2), w7));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), w8));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), w8));
+          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, ym + <usize>(oy * ow + ox), ow - ox, tmp);
         }
       }
+      continue;
     }
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox += 8) {
+        let e = bv, o = bv;
+        let t: usize = 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const row = plane + <usize>(oy * sh + ky * dh) * rowB + (<usize>(ox * sw) << 1);
+          for (let kx = 0; kx < kw; kx++, t += 16) {
+            const p = row + (<usize>(kx * dw) << 1);
+            const wv = v128.load(tbl + t);
+            e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), wv));
+            o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wv));
+          }
+        }
+        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+      }
+    }
+  }
+}
+
+/**
+ * Requantizes 8 outputs (stride 1: even outputs in e, odd in o; stride 2: outputs 0..3 in
+ * e, 4..7 in o) and stores min(8, left) of them at out (a partial group through tmp).
+ */
+// @ts-ignore: decorator
+@inline function put8(
+  e: v128, o: v128, sw: i32, mult: i32, r: i32, yz: v128, qlo: v128, qhi: v128,
+  outSigned: bool, out: usize, left: i32, tmp: usize,
+): void {
+  let a0 = e, a1 = o;
+  if (sw == 1) {
+    a0 = i32x4.shuffle(e, o, 0, 4, 1, 5);
+    a1 = i32x4.shuffle(e, o, 2, 6, 3, 7);
+  }
+  const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a0, mult, r), yz), qlo), qhi);
+  const q1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a1, mult, r), yz), qlo), qhi);
+  const n16 = i16x8.narrow_i32x4_s(q0, q1);
+  const b = outSigned ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16);
+  if (left >= 8) v128.store64_lane(out, b, 0);
+  else {
+    v128.store64_lane(tmp, b, 0);
+    for (let j = 0; j < left; j++) store<u8>(out + <usize>j, load<u8>(tmp + <usize>j));
   }
 }

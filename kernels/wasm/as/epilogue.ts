@@ -118,7 +118,8 @@ export function vecEpilogue(): bool {
 }
 
 /** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
-export function finish4(gr0: i32, c: i32, v: v128): void {
+// @ts-ignore: decorator
+@inline export function finish4(gr0: i32, c: i32, v: v128): void {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
   const m = gScalar ? <i32>gMult : load<i32>(gMult + co);

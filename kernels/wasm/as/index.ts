@@ -3,7 +3,7 @@
 // every pointer comes from the planner in kernels/wasm/plan.ts.
 export { decode_w, decode_w7, fill_row, fill_row7, pack_rows, pack_rows7, pack_w, pack_w7, prep_x, prep_x7 } from "./encode";
 export { gemm, gemm7, gemm_cols, gemm_cols7, gemm_rows, gemm_rows7, peak_dot, peak_par } from "./gemm";
-export { conv_direct, conv_gemm, conv_gemm7, conv_scratch_bytes, im2row } from "./conv";
+export { compact_rows, conv_direct, conv_gemm, conv_gemm7, conv_im2row, conv_scratch_bytes, im2row } from "./conv";
 export { gap, maxpool_simd, pool } from "./pool";
 export { dequantize, fclip, qadd, qrelu, quantize } from "./elem";
 

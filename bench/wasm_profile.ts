@@ -1,0 +1,73 @@
+/**
+ * Per-node profile of a packed model on the wasm backend (WasmOptions.profile):
+ * `deno run -A bench/wasm_profile.ts MODEL.eqp [--threads 1,2] [--runs 20] [--top 15]`.
+ * Prints, per thread count, the median whole-model ms and the top nodes by mean ms per
+ * run, then totals by op type.
+ * @module
+ */
+import { loadPackedGraph } from "../runtime/packed_model.ts";
+import { prepareGraph } from "../runtime/prepare.ts";
+import { compileWasm } from "../kernels/wasm/compile.ts";
+import { size, type Tensor } from "../runtime/tensor.ts";
+
+const args = [...Deno.args];
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(name);
+  if (i < 0) return def;
+  const v = args[i + 1];
+  args.splice(i, 2);
+  return v;
+};
+const threads = opt("--threads", "1,2").split(",").map(Number);
+const runs = Number(opt("--runs", "20"));
+const top = Number(opt("--top", "15"));
+const path = args[0];
+if (!path) throw new Error("usage: wasm_profile.ts MODEL.eqp [--threads 1,2] [--runs N]");
+
+const { graph } = loadPackedGraph(await Deno.readFile(path), path);
+const g = prepareGraph(graph, { batch: 1 });
+const inp = g.inputs[0];
+const shape = g.values.get(inp.name)!.shape;
+const x = new Float32Array(size(shape));
+let s = 12345;
+for (let i = 0; i < x.length; i++) {
+  s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+  x[i] = (s / 2 ** 32) * 2 - 1;
+}
+const feeds: Record<string, Tensor> = { [inp.name]: { dtype: "float32", shape, data: x } };
+for (const t of threads) {
+  const plain = await compileWasm(g, { threads: t });
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) await plain.run(feeds);
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await plain.run(feeds);
+    times.push(performance.now() - t0);
+  }
+  plain.dispose();
+  times.sort((a, b) => a - b);
+  const c = await compileWasm(g, { threads: t, profile: true });
+  for (let i = 0; i < 3; i++) await c.run(feeds);
+  c.profile!.clear();
+  for (let i = 0; i < runs; i++) await c.run(feeds);
+  c.dispose();
+  const rows = [...c.profile!.entries()].map(([k, v]) => [k, v / runs] as const);
+  const total = rows.reduce((a, [, v]) => a + v, 0);
+  console.log(
+    `\n== ${path.split("/").pop()} threads ${t}: median ${
+      times[times.length >> 1].toFixed(3)
+    } ms, profiled sum ${total.toFixed(3)} ms, load ${Deno.loadavg().map((v) => v.toFixed(2))}`,
+  );
+  for (const [k, v] of [...rows].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${v.toFixed(3).padStart(8)}  ${k}`);
+  }
+  const byOp = new Map<string, number>();
+  for (const [k, v] of rows) {
+    const op = k.slice(k.lastIndexOf("(") + 1, -1);
+    byOp.set(op, (byOp.get(op) ?? 0) + v);
+  }
+  console.log(
+    "by op: " + [...byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(", "),
+  );
+}
