@@ -1,0 +1,273 @@
+/**
+ * Write footprints of the parallel wasm kernels (a deterministic check for data races
+ * between the parts of a threaded call). The worker pool is replaced by a simulated
+ * 2-thread pool: every call split in two parts runs each part alone from the same memory
+ * snapshot, then in both orders (part 0 then 1, part 1 then 0). A call fails when
+ *  - a byte is changed by both parts run alone (overlapping writes: e.g. a SIMD store or a
+ *    spill past a part's own rows into the neighbour's, or scratch shared by the threads),
+ *  - or the two orders leave different memory (a part reads what the other writes).
+ * Covered: the quantized ResNet-14 fixture (the bench model's kernels: prep_x7, dense-tap
+ * stem, conv_gemm7 with per-thread scratch, conv_im2row + gemm_cols7, fused residuals,
+ * QGemm, GAP, quantize / dequantize) at the real grains and with every call split, and
+ * odd-shaped single nodes with every call split; the checker itself must catch an overlap.
+ */
+import assert from "node:assert/strict";
+import { ThreadPool } from "../kernels/wasm/threads.ts";
+import { compileWasm } from "../kernels/wasm/compile.ts";
+import type { KernelInstance } from "../kernels/wasm/instance.ts";
+import { nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { quantize } from "../quantizer/quantize.ts";
+import { loadSamples } from "../quantizer/calib/source.ts";
+import { load } from "../runtime/model.ts";
+import { imageBatch, loadIdxDir } from "../runtime/data.ts";
+import type { Tensor } from "../runtime/tensor.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+interface Footprint {
+  /** Split calls checked, by kernel. */
+  calls: Map<string, number>;
+  /** Failures: "kernel total=…: …". */
+  bad: string[];
+}
+
+/**
+ * Installs the simulated pool for the duration of `fn`. `shiftLo` moves part 1's start
+ * back by that many items for the named kernel (a deliberate overlap, for the self-test).
+ */
+async function withFootprintPool<T>(
+  fn: (fp: Footprint) => Promise<T>,
+  inject?: { kernel: string; shiftLo: number },
+): Promise<T> {
+  const fp: Footprint = { calls: new Map(), bad: [] };
+  const pool = ThreadPool as unknown as { start: typeof ThreadPool.start };
+  const real = pool.start;
+  pool.start = (inst: KernelInstance, threads: number) => {
+    const k = inst.k as unknown as Record<string, (...a: number[]) => void>;
+    return Promise.resolve({
+      size: threads,
+      close() {},
+      run(name: string, args: number[], total: number, grain: number) {
+        if (total <= 0) return;
+        const parts = Math.max(1, Math.min(2, Math.floor(total / Math.max(1, grain))));
+        if (parts === 1) return k[name](...args, 0, total, 0);
+        fp.calls.set(name, (fp.calls.get(name) ?? 0) + 1);
+        // the split of ThreadPool.run / worker.ts
+        const mid = Math.floor(total / 2);
+        const lo1 = inject?.kernel === name ? mid - inject.shiftLo : mid;
+        const p0 = () => k[name](...args, 0, mid, 0);
+        const p1 = () => k[name](...args, lo1, total, 1);
+        const mem = new Uint8Array(inst.memory.buffer);
+        const snap = mem.slice();
+        p1();
+        const only1 = mem.slice();
+        mem.set(snap);
+        p0();
+        const only0 = mem.slice();
+        p1();
+        const a01 = mem.slice();
+        mem.set(only1);
+        p0();
+        let both = 0, order = 0, first = -1;
+        for (let j = 0; j < mem.length; j++) {
+          if (only0[j] !== snap[j] && only1[j] !== snap[j]) {
+            both++;
+            if (first < 0) first = j;
+          }
+          if (a01[j] !== mem[j]) order++;
+        }
+        if (both || order) {
+          fp.bad.push(
+            `${name} total=${total} split=${mid}: ${both} bytes written by both parts` +
+              ` (first at ${first}), ${order} bytes depend on the order`,
+          );
+        }
+        mem.set(a01);
+      },
+    } as unknown as ThreadPool);
+  };
+  try {
+    return await fn(fp);
+  } finally {
+    pool.start = real;
+  }
+}
+
+let r14: Uint8Array | undefined;
+async function resnet14(): Promise<Uint8Array> {
+  if (!r14) {
+    const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 32 });
+    r14 = quantize(await Deno.readFile(`${ROOT}tests/fixtures/resnet14_op13.onnx`), calib).bytes;
+  }
+  return r14;
+}
+
+async function modelFootprint(
+  splitAll: boolean,
+  batches: number[],
+  inject?: { kernel: string; shiftLo: number },
+): Promise<Footprint> {
+  const bytes = await resnet14();
+  const set = await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 8);
+  return await withFootprintPool(async (fp) => {
+    const m = await load(bytes, { backend: "wasm", threads: 2, backendOptions: { splitAll } });
+    try {
+      for (const b of batches) await m.run({ input: imageBatch(set, 0, b) });
+    } finally {
+      await m.dispose();
+    }
+    return fp;
+  }, inject);
+}
+
+Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each other's bytes", async () => {
+  for (const splitAll of [false, true]) {
+    const fp = await modelFootprint(splitAll, splitAll ? [1, 3] : [1, 8]);
+    assert.deepEqual(fp.bad, [], `splitAll=${splitAll}`);
+    // the bench model's parallel paths were all exercised
+    const want = splitAll
+      ? ["prep_x7", "conv_gemm7", "conv_im2row", "gemm_cols7", "quantize", "dequantize", "gap"]
+      : ["conv_gemm7", "gemm_cols7"];
+    for (const kname of want) {
+      assert.ok(fp.calls.get(kname), `splitAll=${splitAll}: ${kname} split (${[...fp.calls]})`);
+    }
+  }
+});
+
+Deno.test("wasm footprint: the checker catches an overlap (part 1 starting one item early)", async () => {
+  for (const kernel of ["conv_gemm7", "gemm_cols7", "prep_x7", "qadd"]) {
+    const fp = kernel === "qadd"
+      ? await nodesFootprint([qaddNode(new Rng(5), [2, 37, 11])], { kernel, shiftLo: 1 })
+      : await modelFootprint(true, [1], { kernel, shiftLo: 1 });
+    assert.ok(fp.bad.some((b) => b.startsWith(kernel)), `${kernel}: ${fp.bad.join("; ")}`);
+  }
+});
+
+// ---- single nodes, odd shapes, every call split
+
+function randQ(r: Rng, dtype: "int8" | "uint8", shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = dtype === "int8" ? new Int8Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) data[i] = dtype === "int8" ? r.int(-128, 127) : r.int(0, 255);
+  return { dtype, shape, data };
+}
+
+function mults(r: Rng, n: number, k: number) {
+  const mult: number[] = [], shift: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const q = quantizeMultiplier(r.float(0.3, 3) / (Math.sqrt(k) * 128));
+    mult.push(q.mult);
+    shift.push(q.shift);
+  }
+  return { mult, shift };
+}
+
+function convNode(
+  r: Rng,
+  o: { N: number; C: number; M: number; H: number; W: number; k: number; s: number; res?: boolean },
+): TestNode {
+  const { N, C, M, H, W, k, s } = o;
+  const w = new Int8Array(M * C * k * k).map(() => r.int(-64, 63));
+  const pad = k >> 1;
+  const oh = Math.floor((H + 2 * pad - k) / s) + 1, ow = Math.floor((W + 2 * pad - k) / s) + 1;
+  const attrs: Record<string, unknown> = {
+    kernel_shape: [k, k],
+    pads: [pad, pad, pad, pad],
+    strides: [s, s],
+    group: 1,
+    x_zp: r.int(-20, 20),
+    ...mults(r, M, C * k * k),
+    dtype: "int8",
+    y_zp: r.int(-10, 10),
+  };
+  const inputs: TestNode["inputs"] = [
+    { t: randQ(r, "int8", [N, C, H, W]) },
+    { t: { dtype: "int8", shape: [M, C, k, k], data: w }, constant: true },
+    undefined,
+  ];
+  if (o.res) {
+    inputs.push({ t: randQ(r, "int8", [N, M, oh, ow]) });
+    const q = (v: number) => quantizeMultiplier(v);
+    const c = q(0.6), rr = q(0.4), y = q(0.9);
+    Object.assign(attrs, {
+      c_zp: 3,
+      r_zp: -2,
+      c_mult: c.mult,
+      c_shift: c.shift,
+      r_mult: rr.mult,
+      r_shift: rr.shift,
+      y_mult: y.mult,
+      y_shift: y.shift,
+    });
+  }
+  return { op: "QConv", attrs: attrs as TestNode["attrs"], inputs };
+}
+
+function gemmNode(r: Rng, rows: number, K: number, N: number): TestNode {
+  const w = new Int8Array(N * K).map(() => r.int(-64, 63));
+  return {
+    op: "QGemm",
+    attrs: { x_zp: 5, ...mults(r, N, K), dtype: "int8", y_zp: 1 } as TestNode["attrs"],
+    inputs: [
+      { t: randQ(r, "int8", [rows, K]) },
+      { t: { dtype: "int8", shape: [N, K], data: w }, constant: true },
+    ],
+  };
+}
+
+function qaddNode(r: Rng, shape: number[]): TestNode {
+  const q = (v: number) => quantizeMultiplier(v);
+  const a = q(0.5), b = q(0.3), y = q(0.8);
+  return {
+    op: "QAdd",
+    attrs: {
+      a_zp: 1,
+      b_zp: -3,
+      a_mult: a.mult,
+      a_shift: a.shift,
+      b_mult: b.mult,
+      b_shift: b.shift,
+      y_mult: y.mult,
+      y_shift: y.shift,
+      y_zp: 2,
+    } as TestNode["attrs"],
+    inputs: [{ t: randQ(r, "int8", shape) }, { t: randQ(r, "int8", shape) }],
+  };
+}
+
+async function nodesFootprint(
+  nodes: TestNode[],
+  inject?: { kernel: string; shiftLo: number },
+): Promise<Footprint> {
+  const { graph, feeds } = nodesGraph(nodes);
+  return await withFootprintPool(async (fp) => {
+    const c = await compileWasm(graph, { threads: 2, splitAll: true, build: "relaxed" });
+    try {
+      await c.run(feeds);
+    } finally {
+      c.dispose();
+    }
+    return fp;
+  }, inject);
+}
+
+Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual), gemms, adds", async () => {
+  const r = new Rng(11);
+  const nodes: TestNode[] = [
+    convNode(r, { N: 2, C: 1, M: 17, H: 29, W: 27, k: 3, s: 1 }), // dense stem, conv_gemm7
+    convNode(r, { N: 1, C: 3, M: 9, H: 7, W: 5, k: 3, s: 1, res: true }), // dense + byCols
+    convNode(r, { N: 1, C: 20, M: 13, H: 7, W: 7, k: 3, s: 1 }), // dense, channel split
+    convNode(r, { N: 2, C: 32, M: 34, H: 7, W: 7, k: 3, s: 1, res: true }), // byCols
+    convNode(r, { N: 1, C: 16, M: 23, H: 15, W: 13, k: 3, s: 2, res: true }),
+    convNode(r, { N: 1, C: 48, M: 21, H: 9, W: 11, k: 1, s: 1, res: true }), // pointwise
+    gemmNode(r, 11, 37, 10),
+    gemmNode(r, 3, 100, 13),
+    qaddNode(r, [2, 37, 11]),
+  ];
+  const fp = await nodesFootprint(nodes);
+  assert.deepEqual(fp.bad, []);
+  for (const k of ["prep_x7", "conv_gemm7", "conv_im2row", "gemm_cols7", "gemm_rows7", "qadd"]) {
+    assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
+  }
+});
