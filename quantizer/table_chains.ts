@@ -60,6 +60,11 @@ export interface TableChainGraph {
   codeType(name: string): "int8" | "uint8";
   /** The graph's opset. */
   opset: number;
+  /**
+   * Optional: a node's group (e.g. its residual block); a chain is fused only when all
+   * its nodes share the group of its QuantizeLinear8, so skipping a block stays possible.
+   */
+  group?(node: Node): unknown;
 }
 
 /**
@@ -121,6 +126,10 @@ export function fuseTableChains(
         if (g.outputs.has(o)) ok = false;
         for (const c of consumers.get(o) ?? []) if (c !== q && !chain.has(c)) ok = false;
       }
+    }
+    if (g.group) {
+      const gq = g.group(q);
+      for (const n of [...chain, deq]) if (g.group(n) !== gq) ok = false;
     }
     if (!ok) continue;
     const dqOnlyHere = (consumers.get(deq.outputs[0]) ?? []).every((c) =>

@@ -671,6 +671,43 @@ export function periodOf(s: number[], y: number[]): number {
   return tail.every((d, j) => d === yt[j]) ? size(tail) : -1;
 }
 
+/**
+ * The QAdd parameters of a node's attributes: operands a and b read from the attribute
+ * prefixes `pa` / `pb` (`a`/`b` for QAdd, `c`/`r` for QConv's fused residual add) with
+ * dtypes `adt` / `bdt`, output y of dtype `ydt`; periods `ab` / `bb` (see qaddRecord).
+ */
+function qaddParams(
+  c: CompileCtx,
+  [pa, adt]: [string, QDType],
+  [pb, bdt]: [string, QDType],
+  ydt: QDType,
+  ab: number,
+  bb: number,
+): Record<string, number> {
+  const at = c.node.attrs;
+  const ma = readMultipliers(c.op, at, `${pa}_mult`, `${pa}_shift`, 1);
+  const mb = readMultipliers(c.op, at, `${pb}_mult`, `${pb}_shift`, 1);
+  const my = readMultipliers(c.op, at, "y_mult", "y_shift", 1);
+  const [qmin, qmax] = readClamp(c.op, at, ydt);
+  return {
+    as: signedOf(adt),
+    bs: signedOf(bdt),
+    azp: readZp(c.op, at, `${pa}_zp`, adt),
+    bzp: readZp(c.op, at, `${pb}_zp`, bdt),
+    am: ma.mult[0],
+    ash: ma.shift[0],
+    bm: mb.mult[0],
+    bsh: mb.shift[0],
+    ym: my.mult[0],
+    ysh: my.shift[0],
+    yzp: readZp(c.op, at, "y_zp", ydt),
+    qmin,
+    qmax,
+    bb,
+    ab,
+  };
+}
+
 /** QAdd record (as/elem.ts qadd): ..., then the periods of b and a. */
 function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
   return c.arena.i32([
@@ -702,34 +739,13 @@ function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
  */
 export function compileQAdd(c: CompileCtx): Step | undefined {
   const { node } = c;
-  const at = node.attrs;
   const [A, B] = node.inputs, y = node.outputs[0];
   const am = c.meta(A), bm = c.meta(B), ym = c.meta(y);
   const n = size(ym.shape);
   const pa = periodOf(am.shape, ym.shape), pb = periodOf(bm.shape, ym.shape);
   if (pa < 0 || pb < 0) return undefined;
   const adt = am.dtype as QDType, bdt = bm.dtype as QDType, ydt = ym.dtype as QDType;
-  const ma = readMultipliers(c.op, at, "a_mult", "a_shift", 1);
-  const mb = readMultipliers(c.op, at, "b_mult", "b_shift", 1);
-  const my = readMultipliers(c.op, at, "y_mult", "y_shift", 1);
-  const [qmin, qmax] = readClamp(c.op, at, ydt);
-  const rec = qaddRecord(c, {
-    as: signedOf(adt),
-    bs: signedOf(bdt),
-    azp: readZp(c.op, at, "a_zp", adt),
-    bzp: readZp(c.op, at, "b_zp", bdt),
-    am: ma.mult[0],
-    ash: ma.shift[0],
-    bm: mb.mult[0],
-    bsh: mb.shift[0],
-    ym: my.mult[0],
-    ysh: my.shift[0],
-    yzp: readZp(c.op, at, "y_zp", ydt),
-    qmin,
-    qmax,
-    bb: pb,
-    ab: pa,
-  });
+  const rec = qaddRecord(c, qaddParams(c, ["a", adt], ["b", bdt], ydt, pa, pb));
   const ca = c.constant(A), cb = c.constant(B);
   const ka = ca ? c.arena.put(ca.data) : -1, kb = cb ? c.arena.put(cb.data) : -1;
   return (env) => {
@@ -758,7 +774,6 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
  */
 export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: string): Step {
   const { node } = c;
-  const at = node.attrs;
   const y = node.outputs[0];
   const ym = c.meta(y), sm = c.meta(shortcut);
   const n = size(ym.shape);
@@ -774,52 +789,14 @@ export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: s
     };
   }
   // QAdd(body = zp, shortcut) or QConv's fused add with C = c_zp.
-  let p: Record<string, number>;
-  const [qmin, qmax] = readClamp(c.op, at, ydt);
-  const my = readMultipliers(c.op, at, "y_mult", "y_shift", 1);
   const sdt = sm.dtype as QDType;
+  let p: Record<string, number>;
   if (node.op === "QAdd") {
-    const ma = readMultipliers(c.op, at, "a_mult", "a_shift", 1);
-    const mb = readMultipliers(c.op, at, "b_mult", "b_shift", 1);
     const adt = c.meta(node.inputs[0]).dtype as QDType,
       bdt = c.meta(node.inputs[1]).dtype as QDType;
-    p = {
-      as: signedOf(adt),
-      bs: signedOf(bdt),
-      azp: readZp(c.op, at, "a_zp", adt),
-      bzp: readZp(c.op, at, "b_zp", bdt),
-      am: ma.mult[0],
-      ash: ma.shift[0],
-      bm: mb.mult[0],
-      bsh: mb.shift[0],
-      ym: my.mult[0],
-      ysh: my.shift[0],
-      yzp: readZp(c.op, at, "y_zp", ydt),
-      qmin,
-      qmax,
-      bb: n,
-      ab: n,
-    };
+    p = qaddParams(c, ["a", adt], ["b", bdt], ydt, n, n);
   } else {
-    const cm = readMultipliers(c.op, at, "c_mult", "c_shift", 1);
-    const rm = readMultipliers(c.op, at, "r_mult", "r_shift", 1);
-    p = {
-      as: signedOf(ydt),
-      bs: signedOf(sdt),
-      azp: readZp(c.op, at, "c_zp", ydt),
-      bzp: readZp(c.op, at, "r_zp", sdt),
-      am: cm.mult[0],
-      ash: cm.shift[0],
-      bm: rm.mult[0],
-      bsh: rm.shift[0],
-      ym: my.mult[0],
-      ysh: my.shift[0],
-      yzp: readZp(c.op, at, "y_zp", ydt),
-      qmin,
-      qmax,
-      bb: n,
-      ab: n,
-    };
+    p = qaddParams(c, ["c", ydt], ["r", sdt], ydt, n, n);
     bodyInput = 0;
   }
   // The body side reads a single byte holding its zero point.

@@ -6,7 +6,8 @@
  *
  * Options (`BackendOptions`): `dot4: false` forces the integer-unpacking fallback even
  * where WGSL has `dot4I8Packed`; `lut: false` keeps 8-bit elementwise float chains as f32
- * kernels instead of exact lookup tables (kernels/webgpu/lut.ts).
+ * kernels instead of exact `QLut` tables (quantizer/table_chains.ts; files from the current
+ * quantizer already hold them).
  *
  * Errors: unsupported ops → `E_UNSUPPORTED_OP` at compile; shader/pipeline validation,
  * out-of-memory and limit violations → `E_BACKEND` naming the node or tensor; a lost
@@ -35,7 +36,7 @@ import { allocData, size, type Tensor, type TensorData } from "../../runtime/ten
 import { acquireGpu, checkLost, type GpuContext, gpuUnavailable, scoped } from "./gpu.ts";
 import { type BindingRef, type LowerCtx, toWords } from "./kernel.ts";
 import { lowerNode } from "./lower.ts";
-import { fuseLookupTables } from "./lut.ts";
+import { fuseTableChains } from "../../quantizer/table_chains.ts";
 import { type Lifetime, planMemory } from "./plan.ts";
 import { qgemmKernelName } from "./qconv.ts";
 
@@ -120,7 +121,15 @@ class Compiled implements WebGpuCompiledGraph {
       return m;
     };
     // 1. Lower every node (after replacing 8-bit elementwise float chains by tables).
-    const nodes = this.#opts.lut === false ? g.nodes : fuseLookupTables(g);
+    const inBlock = new Set(g.blocks.flatMap((b) => [...b.nodes, ...b.shortcutNodes]));
+    const nodes = this.#opts.lut === false ? g.nodes : fuseTableChains(g.nodes, {
+      constant: (t) => g.initializers.get(t),
+      shape: (t) => g.values.get(t)?.shape,
+      codeType: (t) => g.values.get(t)?.dtype === "int8" ? "int8" : "uint8",
+      outputs: new Set(g.outputs.map((o) => o.name)),
+      opset: g.opset,
+      group: (n) => inBlock.has(n.name),
+    }).nodes;
     const lowered = nodes.map((node) => {
       const lc: LowerCtx = {
         node,

@@ -17,7 +17,7 @@ import { lowerQGlobalAvg, lowerQPool } from "./qpool.ts";
 import { lowerQMatMul } from "./qmatmul.ts";
 import { lowerFloat } from "./float_ops.ts";
 import { lowerLayout } from "./layout_ops.ts";
-import { lowerLut, lowerQLut, LUT_OP } from "./lut.ts";
+import { lowerQLut } from "./lut.ts";
 import { lowerQLayerNorm, lowerQSoftmax } from "./qnorm.ts";
 
 const EDGEQ: Record<string, (ctx: LowerCtx) => Lowered> = {
@@ -46,7 +46,6 @@ const EDGEQ: Record<string, (ctx: LowerCtx) => Lowered> = {
  */
 export function lowerNode(ctx: LowerCtx): Lowered {
   const n = ctx.node;
-  if (n.domain === "edgeq.webgpu" && n.op === LUT_OP) return lowerLut(ctx);
   if (n.domain === "edgeq") {
     const f = EDGEQ[n.op];
     if (f) return f(ctx);
