@@ -12,7 +12,7 @@
  * odd-shaped single nodes with every call split; the checker itself must catch an overlap.
  */
 import assert from "node:assert/strict";
-import { ThreadPool } from "../kernels/wasm/threads.ts";
+import { chunkCount, chunkRange, ThreadPool } from "../kernels/wasm/threads.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
 import type { KernelInstance } from "../kernels/wasm/instance.ts";
 import { nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
@@ -50,25 +50,30 @@ async function withFootprintPool<T>(
       close() {},
       run(name: string, args: number[], total: number, grain: number) {
         if (total <= 0) return;
-        const parts = Math.max(1, Math.min(2, Math.floor(total / Math.max(1, grain))));
-        if (parts === 1) return k[name](...args, 0, total, 0);
+        // the chunks of ThreadPool.run / worker.ts; a chunk may run on either thread
+        const n = chunkCount(total, grain, threads);
+        if (n === 1) return k[name](...args, 0, total, 0);
         fp.calls.set(name, (fp.calls.get(name) ?? 0) + 1);
-        // the split of ThreadPool.run / worker.ts
-        const mid = Math.floor(total / 2);
-        const lo1 = inject?.kernel === name ? mid - inject.shiftLo : mid;
-        const p0 = () => k[name](...args, 0, mid, 0);
-        const p1 = () => k[name](...args, lo1, total, 1);
+        const range = (i: number) => {
+          const [lo, hi] = chunkRange(total, n, i);
+          return [i === 1 && inject?.kernel === name ? lo - inject.shiftLo : lo, hi];
+        };
+        // chunks go to the threads alternately (every pair of neighbouring chunks is split
+        // between the threads); each thread runs its chunks in order
+        const part = (t: number) => {
+          for (let i = t; i < n; i += 2) k[name](...args, ...range(i), t);
+        };
         const mem = new Uint8Array(inst.memory.buffer);
         const snap = mem.slice();
-        p1();
+        part(1);
         const only1 = mem.slice();
         mem.set(snap);
-        p0();
+        part(0);
         const only0 = mem.slice();
-        p1();
+        part(1);
         const a01 = mem.slice();
         mem.set(only1);
-        p0();
+        part(0);
         let both = 0, order = 0, first = -1;
         for (let j = 0; j < mem.length; j++) {
           if (only0[j] !== snap[j] && only1[j] !== snap[j]) {
@@ -77,13 +82,13 @@ async function withFootprintPool<T>(
           }
           if (a01[j] !== mem[j]) order++;
         }
+        mem.set(a01);
         if (both || order) {
           fp.bad.push(
-            `${name} total=${total} split=${mid}: ${both} bytes written by both parts` +
-              ` (first at ${first}), ${order} bytes depend on the order`,
+            `${name} total=${total} chunks=${n}: ${both} bytes written by both` +
+              ` threads (first at ${first}), ${order} bytes depend on the order`,
           );
         }
-        mem.set(a01);
       },
     } as unknown as ThreadPool);
   };

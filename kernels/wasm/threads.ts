@@ -1,9 +1,11 @@
 /**
  * The worker pool: T−1 workers share the kernels' WebAssembly.Memory (a
  * SharedArrayBuffer) with the calling thread. A parallel call writes the kernel id and
- * its arguments into a shared control block, wakes the workers (Atomics.notify), runs
- * part 0 itself and waits for the others. Each part is a contiguous range of the
- * kernel's split dimension (output rows / pixels / channels / elements).
+ * its arguments into a shared control block, wakes any parked worker (Atomics.notify),
+ * and then the caller and the workers claim chunks of the call (contiguous ranges of the
+ * kernel's split dimension: output rows / pixels / channels / elements) one at a time
+ * until none is left; the caller returns when every chunk is done. Workers spin for a
+ * while between calls (a run's calls come in bursts) before parking on the futex.
  * @module
  */
 import { EdgeqError } from "../../runtime/errors.ts";
@@ -38,9 +40,47 @@ function webWorker(): typeof Worker | undefined {
   return WEB_WORKER;
 }
 
-const SEQ = 0, FN = 1, NARGS = 2, TOTAL = 3, PARTS = 4, DONE = 5, ERR = 6, QUIT = 7;
-const ARG0 = 8; // args as f64 from byte 64
+// Control block (Int32 words): SEQ counts calls; CLAIM holds (call tag << 7 | next chunk)
+// and is taken with compare-exchange; DONE counts finished chunks; SLEEP counts workers
+// parked on the futex. Arguments are f64 from byte 64.
+const SEQ = 0, FN = 1, NARGS = 2, TOTAL = 3, CHUNKS = 4, DONE = 5, ERR = 6, QUIT = 7;
+const CLAIM = 8, SLEEP = 9;
+const ARG0 = 16; // args as f64 from byte 64
 const MAX_ARGS = 24;
+/** CLAIM between calls: its tag matches no call, so a late worker claims nothing. */
+const CLOSED = -1;
+/** Chunks of a call per thread (the dynamic schedule's slack; at most 127 in all). */
+export const CHUNKS_PER_THREAD = 4;
+
+/**
+ * How a parallel call of `total` items (at least `grain` per part) is cut: the number of
+ * chunks (1 = run inline) for a pool of `threads`. Chunk i is
+ * `[floor(total·i/n), floor(total·(i+1)/n))`; chunks go to whichever thread claims them
+ * first, so a late or descheduled thread costs its share only once.
+ *
+ * @example
+ * ```ts
+ * chunkCount(1000, 64, 2); // 8
+ * chunkCount(100, 64, 2); // 1: run inline
+ * ```
+ */
+export function chunkCount(total: number, grain: number, threads: number): number {
+  if (threads <= 1 || total <= 0) return 1;
+  const most = Math.floor(total / Math.max(1, grain));
+  return Math.max(1, Math.min(most, threads * CHUNKS_PER_THREAD, 127));
+}
+
+/**
+ * Item range [lo, hi) of chunk `i` of `n` over `total` items.
+ *
+ * @example
+ * ```ts
+ * chunkRange(10, 3, 1); // [3, 6]
+ * ```
+ */
+export function chunkRange(total: number, n: number, i: number): [number, number] {
+  return [Math.floor((total * i) / n), Math.floor((total * (i + 1)) / n)];
+}
 
 /**
  * Names of the callable kernel exports, sorted: the id a worker receives.
@@ -79,8 +119,9 @@ export class ThreadPool {
     ctrl: SharedArrayBuffer,
     workers: Worker[],
   ) {
-    this.#ctrl = new Int32Array(ctrl, 0, ARG0 * 2);
-    this.#args = new Float64Array(ctrl, ARG0 * 8, MAX_ARGS);
+    this.#ctrl = new Int32Array(ctrl, 0, ARG0);
+    this.#ctrl[CLAIM] = CLOSED;
+    this.#args = new Float64Array(ctrl, ARG0 * 4, MAX_ARGS);
     this.#workers = workers;
     this.#names = kernelNames(inst.k);
     this.#k = inst.k as unknown as Record<string, (...a: number[]) => void>;
@@ -109,7 +150,8 @@ export class ThreadPool {
         "no web Worker here (globalThis.Worker is a Node worker_threads shim): use threads: 1",
       );
     }
-    const ctrl = new SharedArrayBuffer(ARG0 * 8 + MAX_ARGS * 8);
+    const ctrl = new SharedArrayBuffer(ARG0 * 4 + MAX_ARGS * 8);
+    new Int32Array(ctrl)[CLAIM] = CLOSED;
     const bytes = moduleBytes(inst.build, true);
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
@@ -137,13 +179,14 @@ export class ThreadPool {
   }
 
   /**
-   * Runs `fn(...args, lo, hi, tid)` over `[0, total)` in up to `size` parts of at least
-   * `grain` items, and returns when all parts are done.
+   * Runs `fn(...args, lo, hi, tid)` over `[0, total)` in chunks of at least `grain` items
+   * (chunkCount), claimed dynamically by the caller and the workers, and returns when all
+   * chunks are done. The caller works too, so a sleeping worker delays nothing.
    */
   run(fn: string, args: number[], total: number, grain: number): void {
     if (total <= 0) return;
-    const parts = Math.max(1, Math.min(this.size, Math.floor(total / Math.max(1, grain))));
-    if (parts === 1) {
+    const n = chunkCount(total, grain, this.size);
+    if (n === 1) {
       this.#k[fn](...args, 0, total, 0);
       return;
     }
@@ -156,17 +199,29 @@ export class ThreadPool {
     c[FN] = id;
     c[NARGS] = args.length;
     c[TOTAL] = total;
-    c[PARTS] = parts;
+    c[CHUNKS] = n;
     Atomics.store(c, DONE, 0);
-    Atomics.add(c, SEQ, 1);
-    Atomics.notify(c, SEQ);
-    this.#k[fn](...args, 0, Math.floor(total / parts), 0);
-    const want = parts - 1;
+    const seq = (c[SEQ] + 1) | 0;
+    Atomics.store(c, CLAIM, (seq & 0xffffff) << 7);
+    Atomics.store(c, SEQ, seq);
+    if (Atomics.load(c, SLEEP) > 0) Atomics.notify(c, SEQ);
+    const f = this.#k[fn];
+    let mine = 0;
+    for (;;) {
+      const v = Atomics.load(c, CLAIM), i = v & 127;
+      if (i >= n) break;
+      if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
+      const [lo, hi] = chunkRange(total, n, i);
+      f(...args, lo, hi, 0);
+      mine++;
+    }
+    const want = n - mine;
     let d: number;
     let spins = 0;
     while ((d = Atomics.load(c, DONE)) < want) {
       if (this.#canWait && ++spins > 4000) Atomics.wait(c, DONE, d, 1000);
     }
+    Atomics.store(c, CLAIM, CLOSED);
     if (Atomics.load(c, ERR)) {
       c[ERR] = 0;
       throw new EdgeqError("E_BACKEND", `a wasm worker failed in ${fn}`);
