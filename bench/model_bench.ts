@@ -2,8 +2,10 @@
  * Benchmarks one model in this process, on one input, for every runtime:
  * onnxruntime-web f32 (the float ONNX), onnxruntime-web int8 (edgeq's QDQ export), and
  * edgeq int8 on each requested backend (ref, wasm, webgpu; a backend that cannot load
- * here is skipped with its reason). Warm-up, timed runs (median, min–max), load time
- * (creation + first run: binding/compiling happen there), RSS after the runtime's runs,
+ * here is skipped with its reason). All runtimes are loaded first, then timed in
+ * interleaved rounds (one run of each per round, a 5 ms pause before each run), so drift
+ * of the shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
+ * (creation + first run: binding/compiling happen there), process RSS with all loaded,
  * model bytes, and top-1 on the Fashion-MNIST slice for the fixture classifiers.
  *
  * onnxruntime-web fixes its wasm thread count per process (tests/peer/ort.ts), so one
@@ -15,7 +17,10 @@ import { load } from "../runtime/model.ts";
 import { getBackend } from "../runtime/backend.ts";
 import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import { type BenchModel } from "./models.ts";
-import { memory, timeRuns, type Timing } from "./measure.ts";
+import { memory, summarize, type Timing } from "./measure.ts";
+
+/** Pause before each timed run of the interleaved rounds (ms). */
+const PAUSE_MS = 5;
 
 /** Runtime identifiers, in table order. */
 export const RUNTIMES = ["ort-f32", "ort-int8", "edgeq-ref", "edgeq-wasm", "edgeq-webgpu"] as const;
@@ -32,7 +37,7 @@ export interface RuntimeResult {
   load_ms?: number;
   /** Batch-1 latency. */
   latency?: Timing;
-  /** Resident memory after this runtime's runs (process-wide), bytes. */
+  /** Resident memory of the process with every runtime loaded, after the timed runs, bytes. */
   rss_bytes?: number;
   /** Top-1 on the classifier slice (fraction), and on how many images. */
   top1?: number;
@@ -165,42 +170,84 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
       make: () => edgeqRunner(files.eqp, m, b, o.threads),
     })),
   ];
-  for (const p of plan) {
-    o.onStep?.(`${m.name} ${p.rt} (${o.threads} thr)`);
-    const res: RuntimeResult = { runtime: p.rt, model_bytes: p.bytes.length };
-    results.push(res);
-    const backend = p.rt.startsWith("edgeq-") ? p.rt.slice(6) : undefined;
-    if (backend) {
-      try {
-        await getBackend(backend);
-      } catch (e) {
-        res.skipped = (e as Error).message;
-        continue;
-      }
-    }
-    let r: Runner | undefined;
-    try {
-      r = await p.make();
-      res.load_ms = r.loadMs;
-      const slow = p.rt === "edgeq-ref";
-      res.latency = await timeRuns(() => r!.run(m.input, m.inputShape), {
-        warmup: slow ? Math.min(1, o.warmup) : o.warmup,
-        runs: slow ? o.refRuns : o.runs,
-      });
-      if (m.classifierData) {
-        const lim = slow ? o.refAccLimit : o.accLimit;
-        if (lim > 0) {
-          const a = await top1(r, m.classifierData, lim, m.inputShape[1]);
-          res.top1 = a.top1;
-          res.top1_n = a.n;
+  // Load every runtime (creation + first run), then time them in rounds: each round runs
+  // each runtime once, in turn, with a short pause between runs (so no runtime's spinning
+  // threads overlap the next one's run). The machine's speed drifts over seconds (shared
+  // host); interleaving puts every runtime in the same windows, so the ratios hold.
+  // edgeq's ref backend (plain TypeScript, seconds per run) is timed on its own.
+  const live: { res: RuntimeResult; r: Runner; slow: boolean; ms: number[] }[] = [];
+  try {
+    for (const p of plan) {
+      o.onStep?.(`${m.name} ${p.rt} (${o.threads} thr): load`);
+      const res: RuntimeResult = { runtime: p.rt, model_bytes: p.bytes.length };
+      results.push(res);
+      const backend = p.rt.startsWith("edgeq-") ? p.rt.slice(6) : undefined;
+      if (backend) {
+        try {
+          await getBackend(backend);
+        } catch (e) {
+          res.skipped = (e as Error).message;
+          continue;
         }
       }
-      res.rss_bytes = memory().rss;
-    } catch (e) {
-      res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
-    } finally {
-      await r?.dispose().catch(() => {});
+      try {
+        const r = await p.make();
+        res.load_ms = r.loadMs;
+        live.push({ res, r, slow: p.rt === "edgeq-ref", ms: [] });
+      } catch (e) {
+        res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
+      }
     }
+    const run = (l: typeof live[number]) => l.r.run(m.input, m.inputShape);
+    const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
+    const fast = live.filter((l) => !l.slow);
+    const timeOne = async (l: typeof live[number]) => {
+      try {
+        const t0 = performance.now();
+        await run(l);
+        l.ms.push(performance.now() - t0);
+      } catch (e) {
+        l.res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
+      }
+    };
+    o.onStep?.(`${m.name} timing ${fast.length} runtimes interleaved (${o.threads} thr)`);
+    for (let i = 0; i < o.warmup; i++) {
+      for (const l of fast) if (!l.res.skipped) await run(l).catch(() => {});
+    }
+    for (let i = 0; i < o.runs; i++) {
+      for (const l of fast) {
+        if (l.res.skipped) continue;
+        await pause();
+        await timeOne(l);
+      }
+    }
+    for (const l of live.filter((l) => l.slow)) {
+      o.onStep?.(`${m.name} ${l.res.runtime} (${o.threads} thr): timing`);
+      for (let i = 0; i < Math.min(1, o.warmup); i++) await run(l).catch(() => {});
+      for (let i = 0; i < o.refRuns && !l.res.skipped; i++) await timeOne(l);
+    }
+    // RSS with every runtime loaded at once (the process's, not one runtime's)
+    const rss = memory().rss;
+    for (const l of live) {
+      if (l.res.skipped) continue;
+      l.res.latency = summarize(l.ms);
+      l.res.rss_bytes = rss;
+      if (m.classifierData) {
+        const lim = l.slow ? o.refAccLimit : o.accLimit;
+        if (lim > 0) {
+          o.onStep?.(`${m.name} ${l.res.runtime} (${o.threads} thr): top-1`);
+          try {
+            const a = await top1(l.r, m.classifierData, lim, m.inputShape[1]);
+            l.res.top1 = a.top1;
+            l.res.top1_n = a.n;
+          } catch (e) {
+            l.res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
+          }
+        }
+      }
+    }
+  } finally {
+    for (const l of live) await l.r.dispose().catch(() => {});
   }
   return {
     model: m.name,

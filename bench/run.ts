@@ -273,8 +273,9 @@ export async function main(argv: string[]): Promise<number> {
   else {
     console.log(formatTable(rows));
     console.log(
-      "\nmedian/min–max: batch-1 latency; load: create + first run; RSS: process after the " +
-        "runtime's runs; ÷ORT: median over the ORT median (same model, threads).",
+      "\nmedian/min–max: batch-1 latency; load: create + first run; RSS: the process with " +
+        "every runtime loaded; ÷ORT: median over the ORT median (same model, threads; the " +
+        "runtimes timed in interleaved rounds).",
     );
     for (const s of skipped) console.log(`skipped ${s.name}: ${s.reason}`);
   }
