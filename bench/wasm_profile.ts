@@ -2,7 +2,7 @@
  * Per-node profile of a packed model on the wasm backend (WasmOptions.profile):
  * `deno run -A bench/wasm_profile.ts MODEL.eqp [--threads 1,2] [--runs 20] [--top 15]`.
  * Prints, per thread count, the median whole-model ms and the top nodes by mean ms per
- * run, then totals by op type.
+ * run, then totals by op type and by kernel called through the thread pool.
  * @module
  */
 import { loadPackedGraph } from "../runtime/packed_model.ts";
@@ -49,6 +49,7 @@ for (const t of threads) {
   const c = await compileWasm(g, { threads: t, profile: true });
   for (let i = 0; i < 3; i++) await c.run(feeds);
   c.profile!.clear();
+  c.kernelProfile!.clear();
   for (let i = 0; i < runs; i++) await c.run(feeds);
   c.dispose();
   const rows = [...c.profile!.entries()].map(([k, v]) => [k, v / runs] as const);
@@ -69,5 +70,11 @@ for (const t of threads) {
   console.log(
     "by op: " + [...byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(", "),
+  );
+  console.log(
+    "by kernel (thread-pool calls): " +
+      [...c.kernelProfile!].sort((a, b) => b[1] - a[1]).map(([k, v]) =>
+        `${k} ${(v / runs).toFixed(2)}`
+      ).join(", "),
   );
 }

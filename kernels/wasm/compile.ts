@@ -57,6 +57,11 @@ export interface WasmCompiledGraph extends CompiledGraph {
   readonly memoryBytes: { weights: number; scratch: number; activations: number };
   /** Milliseconds spent in each node over all runs so far when compiled with `profile`. */
   readonly profile?: Map<string, number>;
+  /**
+   * With `profile`: milliseconds spent in each kernel called through the thread pool
+   * (`gemm_rows7`, `prep_x7`, …), whole calls on the calling thread, over all runs.
+   */
+  readonly kernelProfile?: Map<string, number>;
 }
 
 const COPY_OPS = new Set(["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"]);
@@ -295,11 +300,21 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       else if (total > 0) k[fn](...args, 0, total, 0);
     },
   };
+  const kernelProfile = opts.profile ? new Map<string, number>() : undefined;
+  if (kernelProfile) {
+    const par = env.par;
+    env.par = (fn, args, total, grain) => {
+      const t0 = performance.now();
+      par(fn, args, total, grain);
+      kernelProfile.set(fn, (kernelProfile.get(fn) ?? 0) + performance.now() - t0);
+    };
+  }
 
   let disposed = false;
   const profile = opts.profile ? new Map<string, number>() : undefined;
   return {
     profile,
+    kernelProfile,
     fallbacks,
     build: inst.build,
     threads,
