@@ -355,7 +355,9 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const s8 = fitsS8(w.data as Int8Array, layout);
   const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
-  if (s8 && pointwise && convOptions.k4) {
+  // k4 GEMM for short reductions (its gain is the hsums and padding the pixel-row GEMM
+  // spends per output; at C > 256 the two measured even, or k4 a few % slower at 7×7)
+  if (s8 && pointwise && convOptions.k4 && C <= K4_MAX_C) {
     return pointwiseK4(c, {
       x,
       y,
@@ -446,6 +448,9 @@ export function compileQConv(c: CompileCtx): Step | undefined {
  * ```
  */
 export const convOptions: { k4: boolean } = { k4: true };
+
+/** Largest input channel count of a pointwise conv on the k4 GEMM. */
+const K4_MAX_C = 256;
 
 /**
  * Counters for tests and profiling: s8 pointwise QConv nodes compiled onto the k4 GEMM.
