@@ -265,14 +265,26 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
     convNode(r, { N: 1, C: 20, M: 13, H: 7, W: 7, k: 3, s: 1 }), // dense, channel split
     convNode(r, { N: 2, C: 32, M: 34, H: 7, W: 7, k: 3, s: 1, res: true }), // byCols
     convNode(r, { N: 1, C: 16, M: 23, H: 15, W: 13, k: 3, s: 2, res: true }),
-    convNode(r, { N: 1, C: 48, M: 21, H: 9, W: 11, k: 1, s: 1, res: true }), // pointwise
+    convNode(r, { N: 1, C: 48, M: 21, H: 9, W: 11, k: 1, s: 1, res: true }), // pointwise (k4)
+    convNode(r, { N: 2, C: 5, M: 9, H: 7, W: 9, k: 1, s: 1 }), // k4: channel tail, odd pixels
     gemmNode(r, 11, 37, 10),
     gemmNode(r, 3, 100, 13),
     qaddNode(r, [2, 37, 11]),
   ];
   const fp = await nodesFootprint(nodes);
   assert.deepEqual(fp.bad, []);
-  for (const k of ["prep_x7", "conv_gemm7", "conv_im2row", "gemm_cols7", "gemm_rows7", "qadd"]) {
+  for (
+    const k of [
+      "prep_x7",
+      "conv_gemm7",
+      "conv_im2row",
+      "gemm_cols7",
+      "gemm_rows7",
+      "prep_k4",
+      "gemm_k4_rows",
+      "qadd",
+    ]
+  ) {
     assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
   }
 });

@@ -12,7 +12,7 @@ import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
-import { binaryCalls, convPaths, gemmPaths } from "../kernels/wasm/ops_int8.ts";
+import { binaryCalls, convPaths, gemmPaths, k4Paths } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
@@ -260,6 +260,26 @@ Deno.test("wasm 7-bit weights (s8 layout): QConv and QGemm, odd shapes, both pat
   assert.ok(convPaths.byCols - byCols >= 8, `channel-split convs: ${convPaths.byCols - byCols}`);
   assert.equal(gemmPaths.s8 - before.s8, expectS8 * CONFIGS.length);
   assert.equal(gemmPaths.split - before.split, CONFIGS.length);
+});
+
+Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residuals, split parts", async () => {
+  const r = new Rng(31);
+  const nodes = Array.from({ length: 28 }, () => convCase(r, { w7: true, pointwise: true }));
+  // long K and maps of 16+ pixels (the SIMD interleave of prep_k4, 8-pixel tiles)
+  for (const [C, H, W] of [[67, 5, 7], [5, 9, 9], [200, 4, 5], [16, 6, 6], [3, 17, 3]]) {
+    const n = convCase(r, { w7: true, pointwise: true });
+    const xdt = n.inputs[0]!.t.dtype as Q, M = n.inputs[1]!.t.shape[0];
+    n.attrs.group = 1;
+    n.inputs[0] = { t: randQ(r, xdt, [1, C, H, W]) };
+    n.inputs[1] = { t: randW7(r, [M, C, 1, 1]), constant: true };
+    if (n.inputs[3]) n.inputs[3] = { t: randQ(r, n.inputs[3].t.dtype as Q, [1, M, H, W]) };
+    nodes.push(n);
+  }
+  const before = k4Paths.pointwise;
+  await check("k4", nodes);
+  const dense = nodes.filter((n) => n.attrs.group === 1).length;
+  assert.ok(dense >= 25);
+  assert.equal(k4Paths.pointwise - before, dense * CONFIGS.length);
 });
 
 function addCase(r: Rng, shapeA: number[], shapeB: number[]): TestNode {

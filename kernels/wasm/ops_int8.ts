@@ -171,8 +171,9 @@ function makePanel(
   zpU: number,
   layout: string,
   s8: boolean,
+  align = s8 ? 16 : 8,
 ): Panel {
-  const kp = roundUp(k, s8 ? 16 : 8), rb = s8 ? kp : 2 * kp;
+  const kp = roundUp(k, align), rb = s8 ? kp : 2 * kp;
   let sum = 0;
   const cs = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -352,6 +353,27 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   // Weights [M][C][kh][kw] → [M][kh][kw][Cp] (zero channels C..Cp), then encoded.
   // s8 with C off the 16-byte step and several taps: dense taps, [M][kh·kw·C → 16].
   const s8 = fitsS8(w.data as Int8Array, layout);
+  const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
+    win.padBegin.every((p) => p === 0) && oh === H && ow === W;
+  // k4 GEMM for short reductions (its gain is the hsums and padding the pixel-row GEMM
+  // spends per output; at C > 256 the two measured even, or k4 a few % slower at 7×7)
+  if (s8 && pointwise && convOptions.k4 && C <= K4_MAX_C) {
+    return pointwiseK4(c, {
+      x,
+      y,
+      r,
+      N,
+      C,
+      M,
+      HW,
+      xs,
+      zpU,
+      layout,
+      base,
+      ep,
+      w: w.data as Int8Array,
+    });
+  }
   const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, kk = kh * kw;
   const dense = s8 && kk > 1 && C % 16 !== 0;
   const K = dense ? roundUp(kk * C, 16) : kk * Cp, ts = dense ? C : Cp;
@@ -373,8 +395,6 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const [prepFn, rowsFn, convFn] = s8
     ? ["prep_x7", "gemm_rows7", "conv_gemm7"]
     : ["prep_x", "gemm_rows", "conv_gemm"];
-  const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
-    win.padBegin.every((p) => p === 0) && oh === H && ow === W;
   // dense taps: the pixel rows packed to C bytes too (a row of taps is one copy)
   const xdBytes = dense ? roundUp(HW * C + 32, 16) : 0;
   const xpBytes = roundUp(HW * rb, 16) + xdBytes;
@@ -414,6 +434,81 @@ export function compileQConv(c: CompileCtx): Step | undefined {
         env.par("conv_im2row", [xp, pad, cg, a, lda, s8 ? 1 : 0], P, grainFor(PREP_WORK * prb));
         env.par(colsFn, [a, lda, panel, prb, prb / 16, ep, P], M, grainFor(P * K));
       } else env.par(convFn, [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
+    }
+  };
+}
+
+/**
+ * Switches for benchmarks and tests (A/B of kernel paths in one process); read when a
+ * node is compiled. `k4`: s8 pointwise convs take the k4 GEMM (as/k4.ts).
+ *
+ * @example
+ * ```ts
+ * convOptions.k4 = false; // compile the next models on the pixel-row GEMM
+ * ```
+ */
+export const convOptions: { k4: boolean } = { k4: true };
+
+/** Largest input channel count of a pointwise conv on the k4 GEMM. */
+const K4_MAX_C = 256;
+
+/**
+ * Counters for tests and profiling: s8 pointwise QConv nodes compiled onto the k4 GEMM.
+ *
+ * @example
+ * ```ts
+ * const before = k4Paths.pointwise; // ... compile ...; k4Paths.pointwise - before
+ * ```
+ */
+export const k4Paths: { pointwise: number } = { pointwise: 0 };
+
+/**
+ * An s8 pointwise QConv (1×1, stride 1, no pad) on the k4 GEMM (as/k4.ts): the NCHW
+ * input becomes A4 groups of 4 pixels (16·⌈C/4⌉ bytes each, scratch), the weights W4
+ * rows of ⌈C/4⌉·4 bytes (persistent: M·⌈C/4⌉·4 bytes, no more than the 16-padded s8
+ * panel); each relaxed dot gives 4 pixels of one channel, no horizontal sums.
+ */
+function pointwiseK4(
+  c: CompileCtx,
+  o: {
+    x: string;
+    y: string;
+    r: string | undefined;
+    N: number;
+    C: number;
+    M: number;
+    HW: number;
+    xs: number;
+    zpU: number;
+    layout: string;
+    base: Record<number, number>;
+    ep: number;
+    w: Int8Array;
+  },
+): Step {
+  const { x, y, r, N, C, M, HW, xs, ep } = o;
+  const pk = makePanel(c, o.w, M, C, o.zpU, o.layout, true, 4);
+  const kq = pk.kp / 4, ldg = 16 * kq, G = Math.ceil(HW / 4);
+  Object.assign(o.base, colFields(c, pk.corr, M, C));
+  setWords(c, ep, o.base);
+  const a4Bytes = roundUp(G * ldg, 16);
+  c.scratch(a4Bytes + pk.scratchBytes);
+  k4Paths.pointwise++;
+  return (env) => {
+    const a4 = env.scratch;
+    const panel = pk.get(env, a4Bytes);
+    for (let n = 0; n < N; n++) {
+      env.par(
+        "prep_k4",
+        [env.addr(x) + n * C * HW, xs, C, HW, kq, a4],
+        G,
+        grainFor(PREP_WORK * 4 * C),
+      );
+      setWords(env, ep, {
+        [EP.out]: env.addr(y) + n * M * HW,
+        [EP.res]: r ? env.addr(r) + n * M * HW : 0,
+      });
+      env.par("gemm_k4_rows", [a4, ldg, panel, pk.kp, kq, ep, M], HW, grainFor(M * pk.kp));
     }
   };
 }

@@ -2,7 +2,7 @@
 // padded scratch plane of i16 values x − zp (the padding is 0 = the zero point), and each
 // tap's weight becomes one vector (w, 0) × 4 of i16 pairs; i32x4.dot_i16x8_s of 8 plane
 // values with it gives the products of the even ones exactly (one pmaddwd per 4 outputs,
-// no widening): stride 2 reads the 8 outputs' pixels as two such vectors, stride 1 reads
+// no widening; 3×3: taps 0 and 1 of a row share one vector (w0, w1) × 4): stride 2 reads the 8 outputs' pixels as two such vectors, stride 1 reads
 // the plane at p and p + 1 pixel (even / odd outputs, interleaved afterwards). The
 // requantization runs 4 lanes at a time (SRDHM via i64x2 extmul, RDBPOT with the
 // channel's shift). Used when the multipliers are <= 1 (shift <= 0), |bias| < 2^30,
@@ -60,10 +60,12 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
     // stride 2: the second vector starts 8 plane values on; stride 1: one value on
     const second: usize = sw == 1 ? 2 : 16;
     if (kh == 3 && kw == 3 && dw == 1) {
-      // 3×3 taps unrolled, the 9 tap vectors in registers
-      const w0 = v128.load(tbl), w1 = v128.load(tbl, 16), w2 = v128.load(tbl, 32);
-      const w3 = v128.load(tbl, 48), w4 = v128.load(tbl, 64), w5 = v128.load(tbl, 80);
-      const w6 = v128.load(tbl, 96), w7 = v128.load(tbl, 112), w8 = v128.load(tbl, 128);
+      // 3×3 taps unrolled: per tap row the pair vector (w0, w1) × 4 and (w2, 0) × 4, so
+      // one dot_i16x8_s takes taps 0 and 1 of the row (plane values 2j, 2j + 1 of its
+      // 8), the second tap 2 (values 2j + 2, read 2 values on); 6 vectors in registers
+      const wa0 = pairW(wm, 0), wb0 = i32x4.splat(<i32>load<i8>(wm, 2) & 0xffff);
+      const wa1 = pairW(wm, 3), wb1 = i32x4.splat(<i32>load<i8>(wm, 5) & 0xffff);
+      const wa2 = pairW(wm, 6), wb2 = i32x4.splat(<i32>load<i8>(wm, 8) & 0xffff);
       const dr = <usize>dh * rowB;
       for (let oy = 0; oy < oh; oy++) {
         const r0 = plane + <usize>(oy * sh) * rowB, r1 = r0 + dr, r2 = r1 + dr;
@@ -71,26 +73,20 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
           const c = <usize>(ox * sw) << 1;
           let e = bv, o = bv;
           let p = r0 + c;
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), w0));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), w0));
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 2), w1));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 2), w1));
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), w2));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), w2));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), wa0));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wa0));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), wb0));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), wb0));
           p = r1 + c;
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), w3));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), w3));
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 2), w4));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 2), w4));
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), w5));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), w5));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), wa1));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wa1));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), wb1));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), wb1));
           p = r2 + c;
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), w6));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), w6));
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 2), w7));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 2), w7));
-          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), w8));
-          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), w8));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p), wa2));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wa2));
+          e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), wb2));
+          o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), wb2));
           put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, ym + <usize>(oy * ow + ox), ow - ox, tmp);
         }
       }
@@ -113,6 +109,12 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
       }
     }
   }
+}
+
+/** The i16 pair (w[t], w[t + 1]) of taps t, t + 1 (int8 at wm) as 4 lanes. */
+// @ts-ignore: decorator
+@inline function pairW(wm: usize, t: usize): v128 {
+  return i32x4.splat((<i32>load<i8>(wm + t) & 0xffff) | (<i32>load<i8>(wm + t + 1) << 16));
 }
 
 /**

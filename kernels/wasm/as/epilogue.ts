@@ -150,3 +150,59 @@ export function vecEpilogue(): bool {
     v128.store8_lane(o + 3 * gOrs, b, 3);
   }
 }
+
+/**
+ * Finishes 8 consecutive output rows gr0..gr0+7 of column c (raw values of rows gr0..+3
+ * in v0, gr0+4..+7 in v1): finish4 twice, sharing the column's loads and one 8-byte store
+ * when the rows are contiguous (row stride 1, NCHW conv output).
+ */
+// @ts-ignore: decorator
+@inline export function finish8(gr0: i32, c: i32, v0: v128, v1: v128): void {
+  if (gOrs != 1) {
+    finish4(gr0, c, v0);
+    finish4(gr0 + 4, c, v1);
+    return;
+  }
+  const co = <usize>c << 2;
+  const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
+  const m = gScalar ? <i32>gMult : load<i32>(gMult + co);
+  let a0 = v0, a1 = v1;
+  if (gCcol) {
+    const cc = i32x4.splat(load<i32>(gCcol + co));
+    a0 = i32x4.add(a0, cc);
+    a1 = i32x4.add(a1, cc);
+  }
+  if (gCrow) {
+    const r = gCrow + (<usize>gr0 << 2);
+    a0 = i32x4.add(a0, v128.load(r));
+    a1 = i32x4.add(a1, v128.load(r, 16));
+  }
+  if (gBias) {
+    const b = i32x4.splat(load<i32>(gBias + co));
+    a0 = addSat4(a0, b);
+    a1 = addSat4(a1, b);
+  }
+  const off = <usize>gr0 + <usize>c * gOcs;
+  let y0: v128, y1: v128;
+  if (!gRes) {
+    const z = i32x4.splat(gYzp);
+    y0 = clamp4(i32x4.add(mbqm4s(a0, m, s), z), gQmin, gQmax);
+    y1 = clamp4(i32x4.add(mbqm4s(a1, m, s), z), gQmin, gQmax);
+  } else {
+    const cz = i32x4.splat(gCzp), rz = i32x4.splat(gRzp), z = i32x4.splat(gYzp);
+    const c0 = clamp4(i32x4.add(mbqm4s(a0, m, s), cz), gDlo, gDhi);
+    const c1 = clamp4(i32x4.add(mbqm4s(a1, m, s), cz), gDlo, gDhi);
+    const rb = v128.load64_zero(gRes + off);
+    const r16 = gRsigned ? i16x8.extend_low_i8x16_s(rb) : i16x8.extend_low_i8x16_u(rb);
+    const r0 = i32x4.extend_low_i16x8_s(r16), r1 = i32x4.extend_high_i16x8_s(r16);
+    const sa0 = mbqm4s(i32x4.shl(i32x4.sub(c0, cz), 20), gCm, gCs);
+    const sa1 = mbqm4s(i32x4.shl(i32x4.sub(c1, cz), 20), gCm, gCs);
+    const sb0 = mbqm4s(i32x4.shl(i32x4.sub(r0, rz), 20), gRm, gRs);
+    const sb1 = mbqm4s(i32x4.shl(i32x4.sub(r1, rz), 20), gRm, gRs);
+    y0 = clamp4(i32x4.add(mbqm4s(addSat4(sa0, sb0), gYm, gYs), z), gQmin, gQmax);
+    y1 = clamp4(i32x4.add(mbqm4s(addSat4(sa1, sb1), gYm, gYs), z), gQmin, gQmax);
+  }
+  const n = i16x8.narrow_i32x4_s(y0, y1);
+  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
+  v128.store64_lane(gOut + off, b, 0);
+}

@@ -17,3 +17,4 @@ export { erf, fbinary, layernorm, softmax } from "./float";
 export { bgemm_rows, pack_bits } from "./binary";
 export { dwconv } from "./dwconv";
 export { qlayernorm, qlut, qsoftmax } from "./qnorm";
+export { gemm_k4_cols, gemm_k4_rows, prep_k4 } from "./k4";

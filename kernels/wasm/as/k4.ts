@@ -1,0 +1,208 @@
+// The k4 layout of the s8 GEMM (7-bit weights; encode.ts): output pixels × channels with
+// no horizontal sums. Activations go in groups of 4 pixels, 4 reduction steps per lane:
+//   A4: group g, quad j (k = 4j..4j+3) at a + g·ldg + 16·j:
+//       [p0 k0..3 | p1 k0..3 | p2 k0..3 | p3 k0..3]   (a' = u − 128, the signed operand)
+//   W4: row n at w + n·ldw, ldw = 4·kq: w' = w + 64 (0..127, the i7 operand), pad 0
+// One relaxed dot of an A4 vector with the 4 bytes of W4 row n, quad j splatted gives
+// lane i = Σ_k a'(p_i, k)·w'(n, k) over the quad: 4 pixels of one channel, the order the
+// epilogue stores them in (NCHW). Pair sums stay within 2·128·127 = 32512 (as in the s8
+// layout). K is padded to a multiple of 4 only (a' and w' are 0 in the padding).
+// Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
+import { finish, finish8, finish4, loadEp } from "./epilogue";
+
+/** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
+// @ts-ignore: decorator
+@inline function dot4(acc: v128, a: v128, w: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, w, acc);
+  // dot_i16x8 lanes are pair sums: pixel i = lanes 2i, 2i + 1 of (low half, high half)
+  const l = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(w));
+  const h = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(w));
+  return i32x4.add(acc, i32x4.add(i32x4.shuffle(l, h, 0, 2, 4, 6), i32x4.shuffle(l, h, 1, 3, 5, 7)));
+}
+
+/** The row correction −64·Σa' of the 4 pixels of one A4 group (kq quads), as lanes. */
+// @ts-ignore: decorator
+@inline function rowCorr4(a: usize, kq: usize): v128 {
+  let s = i32x4.splat(0);
+  const kb = kq << 4;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const one = i8x16.splat(1);
+    for (let k: usize = 0; k < kb; k += 16) s = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a + k), one, s);
+  } else {
+    for (let k: usize = 0; k < kb; k += 16) {
+      s = i32x4.add(s, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(a + k))));
+    }
+  }
+  return i32x4.neg(i32x4.shl(s, 6));
+}
+
+/** Finishes lanes [i0, i1) of v (pixels gr0 + lane, channel c) one by one. */
+// @ts-ignore: decorator
+@inline function finishLanes(gr0: i32, c: i32, v: v128, i0: i32, i1: i32): void {
+  if (i0 <= 0 && 0 < i1) finish(gr0, c, i32x4.extract_lane(v, 0));
+  if (i0 <= 1 && 1 < i1) finish(gr0 + 1, c, i32x4.extract_lane(v, 1));
+  if (i0 <= 2 && 2 < i1) finish(gr0 + 2, c, i32x4.extract_lane(v, 2));
+  if (i0 <= 3 && 3 < i1) finish(gr0 + 3, c, i32x4.extract_lane(v, 3));
+}
+
+/**
+ * One group (4 pixels from pixel gr0 = 4g) × channels [c0, c1); lanes [i0, i1) are
+ * finished (a partial group at a part's edge: the others belong to another part).
+ */
+function groupK4(a: usize, w: usize, ldw: usize, kq: usize, gr0: i32, c0: i32, c1: i32, i0: i32, i1: i32): void {
+  const q = rowCorr4(a, kq);
+  const kb = kq << 4;
+  const full = i0 == 0 && i1 == 4;
+  let c = c0;
+  for (; c + 4 <= c1; c += 4) {
+    const w0 = w + <usize>c * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+    let s0 = q, s1 = q, s2 = q, s3 = q;
+    for (let k: usize = 0, kw: usize = 0; k < kb; k += 16, kw += 4) {
+      const x = v128.load(a + k);
+      s0 = dot4(s0, x, v128.load32_splat(w0 + kw));
+      s1 = dot4(s1, x, v128.load32_splat(w1 + kw));
+      s2 = dot4(s2, x, v128.load32_splat(w2 + kw));
+      s3 = dot4(s3, x, v128.load32_splat(w3 + kw));
+    }
+    if (full) {
+      finish4(gr0, c, s0);
+      finish4(gr0, c + 1, s1);
+      finish4(gr0, c + 2, s2);
+      finish4(gr0, c + 3, s3);
+    } else {
+      finishLanes(gr0, c, s0, i0, i1);
+      finishLanes(gr0, c + 1, s1, i0, i1);
+      finishLanes(gr0, c + 2, s2, i0, i1);
+      finishLanes(gr0, c + 3, s3, i0, i1);
+    }
+  }
+  for (; c < c1; c++) {
+    const w0 = w + <usize>c * ldw;
+    let s0 = q;
+    for (let k: usize = 0, kw: usize = 0; k < kb; k += 16, kw += 4) {
+      s0 = dot4(s0, v128.load(a + k), v128.load32_splat(w0 + kw));
+    }
+    if (full) finish4(gr0, c, s0);
+    else finishLanes(gr0, c, s0, i0, i1);
+  }
+}
+
+/** Two whole groups (8 pixels from gr0) × channels [c0, c1): the 8 × 4 tile. */
+function pairK4(a: usize, ldg: usize, w: usize, ldw: usize, kq: usize, gr0: i32, c0: i32, c1: i32): void {
+  const a1 = a + ldg;
+  const q0 = rowCorr4(a, kq), q1 = rowCorr4(a1, kq);
+  const kb = kq << 4;
+  let c = c0;
+  for (; c + 4 <= c1; c += 4) {
+    const w0 = w + <usize>c * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+    let s00 = q0, s01 = q0, s02 = q0, s03 = q0;
+    let s10 = q1, s11 = q1, s12 = q1, s13 = q1;
+    for (let k: usize = 0, kw: usize = 0; k < kb; k += 16, kw += 4) {
+      const x0 = v128.load(a + k), x1 = v128.load(a1 + k);
+      let v = v128.load32_splat(w0 + kw);
+      s00 = dot4(s00, x0, v);
+      s10 = dot4(s10, x1, v);
+      v = v128.load32_splat(w1 + kw);
+      s01 = dot4(s01, x0, v);
+      s11 = dot4(s11, x1, v);
+      v = v128.load32_splat(w2 + kw);
+      s02 = dot4(s02, x0, v);
+      s12 = dot4(s12, x1, v);
+      v = v128.load32_splat(w3 + kw);
+      s03 = dot4(s03, x0, v);
+      s13 = dot4(s13, x1, v);
+    }
+    finish8(gr0, c, s00, s10);
+    finish8(gr0, c + 1, s01, s11);
+    finish8(gr0, c + 2, s02, s12);
+    finish8(gr0, c + 3, s03, s13);
+  }
+  for (; c < c1; c++) {
+    const w0 = w + <usize>c * ldw;
+    let s0 = q0, s1 = q1;
+    for (let k: usize = 0, kw: usize = 0; k < kb; k += 16, kw += 4) {
+      const v = v128.load32_splat(w0 + kw);
+      s0 = dot4(s0, v128.load(a + k), v);
+      s1 = dot4(s1, v128.load(a1 + k), v);
+    }
+    finish8(gr0, c, s0, s1);
+  }
+}
+
+/**
+ * Output pixels [p0, p1) × channels [c0, c1) of the k4 GEMM: a4 holds the A4 groups of
+ * every pixel (group g at a4 + g·ldg, ldg = 16·kq), w the W4 rows. Only the outputs of
+ * pixels [p0, p1) are written (a group cut by p0 or p1 is finished lane by lane).
+ */
+export function gemmK4(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usize, p0: i32, p1: i32, c0: i32, c1: i32): void {
+  loadEp(ep);
+  const lg = <usize>ldg, lw = <usize>ldw, q = <usize>kq;
+  let p = p0;
+  if (p & 3) {
+    const g0 = p & ~3, e = p1 < g0 + 4 ? p1 : g0 + 4;
+    groupK4(a4 + <usize>(g0 >> 2) * lg, w, lw, q, g0, c0, c1, p - g0, e - g0);
+    p = e;
+  }
+  for (; p + 8 <= p1; p += 8) pairK4(a4 + <usize>(p >> 2) * lg, lg, w, lw, q, p, c0, c1);
+  for (; p < p1; p += 4) {
+    const e = p1 < p + 4 ? p1 : p + 4;
+    groupK4(a4 + <usize>(p >> 2) * lg, w, lw, q, p, c0, c1, 0, e - p);
+  }
+}
+
+/** gemmK4 over output pixels [lo, hi), all channels [0, M) (the threads split pixels). */
+export function gemm_k4_rows(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usize, M: i32, lo: i32, hi: i32, _tid: i32): void {
+  gemmK4(a4, ldg, w, ldw, kq, ep, lo, hi, 0, M);
+}
+
+/** gemmK4 over output channels [lo, hi), all P pixels (the threads split channels). */
+export function gemm_k4_cols(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usize, P: i32, lo: i32, hi: i32, _tid: i32): void {
+  gemmK4(a4, ldg, w, ldw, kq, ep, 0, P, lo, hi);
+}
+
+/**
+ * NCHW image (C channels of HW pixels, 8-bit; signed: int8) → A4 groups [lo, hi) (group g
+ * = pixels 4g..4g+3 at dst + g·16·kq); pixels ≥ HW and channels ≥ C hold 0. Runs of 4
+ * groups × 4 channels go through a SIMD byte interleave, the rest byte by byte.
+ */
+export function prep_k4(x: usize, signed: i32, C: i32, HW: i32, kq: i32, dst: usize, lo: i32, hi: i32, _tid: i32): void {
+  const flip: u8 = signed ? 0 : 0x80;
+  const fv = i8x16.splat(<i8>flip);
+  const hw = <usize>HW, ldg = <usize>kq << 4, cq = C >> 2;
+  let g = lo;
+  for (; g + 4 <= hi && (g << 2) + 16 <= HW; g += 4) {
+    const p = <usize>(g << 2);
+    let d = dst + <usize>g * ldg;
+    for (let j = 0; j < cq; j++, d += 16) {
+      const s = x + <usize>(j << 2) * hw + p;
+      const r0 = v128.xor(v128.load(s), fv), r1 = v128.xor(v128.load(s + hw), fv);
+      const r2 = v128.xor(v128.load(s + 2 * hw), fv), r3 = v128.xor(v128.load(s + 3 * hw), fv);
+      const t0 = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const t1 = i8x16.shuffle(r0, r1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const t2 = i8x16.shuffle(r2, r3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const t3 = i8x16.shuffle(r2, r3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      v128.store(d, i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11));
+      v128.store(d + ldg, i16x8.shuffle(t0, t2, 4, 12, 5, 13, 6, 14, 7, 15));
+      v128.store(d + 2 * ldg, i16x8.shuffle(t1, t3, 0, 8, 1, 9, 2, 10, 3, 11));
+      v128.store(d + 3 * ldg, i16x8.shuffle(t1, t3, 4, 12, 5, 13, 6, 14, 7, 15));
+    }
+    // the channel tail quad of these 4 groups
+    if (cq < kq) for (let i = 0; i < 4; i++) prepTail(x, flip, C, HW, kq, dst, g + i, cq);
+  }
+  for (; g < hi; g++) prepTail(x, flip, C, HW, kq, dst, g, 0);
+}
+
+/** Quads [j0, kq) of A4 group g, byte by byte. */
+function prepTail(x: usize, flip: u8, C: i32, HW: i32, kq: i32, dst: usize, g: i32, j0: i32): void {
+  const d = dst + <usize>g * (<usize>kq << 4);
+  for (let j = j0; j < kq; j++) {
+    for (let i = 0; i < 4; i++) {
+      const p = (g << 2) + i;
+      for (let k = 0; k < 4; k++) {
+        const c = (j << 2) + k;
+        const v: u8 = p < HW && c < C ? load<u8>(x + <usize>c * <usize>HW + <usize>p) ^ flip : 0;
+        store<u8>(d + <usize>((j << 4) + (i << 2) + k), v);
+      }
+    }
+  }
+}
