@@ -202,7 +202,7 @@ async function child(
   const wbits = new Uint8Array(inst.memory.buffer, wb, N * pb);
   for (let i = 0; i < N * pb; i++) wbits[i] = (i * 2654435761) >>> 24;
   const ab = arena.alloc(M * 2 * pb), pop = arena.alloc(M * 8), bad = arena.alloc(16);
-  const tmp = arena.alloc(64 * threads), xb = arena.alloc(M * K);
+  const tmp = arena.alloc(128 * threads, 64), xb = arena.alloc(M * K);
   for (const [mode, name] of [[1, "±1"], [2, "2-bit"]] as const) {
     const xv = new Int8Array(inst.memory.buffer, xb, M * K);
     for (let i = 0; i < M * K; i++) xv[i] = mode === 1 ? ((i * 7919) & 1 ? 1 : -1) : (i * 7919) & 3;

@@ -620,6 +620,9 @@ function depthwise(
   };
 }
 
+/** Bytes of bgemm_rows scratch per thread (as/binary.ts: two 32-byte tile sums, padded). */
+const BGEMM_TMP = 128;
+
 /**
  * QGemm (8-bit or packed sub-byte weights): rows packed, then the GEMM.
  *
@@ -730,9 +733,12 @@ function binaryGemm(
   const xs = signedOf(xdt);
   const modes = xdt === "int8" ? [1, 2] : [2];
   return {
-    scratchBytes: aBytes + popBytes + 16 + 64 * c.threads,
+    // the per-thread tile sums: 128 bytes each from a 64-byte boundary (no cache line shared
+    // by two threads: they are stored and reloaded once per tile)
+    scratchBytes: aBytes + popBytes + 16 + 64 + BGEMM_TMP * c.threads,
     run(env: RunEnv, xAddr: number): boolean {
-      const a = env.scratch + off, pop = a + aBytes, bad = pop + popBytes, tmp = bad + 16;
+      const a = env.scratch + off, pop = a + aBytes, bad = pop + popBytes;
+      const tmp = roundUp(bad + 16, 64);
       for (const mode of modes) {
         new Int32Array(env.buf(), bad, 1)[0] = 0;
         env.par("pack_bits", [xAddr, xs, k, vw, mode, a, pop, bad], rows, grainFor(k));

@@ -186,7 +186,8 @@ function and1(a: usize, w: usize, vw: i32): i32 {
 
 /**
  * Output rows [lo, hi) × all N columns: a = packed planes (pack_bits), pop = |P_p|,
- * w = weight bit rows (vw v128 words each), wsum[n] = Σ_k w[n][k], scratch = 32 bytes × 2.
+ * w = weight bit rows (vw v128 words each), wsum[n] = Σ_k w[n][k], scratch = 128 bytes per
+ * thread (two 32-byte tile sums; the caller aligns it to 64 so threads share no cache line).
  */
 export function bgemm_rows(
   a: usize, pop: usize, w: usize, wsum: usize, vw: i32, mode: i32, N: i32, ep: usize,
@@ -194,7 +195,7 @@ export function bgemm_rows(
 ): void {
   loadEp(ep);
   const pb = <usize>vw << 4, planes: usize = mode == 2 ? 2 : 1, rs = pb * planes;
-  const t0 = scratch + (<usize>tid << 6), t1 = t0 + 32;
+  const t0 = scratch + (<usize>tid << 7), t1 = t0 + 32;
   let r = lo;
   // 4 rows × 2 columns per tile, vector epilogue (finish4)
   for (; r + 4 <= hi; r += 4) {
