@@ -7,7 +7,7 @@
  *    spill past a part's own rows into the neighbour's, or scratch shared by the threads),
  *  - or the two orders leave different memory (a part reads what the other writes).
  * Covered: the quantized ResNet-14 fixture (the bench model's kernels: prep_x7, dense-tap
- * stem, conv_gemm7 with per-thread scratch, conv_im2row + gemm_cols7, fused residuals,
+ * stem and small-C convs on conv_k4 with per-thread scratch, conv_im2row + gemm_cols7, fused residuals,
  * QGemm, GAP, quantize / dequantize) at the real grains and with every call split, and
  * odd-shaped single nodes with every call split; the checker itself must catch an overlap.
  */
@@ -132,8 +132,8 @@ Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each ot
     assert.deepEqual(fp.bad, [], `splitAll=${splitAll}`);
     // the bench model's parallel paths were all exercised
     const want = splitAll
-      ? ["prep_x7", "conv_gemm7", "conv_im2row", "gemm_cols7", "quantize", "dequantize", "gap"]
-      : ["conv_gemm7", "gemm_cols7"];
+      ? ["prep_x7", "conv_k4", "conv_im2row", "gemm_cols7", "quantize", "dequantize", "gap"]
+      : ["conv_k4", "gemm_cols7"];
     for (const kname of want) {
       assert.ok(fp.calls.get(kname), `splitAll=${splitAll}: ${kname} split (${[...fp.calls]})`);
     }
@@ -141,9 +141,16 @@ Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each ot
 });
 
 Deno.test("wasm footprint: the checker catches an overlap (part 1 starting one item early)", async () => {
-  for (const kernel of ["conv_gemm7", "gemm_cols7", "prep_x7", "qadd"]) {
+  for (const kernel of ["conv_k4", "conv_gemm7", "gemm_cols7", "prep_x7", "qadd"]) {
     const fp = kernel === "qadd"
       ? await nodesFootprint([qaddNode(new Rng(5), [2, 37, 11])], { kernel, shiftLo: 1 })
+      : kernel === "conv_gemm7"
+      ? await nodesFootprint([
+        convNode(new Rng(5), { N: 1, C: 48, M: 9, H: 13, W: 11, k: 3, s: 1 }),
+      ], {
+        kernel,
+        shiftLo: 1,
+      })
       : await modelFootprint(true, [1], { kernel, shiftLo: 1 });
     assert.ok(fp.bad.some((b) => b.startsWith(kernel)), `${kernel}: ${fp.bad.join("; ")}`);
   }
@@ -260,13 +267,17 @@ async function nodesFootprint(
 Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual), gemms, adds", async () => {
   const r = new Rng(11);
   const nodes: TestNode[] = [
-    convNode(r, { N: 2, C: 1, M: 17, H: 29, W: 27, k: 3, s: 1 }), // dense stem, conv_gemm7
+    convNode(r, { N: 2, C: 1, M: 17, H: 29, W: 27, k: 3, s: 1 }), // dense stem, conv_k4
+    convNode(r, { N: 1, C: 37, M: 11, H: 13, W: 12, k: 3, s: 1 }), // dense, K 333: conv_gemm7
+    convNode(r, { N: 1, C: 48, M: 13, H: 11, W: 13, k: 3, s: 2, res: true }), // conv_gemm7
     convNode(r, { N: 1, C: 3, M: 9, H: 7, W: 5, k: 3, s: 1, res: true }), // dense + byCols
     convNode(r, { N: 1, C: 20, M: 13, H: 7, W: 7, k: 3, s: 1 }), // dense, channel split
     convNode(r, { N: 2, C: 32, M: 34, H: 7, W: 7, k: 3, s: 1, res: true }), // byCols
     convNode(r, { N: 1, C: 16, M: 23, H: 15, W: 13, k: 3, s: 2, res: true }),
     convNode(r, { N: 1, C: 48, M: 21, H: 9, W: 11, k: 1, s: 1, res: true }), // pointwise (k4)
     convNode(r, { N: 2, C: 5, M: 9, H: 7, W: 9, k: 1, s: 1 }), // k4: channel tail, odd pixels
+    convNode(r, { N: 1, C: 3, M: 19, H: 23, W: 21, k: 7, s: 2 }), // stem: conv_k4, dense taps
+    convNode(r, { N: 2, C: 16, M: 9, H: 11, W: 13, k: 3, s: 1, res: true }), // conv_k4
     gemmNode(r, 11, 37, 10),
     gemmNode(r, 3, 100, 13),
     qaddNode(r, [2, 37, 11]),
@@ -282,6 +293,7 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
       "gemm_rows7",
       "prep_k4",
       "gemm_k4_rows",
+      "conv_k4",
       "qadd",
     ]
   ) {

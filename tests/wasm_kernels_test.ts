@@ -282,6 +282,64 @@ Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residua
   assert.equal(k4Paths.pointwise - before, dense * CONFIGS.length);
 });
 
+/** convCase (7-bit weights) with a fixed geometry: C channels, k × k window, stride s. */
+function geomCase(
+  r: Rng,
+  o: {
+    C: number;
+    M: number;
+    H: number;
+    W: number;
+    k: number;
+    s: number;
+    pad: number;
+    dil?: number;
+  },
+): TestNode {
+  const n = convCase(r, { w7: true });
+  const { C, M, H, W, k, s, pad } = o, dil = o.dil ?? 1;
+  const xdt = n.inputs[0]!.t.dtype as Q;
+  Object.assign(n.attrs, {
+    kernel_shape: [k, k],
+    pads: [pad, pad, pad, pad],
+    strides: [s, s],
+    dilations: [dil, dil],
+    group: 1,
+    ...mults(r, M, C * k * k),
+  });
+  n.inputs[0] = { t: randQ(r, xdt, [1, C, H, W]) };
+  n.inputs[1] = { t: randW7(r, [M, C, k, k]), constant: true };
+  if (n.inputs[2]) n.inputs[2] = { t: randBias(r, M), constant: true };
+  if (n.inputs[3]) {
+    const oh = Math.floor((H + 2 * pad - (k - 1) * dil - 1) / s) + 1;
+    const ow = Math.floor((W + 2 * pad - (k - 1) * dil - 1) / s) + 1;
+    n.inputs[3] = { t: randQ(r, n.inputs[3].t.dtype as Q, [1, M, oh, ow]) };
+  }
+  return n;
+}
+
+Deno.test("wasm k4 GEMM (s8 windowed QConv): stems (7×7 / 3×3, stride 2), small C, odd maps", async () => {
+  const r = new Rng(37);
+  const geoms = [
+    { C: 3, M: 64, H: 23, W: 21, k: 7, s: 2, pad: 3 }, // ResNet stem (dense taps, K = 147)
+    { C: 3, M: 32, H: 17, W: 19, k: 3, s: 2, pad: 1 }, // MobileNetV2 stem (K = 27)
+    { C: 1, M: 17, H: 13, W: 11, k: 3, s: 1, pad: 1 },
+    { C: 16, M: 16, H: 14, W: 14, k: 3, s: 1, pad: 1 }, // ResNet-14 (K = 144)
+    { C: 32, M: 35, H: 9, W: 7, k: 3, s: 1, pad: 1 }, // K = 288
+    { C: 5, M: 9, H: 12, W: 13, k: 3, s: 2, pad: 0 },
+    { C: 7, M: 67, H: 11, W: 9, k: 3, s: 1, pad: 2, dil: 2 },
+    { C: 67, M: 13, H: 9, W: 11, k: 1, s: 2, pad: 0 }, // strided 1×1 (K = 80)
+    { C: 64, M: 6, H: 7, W: 7, k: 1, s: 2, pad: 0 }, // 16 pixels: one 32-pixel chunk
+    { C: 2, M: 1, H: 5, W: 3, k: 5, s: 1, pad: 2 },
+    { C: 30, M: 3, H: 40, W: 37, k: 3, s: 3, pad: 1 }, // K = 270 (dense, not a multiple of 16)
+  ];
+  const nodes = [...geoms, ...geoms].map((g) => geomCase(r, g));
+  const before = k4Paths.conv;
+  await check("k4 conv", nodes);
+  // at 2 threads the smallest maps may take the channel split instead
+  assert.ok(k4Paths.conv - before >= nodes.length * 3, `k4 convs: ${k4Paths.conv - before}`);
+});
+
 function addCase(r: Rng, shapeA: number[], shapeB: number[]): TestNode {
   const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
   const ydt: Q = r.pick(["int8", "uint8"] as const);

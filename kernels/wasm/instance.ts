@@ -59,6 +59,7 @@ export interface KernelExports {
   ): void;
   peak_dot(a: number, w: number, n: number, reps: number): number;
   conv_scratch_bytes(prb: number): number;
+  conv_k4_scratch_bytes(prb: number, rb: number, kq: number): number;
   qmatmul_prep(
     a: number,
     asg: number,

@@ -376,8 +376,17 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   }
   const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, kk = kh * kw;
   const dense = s8 && kk > 1 && C % 16 !== 0;
-  const K = dense ? roundUp(kk * C, 16) : kk * Cp, ts = dense ? C : Cp;
-  const prb = dense ? K : kk * rb;
+  // Few output pixels (fewer PT-pixel chunks than threads, e.g. 7×7 maps): the patch
+  // matrix is built whole and the threads split the output channels instead.
+  const byCols = !pointwise && c.threads > 1 && Math.floor(P / PT) < c.threads &&
+    M >= 2 * c.threads;
+  // s8 convs with a window and a short patch (the stems, strided 1×1, small C) on the k4
+  // GEMM: the weight rows are only padded to 4 bytes. At ResNet-18's 3×3 convs (K = 576+)
+  // k4 measured 1–3 % slower than the pixel-row GEMM; at K <= 288 even or faster.
+  const k4 = s8 && !pointwise && !byCols && convOptions.k4conv &&
+    (dense ? kk * C : kk * Cp) <= K4_MAX_K;
+  const prb = dense ? roundUp(kk * C, 16) : kk * rb, ts = dense ? C : Cp;
+  const K = k4 ? roundUp(dense ? kk * C : kk * Cp, 4) : dense ? prb : kk * Cp;
   const wr = new Int8Array(M * K);
   const wd = w.data as Int8Array;
   for (let m = 0; m < M; m++) {
@@ -385,9 +394,9 @@ export function compileQConv(c: CompileCtx): Step | undefined {
       for (let t = 0; t < kk; t++) wr[m * K + t * ts + ci] = wd[(m * C + ci) * kk + t];
     }
   }
-  const pk = makePanel(c, wr, M, K, zpU, layout, s8);
+  const pk = makePanel(c, wr, M, K, zpU, layout, s8, k4 ? 4 : undefined);
   Object.assign(base, colFields(c, pk.corr, M, C * kk));
-  setWords(c, cg, { [CG.rb]: rb, [CG.dense]: dense ? C : 0, [CG.kp]: K });
+  setWords(c, cg, { [CG.rb]: rb, [CG.dense]: dense ? C : 0, [CG.kp]: prb });
   setWords(c, ep, base);
   const pad = c.arena.alloc(rb);
   if (s8) c.k.fill_row7(pad, zpU, C, Cp);
@@ -398,16 +407,16 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   // dense taps: the pixel rows packed to C bytes too (a row of taps is one copy)
   const xdBytes = dense ? roundUp(HW * C + 32, 16) : 0;
   const xpBytes = roundUp(HW * rb, 16) + xdBytes;
-  const sstride = roundUp(PT * prb, 16) + (dense ? rb : 0); // dense rows spill <= rb bytes
-  // Few output pixels (fewer PT-pixel chunks than threads, e.g. 7×7 maps): the patch
-  // matrix is built whole and the threads split the output channels instead.
-  const byCols = !pointwise && c.threads > 1 && Math.floor(P / PT) < c.threads &&
-    M >= 2 * c.threads;
+  const kq = K / 4;
+  const sstride = k4
+    ? roundUp(c.k.conv_k4_scratch_bytes(prb, rb, kq), 16)
+    : roundUp(PT * prb, 16) + (dense ? rb : 0); // dense rows spill <= rb bytes
   const lda = prb + (dense ? rb : 0);
   const panelOff = xpBytes +
     (pointwise ? 0 : byCols ? roundUp(P * lda, 16) : c.threads * sstride);
   c.scratch(panelOff + pk.scratchBytes);
   if (byCols) convPaths.byCols++;
+  if (k4) k4Paths.conv++;
   const colsFn = s8 ? "gemm_cols7" : "gemm_cols";
   const kx = c.k as unknown as Record<string, (...a: number[]) => void>;
   return (env) => {
@@ -433,6 +442,8 @@ export function compileQConv(c: CompileCtx): Step | undefined {
         const a = xp + xpBytes;
         env.par("conv_im2row", [xp, pad, cg, a, lda, s8 ? 1 : 0], P, grainFor(PREP_WORK * prb));
         env.par(colsFn, [a, lda, panel, prb, prb / 16, ep, P], M, grainFor(P * K));
+      } else if (k4) {
+        env.par("conv_k4", [xp, pad, panel, cg, ep, kq], P, Math.max(PT, grainFor(M * K)));
       } else env.par(convFn, [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
     }
   };
@@ -440,27 +451,32 @@ export function compileQConv(c: CompileCtx): Step | undefined {
 
 /**
  * Switches for benchmarks and tests (A/B of kernel paths in one process); read when a
- * node is compiled. `k4`: s8 pointwise convs take the k4 GEMM (as/k4.ts).
+ * node is compiled. `k4`: s8 pointwise convs take the k4 GEMM (as/k4.ts); `k4conv`: s8
+ * convs with a window (not pointwise, not channel-split) too (as/convk4.ts).
  *
  * @example
  * ```ts
  * convOptions.k4 = false; // compile the next models on the pixel-row GEMM
  * ```
  */
-export const convOptions: { k4: boolean } = { k4: true };
+export const convOptions: { k4: boolean; k4conv: boolean } = { k4: true, k4conv: true };
 
 /** Largest input channel count of a pointwise conv on the k4 GEMM. */
 const K4_MAX_C = 256;
 
+/** Longest patch (kh·kw·C, padded as the conv path pads it) of a windowed conv on k4. */
+const K4_MAX_K = 288;
+
 /**
- * Counters for tests and profiling: s8 pointwise QConv nodes compiled onto the k4 GEMM.
+ * Counters for tests and profiling: s8 QConv nodes compiled onto the k4 GEMM (pointwise,
+ * and with a window: conv).
  *
  * @example
  * ```ts
  * const before = k4Paths.pointwise; // ... compile ...; k4Paths.pointwise - before
  * ```
  */
-export const k4Paths: { pointwise: number } = { pointwise: 0 };
+export const k4Paths: { pointwise: number; conv: number } = { pointwise: 0, conv: 0 };
 
 /**
  * An s8 pointwise QConv (1×1, stride 1, no pad) on the k4 GEMM (as/k4.ts): the NCHW

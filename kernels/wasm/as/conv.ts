@@ -93,7 +93,7 @@ export function compact_rows(xp: usize, rb: i32, C: i32, xd: usize, lo: i32, hi:
  * bytes, zero past C) and the next tap overwrites the excess, so a row may spill up to
  * rb bytes past its end (into the next row, written after it, or the scratch's slack).
  */
-function im2rowDense(
+export function im2rowDense(
   xp: usize, pad: usize, H: i32, W: i32, rb: i32, kh: i32, kw: i32, sh: i32, sw: i32,
   dh: i32, dw: i32, ph: i32, pw: i32, ow: i32, p0: i32, p1: i32, dst: usize, C: i32, prb: i32,
   xd: usize,
