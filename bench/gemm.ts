@@ -227,7 +227,7 @@ async function child(
   const dots = 8 * n * reps * threads;
   const peakT = await timeIt(runs, warm, () => par("peak_par", [pa, pw, n, reps, out], threads, 1));
   // A relaxed dot is 16 byte products; the baseline's i16 dot is 8.
-  const perDot = inst.build === "relaxed" ? 16 : 8;
+  const perDot = inst.build === "baseline" ? 8 : 16;
   rows.push(
     stats(`peak dot loop (${inst.build}, ${perDot} MAC/instr)`, threads, 2 * perDot * dots, peakT),
   );

@@ -1,13 +1,20 @@
 /**
  * The committed wasm build: it matches its AssemblyScript sources (a stale build fails
- * here: run `deno task build`), both builds instantiate with shared and unshared memory,
- * feature detection picks the relaxed build where the engine has it, and bad options
+ * here: run `deno task build`), every build instantiates with shared and unshared memory,
+ * feature detection picks a relaxed build where the engine has it (the pair form where the
+ * relaxed dot is lowered to pmaddubsw), and bad options
  * give EdgeqErrors.
  */
 import assert from "node:assert/strict";
 import { SOURCE_HASH } from "../kernels/wasm/build/kernels_wasm.ts";
 import { sourceHash } from "../kernels/wasm/sources.ts";
-import { hasRelaxedSimd, instantiate, moduleBytes } from "../kernels/wasm/instance.ts";
+import {
+  defaultBuild,
+  hasRelaxedSimd,
+  instantiate,
+  moduleBytes,
+} from "../kernels/wasm/instance.ts";
+import { relaxedDotLowering } from "../kernels/wasm/probes.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
 import { nodesGraph } from "../kernels/wasm/testing.ts";
 import { EdgeqError } from "../runtime/errors.ts";
@@ -21,18 +28,24 @@ Deno.test("wasm build: the committed module was built from the current sources",
   );
 });
 
-Deno.test("wasm build: both builds instantiate (shared and unshared memory)", () => {
-  for (const build of ["baseline", "relaxed"] as const) {
+Deno.test("wasm build: every build instantiates (shared and unshared memory)", () => {
+  for (const build of ["baseline", "relaxed", "relaxed-pair"] as const) {
     for (const shared of [true, false]) {
       const i = instantiate({ pages: 2, build, shared });
-      assert.equal(i.k.relaxed(), build === "relaxed" ? 1 : 0);
+      assert.equal(i.k.relaxed(), build === "baseline" ? 0 : 1);
       assert.equal(i.memory.buffer instanceof SharedArrayBuffer, shared);
     }
     assert.notDeepEqual(moduleBytes(build, true), moduleBytes(build, false));
   }
-  // Deno 2 (V8) validates relaxed SIMD: the default build is the relaxed one.
+  assert.notDeepEqual(moduleBytes("relaxed", true), moduleBytes("relaxed-pair", true));
+  // Deno 2 (V8) validates relaxed SIMD: the default build is a relaxed one, the pair form
+  // exactly where the engine lowers the relaxed dot to pmaddubsw (x86 without AVX-VNNI).
   assert.equal(hasRelaxedSimd(), true);
-  assert.equal(instantiate({ pages: 1 }).build, "relaxed");
+  const low = relaxedDotLowering();
+  assert.ok(["vnni", "pmaddubsw", "sdot", "other"].includes(low), low);
+  if (Deno.build.arch === "aarch64") assert.notEqual(low, "pmaddubsw");
+  assert.equal(defaultBuild(), low === "pmaddubsw" ? "relaxed-pair" : "relaxed");
+  assert.equal(instantiate({ pages: 1 }).build, defaultBuild());
 });
 
 Deno.test("wasm backend: registered as 'wasm'; bad options are EdgeqErrors", async () => {

@@ -3,8 +3,8 @@
  * tester per kernel family over random data and odd shapes): QConv (1x1, 3x3, 5x5,
  * strided, padded, dilated, grouped, depthwise, fused residual, clamps), QGemm (M, N, K
  * off the tile, K = 1, extra leading dims), QAdd (same shape, broadcast), QRelu, the
- * pools, Quantize/DequantizeLinear8. Every family runs on both builds (baseline SIMD and
- * relaxed SIMD) with 1 and 2 threads.
+ * pools, Quantize/DequantizeLinear8. Every family runs on every build (baseline SIMD,
+ * relaxed SIMD with the fused dot and with the pair dot) with 1 and 2 threads.
  */
 import assert from "node:assert/strict";
 import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
@@ -20,6 +20,8 @@ const CONFIGS: { build: BuildName; threads: number }[] = [
   { build: "relaxed", threads: 1 },
   { build: "baseline", threads: 2 },
   { build: "relaxed", threads: 2 },
+  { build: "relaxed-pair", threads: 1 },
+  { build: "relaxed-pair", threads: 2 },
 ];
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -690,7 +692,7 @@ Deno.test("wasm binary QGemm: AND-popcount on ±1 and 2-bit activations (and the
   }
   const before = { ...binaryCalls };
   await check("binary", nodes);
-  // 8 K values × 4 configs: the ±1 and both 2-bit sets took the popcount path every time
-  assert.equal(binaryCalls.pm1 - before.pm1, 8 * 4);
-  assert.equal(binaryCalls.codes2 - before.codes2, 2 * 8 * 4);
+  // 8 K values × every config: the ±1 and both 2-bit sets took the popcount path every time
+  assert.equal(binaryCalls.pm1 - before.pm1, 8 * CONFIGS.length);
+  assert.equal(binaryCalls.codes2 - before.codes2, 2 * 8 * CONFIGS.length);
 });

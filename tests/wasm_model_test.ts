@@ -3,7 +3,7 @@
  * ResNet-14 fixture quantized to int8 (residual joins as QAdd, and fused into QConv), and
  * the ViT fixture (int8 with float islands; bit-identical with the islands on the
  * reference ops, within a stated tolerance with the f32 wasm kernels), on 32 test images,
- * both builds, 1 and 2 threads; gating (skipped residual blocks) too.
+ * every build (baseline, relaxed, relaxed-pair), 1 and 2 threads; gating (skipped residual blocks) too.
  */
 import assert from "node:assert/strict";
 import { quantize } from "../quantizer/quantize.ts";
@@ -72,11 +72,11 @@ async function sameAsRef(
   }
 }
 
-Deno.test("wasm model: ResNet-14 int8 with 8-bit weights (the split path) is bit-identical to ref on 32 images (both builds, 1 and 2 threads)", async () => {
+Deno.test("wasm model: ResNet-14 int8 with 8-bit weights (the split path) is bit-identical to ref on 32 images (every build, 1 and 2 threads)", async () => {
   const bytes = await quantized("r14w8", R14, { weightBits: 8 });
   const x = await images();
   const before = { ...gemmPaths };
-  for (const build of ["baseline", "relaxed"]) {
+  for (const build of ["baseline", "relaxed", "relaxed-pair"]) {
     for (const threads of [1, 2]) {
       const { fallbacks } = await sameAsRef(bytes, x, { build }, threads);
       // Only the float preprocessing (Sub, Div before the first QuantizeLinear8) may fall back.
@@ -91,11 +91,19 @@ Deno.test("wasm model: ResNet-14 int8 with 8-bit weights (the split path) is bit
   assert.equal(gemmPaths.s8 - before.s8, 0);
 });
 
-Deno.test("wasm model: ResNet-14 with 7-bit weights (the s8 path) is bit-identical to ref (both builds, 1 and 2 threads)", async () => {
+Deno.test("wasm model: ResNet-14 with 7-bit weights (the s8 path) is bit-identical to ref (every build, 1 and 2 threads)", async () => {
   const bytes = await quantized("r14w7", R14, { weightBits: 7 });
   const x = await images();
   const before = { ...gemmPaths };
-  for (const [build, threads] of [["baseline", 1], ["relaxed", 1], ["relaxed", 2]] as const) {
+  for (
+    const [build, threads] of [
+      ["baseline", 1],
+      ["relaxed", 1],
+      ["relaxed", 2],
+      ["relaxed-pair", 1],
+      ["relaxed-pair", 2],
+    ] as const
+  ) {
     await sameAsRef(bytes, x, { build }, threads);
   }
   // every QConv/QGemm of the model took the s8 layout (compiled by load and by sameAsRef)

@@ -30,7 +30,7 @@ export async function checkModel(
   const ref = await load(path);
   const want = await ref.run({ input: x });
   let identical = true;
-  const builds = ["baseline", "relaxed"];
+  const builds = ["baseline", "relaxed", "relaxed-pair"];
   for (const build of builds) {
     for (const threads of [1, 2]) {
       const m = await load(path, { backend: "wasm", threads, backendOptions: { build } });

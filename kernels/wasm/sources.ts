@@ -1,5 +1,5 @@
 /**
- * What the wasm build is made of: the AssemblyScript sources, the two feature sets and
+ * What the wasm build is made of: the AssemblyScript sources, the three builds and
  * the compiler flags, and the hash that ties a committed build to them (the staleness
  * test recomputes it).
  * @module
@@ -11,10 +11,18 @@ export const ASC = "npm:assemblyscript@0.28.20/asc";
 /** Shared-memory limits of the module (64 KiB pages): 1 GiB maximum. */
 export const MAX_PAGES = 16384;
 
-/** The two builds: name → `--enable` feature list. */
+/**
+ * The builds: name → `--enable` feature list and the relaxed dot's lowering
+ * (`ASC_PAIR_DOT`, as/dot.ts): `relaxed` uses the fused
+ * `i32x4.relaxed_dot_i8x16_i7x16_add_s` (one sdot on ARM, one vpdpbusd on x86 with
+ * AVX-VNNI); `relaxed-pair` spells it as `i16x8.relaxed_dot_i8x16_i7x16_s` +
+ * `i32x4.dot_i16x8_s` with the i16 ones kept in a global, for x86 without AVX-VNNI, where
+ * V8 lowers the fused op to pmaddubsw + pmaddwd and rebuilds the ones for every dot.
+ */
 export const BUILDS = {
-  baseline: "simd,threads",
-  relaxed: "simd,relaxed-simd,threads",
+  baseline: { enable: "simd,threads", pairDot: 0 },
+  relaxed: { enable: "simd,relaxed-simd,threads", pairDot: 0 },
+  "relaxed-pair": { enable: "simd,relaxed-simd,threads", pairDot: 1 },
 } as const;
 
 /** The flags of every build besides `--enable`. */

@@ -5,16 +5,17 @@
 // of 7-bit weights (1 byte per element: a' = u - 128 times w' = w + 64, with the row
 // correction -64·Σa' added per output; encode.ts).
 import { finish, finish4, loadEp, vecEpilogue } from "./epilogue";
+import { rdot, rsum } from "./dot";
 
 // @ts-ignore: decorator
 @inline function dot<T>(acc: v128, w: v128, a: v128): v128 {
   if (isSigned<T>()) {
-    if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, w, acc);
+    if (ASC_FEATURE_RELAXED_SIMD) return rdot(acc, a, w);
     const l = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(w));
     const h = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(w));
     return i32x4.add(acc, i32x4.add(l, h));
   }
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, a, acc);
+  if (ASC_FEATURE_RELAXED_SIMD) return rdot(acc, w, a);
   return i32x4.add(acc, i32x4.dot_i16x8_s(a, w));
 }
 
@@ -38,8 +39,7 @@ import { finish, finish4, loadEp, vecEpilogue } from "./epilogue";
 @inline function rowAcc(a: usize, kb: usize): v128 {
   let s = i32x4.splat(0);
   if (ASC_FEATURE_RELAXED_SIMD) {
-    const one = i8x16.splat(1);
-    for (let k: usize = 0; k < kb; k += 16) s = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a + k), one, s);
+    for (let k: usize = 0; k < kb; k += 16) s = rsum(s, v128.load(a + k));
   } else {
     for (let k: usize = 0; k < kb; k += 16) {
       s = i32x4.add(s, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(a + k))));

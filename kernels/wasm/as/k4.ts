@@ -9,11 +9,12 @@
 // layout). K is padded to a multiple of 4 only (a' and w' are 0 in the padding).
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
 import { finish, finish8, finish4, loadEp } from "./epilogue";
+import { rdot, rsum } from "./dot";
 
 /** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
 // @ts-ignore: decorator
 @inline function dot4(acc: v128, a: v128, w: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, w, acc);
+  if (ASC_FEATURE_RELAXED_SIMD) return rdot(acc, a, w);
   // dot_i16x8 lanes are pair sums: pixel i = lanes 2i, 2i + 1 of (low half, high half)
   const l = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(w));
   const h = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(w));
@@ -26,8 +27,7 @@ import { finish, finish8, finish4, loadEp } from "./epilogue";
   let s = i32x4.splat(0);
   const kb = kq << 4;
   if (ASC_FEATURE_RELAXED_SIMD) {
-    const one = i8x16.splat(1);
-    for (let k: usize = 0; k < kb; k += 16) s = i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(a + k), one, s);
+    for (let k: usize = 0; k < kb; k += 16) s = rsum(s, v128.load(a + k));
   } else {
     for (let k: usize = 0; k < kb; k += 16) {
       s = i32x4.add(s, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(a + k))));
