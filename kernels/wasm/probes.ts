@@ -137,7 +137,9 @@ export type RelaxedDotLowering = "vnni" | "pmaddubsw" | "sdot" | "other" | "none
 export function relaxedDotLowering(): RelaxedDotLowering {
   if (!validates(RELAXED_DOT_PROBE)) return "none";
   try {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(RELAXED_DOT_PROBE as BufferSource));
+    const inst = new WebAssembly.Instance(
+      new WebAssembly.Module(RELAXED_DOT_PROBE as BufferSource),
+    );
     const v = (inst.exports.f as () => number)();
     return v === 129540 ? "vnni" : v === 65534 ? "pmaddubsw" : v === -508 ? "sdot" : "other";
   } catch {
