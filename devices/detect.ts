@@ -48,6 +48,12 @@ export interface DeviceProfile {
   wasm: {
     simd: boolean;
     relaxedSimd: boolean;
+    /**
+     * How the engine lowers the relaxed int8 dot (kernels/wasm/probes.ts): "vnni" (x86
+     * vpdpbusd), "pmaddubsw" (x86 without AVX-VNNI: the wasm backend takes its
+     * relaxed-pair build), "sdot" (ARM), "other", or "none" without relaxed SIMD.
+     */
+    relaxedDot?: RelaxedDotLowering;
     /** SharedArrayBuffer + shared wasm memory usable here (and cross-origin isolated in a browser). */
     threads: boolean;
     /** Browsers only: the page is cross-origin isolated. */
@@ -59,7 +65,12 @@ export interface DeviceProfile {
 }
 
 export { RELAXED_SIMD_PROBE, SIMD_PROBE } from "../kernels/wasm/probes.ts";
-import { RELAXED_SIMD_PROBE, SIMD_PROBE } from "../kernels/wasm/probes.ts";
+import {
+  RELAXED_SIMD_PROBE,
+  type RelaxedDotLowering,
+  relaxedDotLowering,
+  SIMD_PROBE,
+} from "../kernels/wasm/probes.ts";
 
 function validate(bytes: Uint8Array): boolean {
   try {
@@ -171,6 +182,7 @@ export async function detectProfile(opts: { gpu?: boolean } = {}): Promise<Devic
   const wasm = {
     simd: validate(SIMD_PROBE),
     relaxedSimd: validate(RELAXED_SIMD_PROBE),
+    relaxedDot: relaxedDotLowering(),
     threads: threadsUsable() && coi !== false,
     ...(coi === undefined ? {} : { crossOriginIsolated: coi }),
   };
@@ -217,7 +229,9 @@ export async function detectProfile(opts: { gpu?: boolean } = {}): Promise<Devic
 export function summarize(p: Omit<DeviceProfile, "summary">): string {
   const w = p.wasm;
   const wasm = w.simd
-    ? `wasm simd${w.relaxedSimd ? "+relaxed" : ""}${w.threads ? "+threads" : ""}`
+    ? `wasm simd${w.relaxedSimd ? "+relaxed" : ""}${
+      w.relaxedDot && w.relaxedDot !== "none" ? ` (dot: ${w.relaxedDot})` : ""
+    }${w.threads ? "+threads" : ""}`
     : "wasm (no simd)";
   const gpu = p.webgpu.available
     ? `webgpu ${p.webgpu.description || p.webgpu.device || p.webgpu.vendor || "adapter"}${

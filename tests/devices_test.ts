@@ -5,6 +5,7 @@
  * "auto"}), and the `devices` command.
  */
 import assert from "node:assert/strict";
+import { relaxedDotLowering } from "../kernels/wasm/probes.ts";
 import {
   detectProfile,
   type DeviceProfile,
@@ -35,7 +36,11 @@ Deno.test({
     assert.ok(p.cores >= 1);
     assert.match(p.hostVersion, /^deno \d+\.\d+\.\d+ \(V8 /);
     // V8 in Deno 2 has SIMD, relaxed SIMD and shared memory (PROBES.md).
-    assert.deepEqual(p.wasm, { simd: true, relaxedSimd: true, threads: true });
+    const { relaxedDot, ...flags } = p.wasm;
+    assert.deepEqual(flags, { simd: true, relaxedSimd: true, threads: true });
+    // the relaxed dot's lowering, as the wasm backend's build choice reads it
+    assert.equal(relaxedDot, relaxedDotLowering());
+    assert.ok(["vnni", "pmaddubsw", "sdot", "other"].includes(relaxedDot!), relaxedDot);
     if (p.webgpu.available) {
       assert.ok(Array.isArray(p.webgpu.features));
       assert.ok(p.webgpu.limits.maxBufferSize! > 0);
