@@ -3,7 +3,7 @@
 // takes the weight operand, plus the zero-point corrections:
 //   acc = Σ a_u·b' − azp_u·Σ_k b'[n] − bzp'·Σ_k a_u[r] + K·azp_u·bzp'
 import { encA, encW } from "./encode";
-import { gemm } from "./gemm";
+import { gemmT } from "./gemm";
 import { EP_WORDS } from "./epilogue";
 
 /**
@@ -40,7 +40,10 @@ export function qmatmul_prep(
   }
 }
 
-// Batched, threaded QMatMul (all slices in two parallel calls). Record of i32 words:
+// Batched, threaded QMatMul (all slices in two parallel calls). Both builds encode A and
+// B' as plain i16 (2 bytes per element, as the baseline layout of encode.ts) and run the
+// GEMM on i32x4.dot_i16x8_s: 8 products per pmaddwd, where the split relaxed layout takes
+// pmaddubsw + pmaddwd for the same 8 (no VNNI). Record of i32 words:
 export const MM_A: i32 = 0; // A base (slice t at + t·M·K)
 export const MM_ASG: i32 = 1;
 export const MM_B: i32 = 2; // B base (slice t at + t·K·N, or shared when MM_NBB = 1)
@@ -76,20 +79,14 @@ export const MM_WORDS: i32 = 17;
   for (; k + 8 <= K; k += 8) {
     const v = v128.xor(v128.load64_zero(src + <usize>k), fv);
     acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(v)));
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const lo = v128.and(v, i8x16.splat(127)), hi = i8x16.shr_u(v, 7);
-      v128.store(row + (<usize>k << 1),
-        i8x16.shuffle(lo, hi, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23));
-    } else {
-      v128.store(row + (<usize>k << 1), i16x8.extend_low_i8x16_u(v));
-    }
+    v128.store(row + (<usize>k << 1), i16x8.extend_low_i8x16_u(v));
   }
   let s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) +
     i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
   for (; k < K; k++) {
     const u = <i32>load<u8>(src + <usize>k) ^ flip;
     s += u;
-    encA(row, k, u);
+    store<i16>(row + (<usize>k << 1), <i16>u);
   }
   return s;
 }
@@ -121,7 +118,7 @@ export function qmatmul_prep_par(rec: usize, lo: i32, hi: i32, _tid: i32): void 
       for (let k = 0; k < K; k++) {
         const v = <i32><i8>(load<u8>(src + <usize>k * <usize>N) ^ fb);
         s += v;
-        encW(row, k, v);
+        store<i16>(row + (<usize>k << 1), <i16>v);
       }
       store<i32>(ccol + (<usize>j << 2), -azpU * s);
     }
@@ -138,7 +135,7 @@ export function qmatmul_rows(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     const t = i / M, r0 = i - t * M;
     const r1 = hi - t * M < M ? hi - t * M : M;
     const w = bPk + (nbB == 1 ? 0 : <usize>t * <usize>N * rb);
-    gemm(aPk + <usize>i * rb, <i32>rb, w, <i32>rb, Kp >> 3, ep + <usize>t * <usize>(EP_WORDS << 2), r0, r1 - r0, 0, N);
+    gemmT<u16>(aPk + <usize>i * rb, <i32>rb, w, <i32>rb, Kp >> 3, ep + <usize>t * <usize>(EP_WORDS << 2), r0, r1 - r0, 0, N);
     i += r1 - r0;
   }
 }
