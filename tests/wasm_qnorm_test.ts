@@ -115,6 +115,38 @@ Deno.test("wasm QSoftmax: rows of odd lengths, any valid table, r up to 32767", 
   await check("QSoftmax", nodes);
 });
 
+Deno.test("wasm QSoftmax f32-estimate path: S around its 16·10^6 bound, exact quotients, ViT rows", async () => {
+  const r = new Rng(506);
+  const nodes: TestNode[] = [];
+  // all e = 2^16: S = 2^16·N, on both sides of the bound (N = 244: 15 990 784; 245: 16 056 320)
+  for (const n of [243, 244, 245]) {
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: new Array(256).fill(65536), r: r.pick([255, 32767, r.int(2, 32767)]) },
+      inputs: [{ t: randQ(r, "uint8", [3, n]) }],
+    });
+  }
+  // e ∈ {c, 0}: S = c·(count of the max), quotients e·r/S exact integers or just below
+  for (let i = 0; i < 6; i++) {
+    const c = r.pick([1, 2, 3, 255, 4096, 65536]), n = r.pick([5, 8, 12, 197]);
+    const t = [c, ...new Array(255).fill(0)];
+    const x = new Uint8Array(n).map(() => r.pick([9, 9, 200]));
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: t, r: r.pick([255, 256, 510, 32767, r.int(1, 32767)]) },
+      inputs: [{ t: { dtype: "uint8", shape: [1, n], data: x } }],
+    });
+  }
+  for (let i = 0; i < 4; i++) {
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: expTable(r), r: r.pick([255, r.int(2, 32767)]) },
+      inputs: [{ t: randQ(r, r.pick(["int8", "uint8"] as const), [3, 197, 197]) }],
+    });
+  }
+  await check("QSoftmax f32", nodes);
+});
+
 function perChannel(r: Rng, n: number, f: () => number): number | number[] {
   return r.u32() % 4 === 0 ? f() : Array.from({ length: n }, f);
 }

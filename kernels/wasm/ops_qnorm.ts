@@ -13,7 +13,7 @@ import { readSoftmaxAttrs } from "../ref/quant/qsoftmax.ts";
 import { layerNormShift, readLayerNorm } from "../ref/quant/qlayernorm.ts";
 import { qDType, readQDType } from "../ref/quant/qutil.ts";
 import { shapeError } from "../ref/op.ts";
-import { type CompileCtx, ELEM_GRAIN, grainFor, type Step } from "./step.ts";
+import { type CompileCtx, ELEM_GRAIN, grainFor, roundUp, type Step } from "./step.ts";
 
 /** Header words of the QLayerNorm record before the per-channel arrays (as/qnorm.ts LN_HEAD). */
 const LN_HEAD = 8;
@@ -68,8 +68,14 @@ export function compileQSoftmax(c: CompileCtx): Step {
   const { rows, n } = rowsOf(c, x);
   const tp = c.arena.i32(table);
   const flip = flipOf(xm.dtype);
+  c.scratch(c.threads * roundUp(n * 4, 16)); // one i32 row of e per thread
   return (env) =>
-    env.par("qsoftmax", [env.addr(x), flip, n, tp, r, env.addr(y)], rows, grainFor(n * 12));
+    env.par(
+      "qsoftmax",
+      [env.addr(x), flip, n, tp, r, env.addr(y), env.scratch],
+      rows,
+      grainFor(n * 12),
+    );
 }
 
 /**

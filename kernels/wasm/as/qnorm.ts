@@ -29,12 +29,14 @@ export function qlut(x: usize, flip: i32, table: usize, y: usize, lo: i32, hi: i
 
 /**
  * QSoftmax over rows [lo, hi) of N codes: m = max u, e = table[m − u] (i32 table of 256),
- * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division.
+ * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division. `tmp` holds one
+ * i32 row of e per thread (tid), so that the table is read once per element.
  */
 export function qsoftmax(
-  x: usize, flip: i32, N: i32, table: usize, r: i32, y: usize, lo: i32, hi: i32, _tid: i32,
+  x: usize, flip: i32, N: i32, table: usize, r: i32, y: usize, tmp: usize, lo: i32, hi: i32, tid: i32,
 ): void {
   const fv = i8x16.splat(<i8>flip);
+  const buf = tmp + <usize>tid * ((<usize>N * 4 + 15) & ~15);
   for (let row = lo; row < hi; row++) {
     const src = x + <usize>row * <usize>N, dst = y + <usize>row * <usize>N;
     // max of the unsigned codes
@@ -50,37 +52,81 @@ export function qsoftmax(
       const v = <i32>load<u8>(src + <usize>j) ^ flip;
       if (v > m) m = v;
     }
-    // e_j = table[m − u_j]; u_j = x_j ^ flip
+    // e_j = table[m − u_j] (u_j = x_j ^ flip) into buf; S = Σ e_j
+    const tb = table + (<usize>m << 2), f = flip;
     let s: u32 = 0;
-    for (j = 0; j < N; j++) {
-      s += load<u32>(table + (<usize>(m - (<i32>load<u8>(src + <usize>j) ^ flip)) << 2));
-    }
-    const half = s >> 1;
-    // 4 per step: a = e·r + floor(S/2) < 2^32 as u32, then trunc(f64(a) / f64(S)): the
-    // correctly rounded quotient never reaches the next integer while it is below 256
-    // (its distance to it is >= 1/S >= 2^-31, the rounding error below 2^-44), and a
-    // quotient of 256 or more stays >= 256 (clamped to 255 either way).
-    const rv = i32x4.splat(r), hv = i32x4.splat(<i32>half), sv = f64x2.splat(<f64>s);
-    const cap = i32x4.splat(255);
+    const f4 = <u32>flip * 0x01010101;
     for (j = 0; j + 4 <= N; j += 4) {
-      const p = src + <usize>j;
-      let e = i32x4.splat(load<i32>(table + (<usize>(m - (<i32>load<u8>(p) ^ flip)) << 2)));
-      e = i32x4.replace_lane(e, 1, load<i32>(table + (<usize>(m - (<i32>load<u8>(p, 1) ^ flip)) << 2)));
-      e = i32x4.replace_lane(e, 2, load<i32>(table + (<usize>(m - (<i32>load<u8>(p, 2) ^ flip)) << 2)));
-      e = i32x4.replace_lane(e, 3, load<i32>(table + (<usize>(m - (<i32>load<u8>(p, 3) ^ flip)) << 2)));
-      const a = i32x4.add(i32x4.mul(e, rv), hv);
-      const q0 = i32x4.trunc_sat_f64x2_u_zero(f64x2.div(f64x2.convert_low_i32x4_u(a), sv));
-      const q1 = i32x4.trunc_sat_f64x2_u_zero(f64x2.div(f64x2.convert_low_i32x4_u(hiHalf(a)), sv));
-      const q = i32x4.min_u(lanes01(q0, q1), cap);
-      const q16 = i16x8.narrow_i32x4_s(q, q);
-      v128.store32_lane(dst + <usize>j, i8x16.narrow_i16x8_u(q16, q16), 0);
+      // 4 codes per load; (u << 2) of each byte as a byte offset into the table
+      const w = load<u32>(src + <usize>j) ^ f4, o = buf + (<usize>j << 2);
+      const e0 = load<u32>(tb - <usize>((w << 2) & 1020)), e1 = load<u32>(tb - <usize>((w >> 6) & 1020));
+      const e2 = load<u32>(tb - <usize>((w >> 14) & 1020)), e3 = load<u32>(tb - <usize>((w >> 22) & 1020));
+      store<u32>(o, e0);
+      store<u32>(o, e1, 4);
+      store<u32>(o, e2, 8);
+      store<u32>(o, e3, 12);
+      s += e0 + e1 + e2 + e3;
     }
     for (; j < N; j++) {
-      const e = load<u32>(table + (<usize>(m - (<i32>load<u8>(src + <usize>j) ^ flip)) << 2));
+      const e = load<u32>(tb - (<usize>(<i32>load<u8>(src + <usize>j) ^ f) << 2));
+      store<u32>(buf + (<usize>j << 2), e);
+      s += e;
+    }
+    const half = s >> 1;
+    // 4 per step, in f64: a = e·r + floor(S/2) < 2^32 exactly, then floor(a · fl(1/S) + 2^-40).
+    // While a/S < 257 the product is within (a/S)·2^-52 < 2^-43 of a/S, and a/S is an
+    // integer or at least 1/S >= 2^-31 below the next one, so adding 2^-40 then flooring
+    // gives floor(a/S) exactly; a/S >= 256 stays >= 256 (clamped to 255 either way). The
+    // floor of min(t, 255) (0..255) is read from the low word of t + 2^52.
+    j = 0;
+    if (s < 16000000) {
+      // S < 16·10^6 (rows up to 244 long always): f32 estimate q0 of a/S (relative error
+      // below 2^-21, so q0 = round(min(est, 256)) is floor(a/S) or one more), then the
+      // exact correction y = q0 − (q0·S > a) + (a >= q0·S + S) in u32 lanes: a < 2^31 + 2^23
+      // and (q0 + 1)·S <= 257·S < 2^32.
+      const c1 = f32x4.splat(<f32>(<f64>r / <f64>s)), c2 = f32x4.splat(<f32>(<f64>half / <f64>s));
+      const c256 = f32x4.splat(256.0), mg = f32x4.splat(8388608.0), mgi = i32x4.splat(0x4b000000);
+      const ri = i32x4.splat(r), hi_ = i32x4.splat(<i32>half), si = i32x4.splat(<i32>s);
+      const cap = i32x4.splat(255);
+      for (; j + 8 <= N; j += 8) {
+        const e0 = v128.load(buf + (<usize>j << 2)), e1 = v128.load(buf + (<usize>j << 2) + 16);
+        const y0 = smQ(e0, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
+        const y1 = smQ(e1, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
+        const h = i16x8.narrow_i32x4_u(y0, y1);
+        v128.store64_lane(dst + <usize>j, i8x16.narrow_i16x8_u(h, h), 0);
+      }
+    }
+    const rv = f64x2.splat(<f64>r), hv = f64x2.splat(<f64>half), iv = f64x2.splat(1.0 / <f64>s);
+    const bias = f64x2.splat(9.094947017729282e-13), cap = f64x2.splat(255.0), mg = f64x2.splat(4503599627370496.0);
+    for (; j + 4 <= N; j += 4) {
+      const e = v128.load(buf + (<usize>j << 2));
+      const t0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(e), rv), hv);
+      const t1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(hiHalf(e)), rv), hv);
+      const q0 = f64x2.add(f64x2.floor(f64x2.pmin(f64x2.add(f64x2.mul(t0, iv), bias), cap)), mg);
+      const q1 = f64x2.add(f64x2.floor(f64x2.pmin(f64x2.add(f64x2.mul(t1, iv), bias), cap)), mg);
+      const q = i8x16.shuffle(q0, q1, 0, 8, 16, 24, 0, 8, 16, 24, 0, 8, 16, 24, 0, 8, 16, 24);
+      v128.store32_lane(dst + <usize>j, q, 0);
+    }
+    for (; j < N; j++) {
+      const e = load<u32>(buf + (<usize>j << 2));
       const q = (e * <u32>r + half) / s;
       store<u8>(dst + <usize>j, <u8>(q > 255 ? 255 : q));
     }
   }
+}
+
+// 4 lanes of the f32-estimate softmax quotient (see qsoftmax): min(255, floor(a/S)).
+// @ts-ignore: decorator
+@inline function smQ(
+  e: v128, c1: v128, c2: v128, c256: v128, mg: v128, mgi: v128, ri: v128, hv: v128, sv: v128, cap: v128,
+): v128 {
+  const est = f32x4.pmin(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), c1), c2), c256);
+  const q0 = i32x4.sub(f32x4.add(est, mg), mgi); // round to nearest, 0..256
+  const a = i32x4.add(i32x4.mul(e, ri), hv);
+  const qs = i32x4.mul(q0, sv);
+  // the lane masks are −1 where true: y = q0 − [q0·S > a] + [a >= q0·S + S]
+  const y = i32x4.sub(i32x4.add(q0, i32x4.gt_u(qs, a)), i32x4.ge_u(a, i32x4.add(qs, sv)));
+  return i32x4.min_u(y, cap);
 }
 
 // QLayerNorm parameter record (i32): per-channel arrays of N at these word offsets.
