@@ -197,6 +197,62 @@ Deno.test("wasm QLayerNorm: rows of 1..67, 192 and 512, per-channel/shared attri
   await check("QLayerNorm", nodes);
 });
 
+/**
+ * Rows of 512 codes whose t = D·2^13/σ hits exact ties n + 1/2 with σ = 49152 = 3·2^14 (so
+ * 1/σ is inexact in f64): 256 codes lo and 256 codes lo + 192 give V = 49152², one code
+ * moved by 3 towards the mean makes the sum odd and every D an odd multiple of 3; eps
+ * brings V + eps back to 49152² + 1.
+ */
+function layerNormTieRows(r: Rng): { rows: Uint8Array; eps: number } | undefined {
+  const N = 512, rows: number[] = [];
+  let eps = 0;
+  for (let lo = 0; lo <= 63 && rows.length < 2 * N; lo++) {
+    for (const [at, by] of [[0, -3], [511, 3]]) {
+      const x = Array.from({ length: N }, (_, i) => (i < 256 ? lo + 192 : lo));
+      x[at] += by;
+      if (x[at] < 0 || x[at] > 255) continue;
+      const sum = x.reduce((a, b) => a + b, 0), sq = x.reduce((a, b) => a + b * b, 0);
+      const V = N * sq - sum * sum, e = 49152 ** 2 - V + 1;
+      if (e < 1 || e > 2 ** 24 || (eps && e !== eps)) continue;
+      const ties = x.filter((u) => (N * u - sum) % 3 === 0 && (N * u - sum) % 2 !== 0).length;
+      if (!ties) continue;
+      eps = e;
+      for (let i = x.length - 1; i > 0; i--) { // shuffle the row
+        const j = r.int(0, i);
+        [x[i], x[j]] = [x[j], x[i]];
+      }
+      rows.push(...x);
+      if (rows.length >= 2 * N) break;
+    }
+  }
+  return rows.length ? { rows: Uint8Array.from(rows), eps } : undefined;
+}
+
+Deno.test("wasm QLayerNorm: exact ties of D·2^k/σ with an inexact 1/σ (N = 512, σ = 3·2^14)", async () => {
+  const r = new Rng(507);
+  const tie = layerNormTieRows(r);
+  assert.ok(tie, "no tie rows found");
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < 3; i++) {
+    const tn = layerNormCase(r, 512);
+    tn.attrs.eps = tie.eps;
+    // |t| ≈ 8192; a multiplier just below 1/4 keeps y = (u + bias + 8) >> 4 inside int8,
+    // and a wrong last bit of t moves u by ~1/4 (visible for some of the biases 0..15)
+    const q = quantizeMultiplier(r.float(0.2, 0.24));
+    tn.attrs.mult = q.mult;
+    tn.attrs.shift = q.shift;
+    tn.attrs.sign = r.pick([1, -1]);
+    tn.attrs.bias = Array.from({ length: 512 }, (_, j) => j & 15);
+    tn.attrs.y_zp = 0;
+    tn.attrs.dtype = "int8";
+    delete tn.attrs.qmin;
+    delete tn.attrs.qmax;
+    tn.inputs = [{ t: { dtype: "uint8", shape: [tie.rows.length / 512, 512], data: tie.rows } }];
+    nodes.push(tn);
+  }
+  await check("QLayerNorm ties", nodes);
+});
+
 Deno.test("wasm QLut/QSoftmax/QLayerNorm: bad attributes are EdgeqErrors naming the node", async () => {
   const r = new Rng(504);
   const x = randQ(r, "uint8", [2, 5]);
