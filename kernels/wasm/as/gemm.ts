@@ -22,8 +22,6 @@ let gOnes: v128 = i16x8.splat(1);
 
 // @ts-ignore: decorator
 @inline function dot<T>(acc: v128, w: v128, a: v128): v128 {
-  // u16: plain i16 operands in both builds (one pmaddwd per 8 products: QMatMul)
-  if (sizeof<T>() == 2) return i32x4.add(acc, i32x4.dot_i16x8_s(a, w));
   if (isSigned<T>()) {
     if (ASC_FEATURE_RELAXED_SIMD) return rdot(acc, a, w);
     const l = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(w));
@@ -39,7 +37,7 @@ let gOnes: v128 = i16x8.splat(1);
 @inline function hsumT<T>(v: v128): i32 {
   const l0 = i32x4.extract_lane(v, 0), l1 = i32x4.extract_lane(v, 1);
   const l2 = i32x4.extract_lane(v, 2), l3 = i32x4.extract_lane(v, 3);
-  if (ASC_FEATURE_RELAXED_SIMD && !isSigned<T>() && sizeof<T>() == 1) return l0 + l2 + ((l1 + l3) << 7);
+  if (ASC_FEATURE_RELAXED_SIMD && !isSigned<T>()) return l0 + l2 + ((l1 + l3) << 7);
   return l0 + l1 + l2 + l3;
 }
 
@@ -94,7 +92,7 @@ export function gemm7(
   gemmT<i8>(a, lda, w, ldw, steps, ep, rowBase, nrows, c0, c1);
 }
 
-/** gemm / gemm7 by marker type (u8: split layout, i8: s8 layout, u16: i16 layout). */
+/** gemm / gemm7 by marker type (u8: split layout, i8: s8 layout). */
 export function gemmT<T>(
   a: usize, lda: i32, w: usize, ldw: i32, steps: i32, ep: usize,
   rowBase: i32, nrows: i32, c0: i32, c1: i32,
@@ -199,7 +197,7 @@ function gemmBlock<T>(
 /** Sums of 4 accumulators (one output each) as one vector. */
 // @ts-ignore: decorator
 @inline function hsum4<T>(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD && !isSigned<T>() && sizeof<T>() == 1) {
+  if (ASC_FEATURE_RELAXED_SIMD && !isSigned<T>()) {
     // lanes (lo, hi, lo, hi): lane 0 and 2 become lo + 128·hi
     s0 = i32x4.add(s0, i32x4.shl(i32x4.shuffle(s0, s0, 1, 1, 3, 3), 7));
     s1 = i32x4.add(s1, i32x4.shl(i32x4.shuffle(s1, s1, 1, 1, 3, 3), 7));
