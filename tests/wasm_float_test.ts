@@ -118,7 +118,11 @@ Deno.test("wasm QMatMul (k2 layout): attention shapes, odd M/K/N, multipliers ab
   }
   // the largest products: uint8 255 (zp 0) × int8 −128 (zp 0) and 127 (zp −128), K = 4096
   for (const b of [-128, 127]) {
-    const A = { dtype: "uint8", shape: [9, 4096], data: new Uint8Array(9 * 4096).fill(255) } as Tensor;
+    const A = {
+      dtype: "uint8",
+      shape: [9, 4096],
+      data: new Uint8Array(9 * 4096).fill(255),
+    } as Tensor;
     const B = { dtype: "int8", shape: [4096, 5], data: new Int8Array(4096 * 5).fill(b) } as Tensor;
     nodes.push(mm(A, B, 4096, [0, b === 127 ? -128 : 0]));
   }

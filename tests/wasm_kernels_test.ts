@@ -318,10 +318,12 @@ Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zer
     const ydt: Q = r.pick(["int8", "uint8"] as const);
     const kind = r.int(0, 3);
     // a, b <= 1/2 as the quantizer makes them (shift <= 0; 0.5 exactly gives shift 0)
-    const a = qm(kind === 0 ? 0.5 : r.float(0.01, 0.5)), b = qm(kind === 1 ? 0.5 : r.float(0.001, 0.5));
+    const a = qm(kind === 0 ? 0.5 : r.float(0.01, 0.5)),
+      b = qm(kind === 1 ? 0.5 : r.float(0.001, 0.5));
     // y: the usual tiny multiplier, or one above 1 (a saturating left shift)
     const y = qm(kind === 2 ? r.float(1, 40) : r.float(1, 8) / 2 ** 20);
-    const ext = (dt: Q) => dt === "int8" ? r.pick([-128, 127, r.int(-128, 127)]) : r.pick([0, 255, r.int(0, 255)]);
+    const ext = (dt: Q) =>
+      dt === "int8" ? r.pick([-128, 127, r.int(-128, 127)]) : r.pick([0, 255, r.int(0, 255)]);
     if (kind === 3) {
       // low 11 bits of the multiplier at 1024 / 2047: exact ties of SRDHM(d·2^20) for odd d
       a.mult = (a.mult & ~2047) | 1024;
