@@ -81,6 +81,54 @@ Deno.test("wasm QMatMul: odd M, K, N, int8/uint8, batched and shared B (bit-exac
   await check("QMatMul", nodes, 0);
 });
 
+Deno.test("wasm QMatMul (k2 layout): attention shapes, odd M/K/N, multipliers above 1, extreme codes, long K", async () => {
+  const r = new Rng(73);
+  const nodes: TestNode[] = [];
+  const mm = (A: Tensor, B: Tensor, K: number, zps: [number, number], big = false): TestNode => {
+    const ydt: Q = r.pick(["int8", "uint8"] as const);
+    const q = quantizeMultiplier(big ? r.float(1, 9) : r.float(0.2, 2) / (Math.sqrt(K) * 255));
+    return {
+      op: "QMatMul",
+      attrs: { a_zp: zps[0], b_zp: zps[1], mult: q.mult, shift: q.shift, y_zp: 0, dtype: ydt },
+      inputs: [{ t: A }, { t: B }],
+    };
+  };
+  for (const [M, K, N] of [[197, 64, 197], [197, 197, 64], [67, 1, 9], [9, 33, 67], [8, 5, 3]]) {
+    const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
+    nodes.push(mm(randQ(r, adt, [3, M, K]), randQ(r, bdt, [3, K, N]), K, [
+      adt === "int8" ? r.int(-128, 127) : r.int(0, 255),
+      bdt === "int8" ? r.int(-128, 127) : r.int(0, 255),
+    ]));
+  }
+  // odd shapes (K odd: a half-filled last pair; N off the 4-column block), shared B, and a
+  // multiplier above 1 (a saturating left shift)
+  for (let i = 0; i < 12; i++) {
+    const M = r.pick([8, 9, 13, 31, 67]), K = r.pick([1, 2, 3, 7, 9, 64, 197]);
+    const N = r.pick([1, 2, 3, 5, 8, 13, 197]), batch = r.pick([[], [2], [3]]);
+    const shared = batch.length > 0 && r.u32() % 3 === 0;
+    const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
+    const zp = (dt: Q) => dt === "int8" ? r.int(-128, 127) : r.int(0, 255);
+    nodes.push(mm(
+      randQ(r, adt, [...batch, M, K]),
+      randQ(r, bdt, shared ? [K, N] : [...batch, K, N]),
+      K,
+      [zp(adt), zp(bdt)],
+      i % 4 === 0,
+    ));
+  }
+  // the largest products: uint8 255 (zp 0) × int8 −128 (zp 0) and 127 (zp −128), K = 4096
+  for (const b of [-128, 127]) {
+    const A = {
+      dtype: "uint8",
+      shape: [9, 4096],
+      data: new Uint8Array(9 * 4096).fill(255),
+    } as Tensor;
+    const B = { dtype: "int8", shape: [4096, 5], data: new Int8Array(4096 * 5).fill(b) } as Tensor;
+    nodes.push(mm(A, B, 4096, [0, b === 127 ? -128 : 0]));
+  }
+  await check("QMatMul k2", nodes, 0);
+});
+
 Deno.test("wasm Transpose, Clip and float Add/Sub/Mul/Div with broadcasting (bit-exact)", async () => {
   const r = new Rng(72);
   const nodes: TestNode[] = [

@@ -389,6 +389,57 @@ Deno.test("wasm QAdd / QRelu: same shape, single value, broadcast", async () => 
   await check("QAdd/QRelu", nodes, ["n6_QAdd (QAdd)"]);
 });
 
+Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zero points, odd lengths", async () => {
+  const r = new Rng(33);
+  const nodes: TestNode[] = [];
+  const qm = (m: number) => quantizeMultiplier(m);
+  for (const n of [1, 7, 15, 16, 17, 31, 33, 67, 197 * 192, ...new Array(8).fill(65536)]) {
+    const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
+    const ydt: Q = r.pick(["int8", "uint8"] as const);
+    const kind = r.int(0, 3);
+    // a, b <= 1/2 as the quantizer makes them (shift <= 0; 0.5 exactly gives shift 0)
+    const a = qm(kind === 0 ? 0.5 : r.float(0.01, 0.5)),
+      b = qm(kind === 1 ? 0.5 : r.float(0.001, 0.5));
+    // y: the usual tiny multiplier, or one above 1 (a saturating left shift)
+    const y = qm(kind === 2 ? r.float(1, 40) : r.float(1, 8) / 2 ** 20);
+    const ext = (dt: Q) =>
+      dt === "int8" ? r.pick([-128, 127, r.int(-128, 127)]) : r.pick([0, 255, r.int(0, 255)]);
+    if (kind === 3) {
+      // low 11 bits of the multiplier at 1024 / 2047: exact ties of SRDHM(d·2^20) for odd d
+      a.mult = (a.mult & ~2047) | 1024;
+      b.mult = (b.mult & ~2047) | r.pick([1024, 2047]);
+    }
+    const shape = r.pick([[n], [1, n]]);
+    // n = 65536: every (a, b) pair of codes once (the op is a function of the two codes)
+    const all = n === 65536;
+    const pairs = (dt: Q, hiByte: boolean): Tensor => {
+      const d = dt === "int8" ? new Int8Array(n) : new Uint8Array(n);
+      for (let i = 0; i < n; i++) d[i] = hiByte ? i >> 8 : i & 255;
+      return { dtype: dt, shape, data: d };
+    };
+    nodes.push({
+      op: "QAdd",
+      attrs: {
+        a_zp: ext(adt),
+        b_zp: ext(bdt),
+        a_mult: a.mult,
+        a_shift: a.shift,
+        b_mult: b.mult,
+        b_shift: b.shift,
+        y_mult: y.mult,
+        y_shift: y.shift,
+        dtype: ydt,
+        ...clamp(r, ydt),
+      },
+      inputs: [
+        { t: all ? pairs(adt, false) : randQ(r, adt, shape) },
+        { t: all ? pairs(bdt, true) : randQ(r, bdt, shape), constant: r.u32() % 2 === 0 },
+      ],
+    });
+  }
+  await check("QAdd SIMD", nodes);
+});
+
 Deno.test("wasm pools: max, average (count_include_pad, ceil_mode), global", async () => {
   const r = new Rng(41);
   const nodes: TestNode[] = [];

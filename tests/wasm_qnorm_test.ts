@@ -115,6 +115,38 @@ Deno.test("wasm QSoftmax: rows of odd lengths, any valid table, r up to 32767", 
   await check("QSoftmax", nodes);
 });
 
+Deno.test("wasm QSoftmax f32-estimate path: S around its 16·10^6 bound, exact quotients, ViT rows", async () => {
+  const r = new Rng(506);
+  const nodes: TestNode[] = [];
+  // all e = 2^16: S = 2^16·N, on both sides of the bound (N = 244: 15 990 784; 245: 16 056 320)
+  for (const n of [243, 244, 245]) {
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: new Array(256).fill(65536), r: r.pick([255, 32767, r.int(2, 32767)]) },
+      inputs: [{ t: randQ(r, "uint8", [3, n]) }],
+    });
+  }
+  // e ∈ {c, 0}: S = c·(count of the max), quotients e·r/S exact integers or just below
+  for (let i = 0; i < 6; i++) {
+    const c = r.pick([1, 2, 3, 255, 4096, 65536]), n = r.pick([5, 8, 12, 197]);
+    const t = [c, ...new Array(255).fill(0)];
+    const x = new Uint8Array(n).map(() => r.pick([9, 9, 200]));
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: t, r: r.pick([255, 256, 510, 32767, r.int(1, 32767)]) },
+      inputs: [{ t: { dtype: "uint8", shape: [1, n], data: x } }],
+    });
+  }
+  for (let i = 0; i < 4; i++) {
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: expTable(r), r: r.pick([255, r.int(2, 32767)]) },
+      inputs: [{ t: randQ(r, r.pick(["int8", "uint8"] as const), [3, 197, 197]) }],
+    });
+  }
+  await check("QSoftmax f32", nodes);
+});
+
 function perChannel(r: Rng, n: number, f: () => number): number | number[] {
   return r.u32() % 4 === 0 ? f() : Array.from({ length: n }, f);
 }
@@ -163,6 +195,62 @@ Deno.test("wasm QLayerNorm: rows of 1..67, 192 and 512, per-channel/shared attri
     nodes.push(layerNormCase(r, n), layerNormCase(r, n), layerNormCase(r, n));
   }
   await check("QLayerNorm", nodes);
+});
+
+/**
+ * Rows of 512 codes whose t = D·2^13/σ hits exact ties n + 1/2 with σ = 49152 = 3·2^14 (so
+ * 1/σ is inexact in f64): 256 codes lo and 256 codes lo + 192 give V = 49152², one code
+ * moved by 3 towards the mean makes the sum odd and every D an odd multiple of 3; eps
+ * brings V + eps back to 49152² + 1.
+ */
+function layerNormTieRows(r: Rng): { rows: Uint8Array; eps: number } | undefined {
+  const N = 512, rows: number[] = [];
+  let eps = 0;
+  for (let lo = 0; lo <= 63 && rows.length < 2 * N; lo++) {
+    for (const [at, by] of [[0, -3], [511, 3]]) {
+      const x = Array.from({ length: N }, (_, i) => (i < 256 ? lo + 192 : lo));
+      x[at] += by;
+      if (x[at] < 0 || x[at] > 255) continue;
+      const sum = x.reduce((a, b) => a + b, 0), sq = x.reduce((a, b) => a + b * b, 0);
+      const V = N * sq - sum * sum, e = 49152 ** 2 - V + 1;
+      if (e < 1 || e > 2 ** 24 || (eps && e !== eps)) continue;
+      const ties = x.filter((u) => (N * u - sum) % 3 === 0 && (N * u - sum) % 2 !== 0).length;
+      if (!ties) continue;
+      eps = e;
+      for (let i = x.length - 1; i > 0; i--) { // shuffle the row
+        const j = r.int(0, i);
+        [x[i], x[j]] = [x[j], x[i]];
+      }
+      rows.push(...x);
+      if (rows.length >= 2 * N) break;
+    }
+  }
+  return rows.length ? { rows: Uint8Array.from(rows), eps } : undefined;
+}
+
+Deno.test("wasm QLayerNorm: exact ties of D·2^k/σ with an inexact 1/σ (N = 512, σ = 3·2^14)", async () => {
+  const r = new Rng(507);
+  const tie = layerNormTieRows(r);
+  assert.ok(tie, "no tie rows found");
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < 3; i++) {
+    const tn = layerNormCase(r, 512);
+    tn.attrs.eps = tie.eps;
+    // |t| ≈ 8192; a multiplier just below 1/4 keeps y = (u + bias + 8) >> 4 inside int8,
+    // and a wrong last bit of t moves u by ~1/4 (visible for some of the biases 0..15)
+    const q = quantizeMultiplier(r.float(0.2, 0.24));
+    tn.attrs.mult = q.mult;
+    tn.attrs.shift = q.shift;
+    tn.attrs.sign = r.pick([1, -1]);
+    tn.attrs.bias = Array.from({ length: 512 }, (_, j) => j & 15);
+    tn.attrs.y_zp = 0;
+    tn.attrs.dtype = "int8";
+    delete tn.attrs.qmin;
+    delete tn.attrs.qmax;
+    tn.inputs = [{ t: { dtype: "uint8", shape: [tie.rows.length / 512, 512], data: tie.rows } }];
+    nodes.push(tn);
+  }
+  await check("QLayerNorm ties", nodes);
 });
 
 Deno.test("wasm QLut/QSoftmax/QLayerNorm: bad attributes are EdgeqErrors naming the node", async () => {

@@ -26,7 +26,7 @@ import {
 import { periodOf } from "./ops_int8.ts";
 
 /** Words of the batched QMatMul record (as/matmul.ts MM_WORDS). */
-const MM_WORDS = 17;
+const MM_WORDS = 18;
 
 const BIN_OPS: Record<string, number> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
 
@@ -282,9 +282,11 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   const as = signedOf(adt), bs = signedOf(bdt);
   const yZp = readZp(c.op, a, "y_zp", ydt);
   if (M >= 8) {
-    // All slices in two parallel calls: encode A rows and B columns, then GEMM rows.
+    // All slices in two parallel calls: encode A rows (i16) and B' in 4-column blocks
+    // (the k2 layout of as/matmul.ts), then 4 rows × 8 columns tiles without horizontal sums.
     const bSlices = nbB === 1 ? 1 : nb;
-    const ccol = c.arena.alloc(bSlices * N * 4), crow = c.arena.alloc(nb * M * 4);
+    const N4 = roundUp(N, 4);
+    const ccol = c.arena.alloc(bSlices * N4 * 4), crow = c.arena.alloc(nb * M * 4);
     const eps = c.arena.i32(new Int32Array(nb * 24));
     const ev0 = new Int32Array(c.arena.buffer, eps, nb * 24);
     for (let t = 0; t < nb; t++) {
@@ -296,18 +298,18 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
       ev0[t * 24 + 23] = 1; // scalar multiplier
     }
     const aBytes = roundUp(nb * M * rb, 16);
-    c.scratch(aBytes + bSlices * N * rb);
+    c.scratch(aBytes + bSlices * N4 * rb);
     const rec = c.arena.i32(new Int32Array(MM_WORDS));
-    const items = nb * M + bSlices * N;
+    const items = nb * M + bSlices * (N4 / 4);
     return (env) => {
       const r = new Int32Array(env.buf(), rec, MM_WORDS);
       r.set([env.addr(A), as, env.addr(B), bs, M, K, N, Kp, env.scratch, env.scratch + aBytes]);
-      r.set([ccol, crow, azpU, bzp2, nb, bSlices, eps], 10);
+      r.set([ccol, crow, azpU, bzp2, nb, bSlices, eps, N4], 10);
       const ev = new Int32Array(env.buf(), eps, nb * 24);
       const out = env.addr(y);
       for (let t = 0; t < nb; t++) ev[t * 24 + 8] = out + t * M * N;
-      env.par("qmatmul_prep_par", [rec], items, grainFor(4 * K));
-      env.par("qmatmul_rows", [rec], nb * M, grainFor(N * Kp));
+      env.par("qmatmul_prep4_par", [rec], items, grainFor(4 * K));
+      env.par("qmatmul_rows4", [rec], nb * M, grainFor(N * Kp));
     };
   }
   const ep = c.arena.i32(new Int32Array(24));

@@ -13,7 +13,7 @@ import { readSoftmaxAttrs } from "../ref/quant/qsoftmax.ts";
 import { layerNormShift, readLayerNorm } from "../ref/quant/qlayernorm.ts";
 import { qDType, readQDType } from "../ref/quant/qutil.ts";
 import { shapeError } from "../ref/op.ts";
-import { type CompileCtx, ELEM_GRAIN, grainFor, type Step } from "./step.ts";
+import { type CompileCtx, ELEM_GRAIN, grainFor, roundUp, type Step } from "./step.ts";
 
 /** Header words of the QLayerNorm record before the per-channel arrays (as/qnorm.ts LN_HEAD). */
 const LN_HEAD = 8;
@@ -68,8 +68,14 @@ export function compileQSoftmax(c: CompileCtx): Step {
   const { rows, n } = rowsOf(c, x);
   const tp = c.arena.i32(table);
   const flip = flipOf(xm.dtype);
+  c.scratch(c.threads * roundUp(n * 4, 16)); // one i32 row of e per thread
   return (env) =>
-    env.par("qsoftmax", [env.addr(x), flip, n, tp, r, env.addr(y)], rows, grainFor(n * 12));
+    env.par(
+      "qsoftmax",
+      [env.addr(x), flip, n, tp, r, env.addr(y), env.scratch],
+      rows,
+      grainFor(n * 12),
+    );
 }
 
 /**
@@ -86,17 +92,17 @@ export function compileQLayerNorm(c: CompileCtx): Step {
   const xm = c.meta(x);
   const p = readLayerNorm(c.op, xm, node.attrs);
   const { rows, n } = rowsOf(c, x);
-  // The SIMD path (every shift <= 0) reads bias + 8 and 2^-R as f64 (8-byte aligned).
+  // The SIMD path (every shift <= 0) reads bias + 8 and 2^(31 − R) as u32 (R = −shift).
   const simd = p.shift.every((v) => v <= 0);
-  const fo = (LN_HEAD + 5 * n + 1) & ~1;
-  const rec = new Int32Array(fo + 2 * n);
+  const fo = LN_HEAD + 5 * n;
+  const rec = new Int32Array(fo + n);
   rec.set([p.eps, layerNormShift(n), p.yZp, p.qmin, p.qmax, flipOf(xm.dtype), n, simd ? fo : 0]);
   rec.set(p.mult, LN_HEAD);
   rec.set(p.shift, LN_HEAD + n);
   rec.set(p.sign, LN_HEAD + 2 * n);
   rec.set(p.bias, LN_HEAD + 3 * n);
   rec.set(p.bias.map((b) => b + 8), LN_HEAD + 4 * n);
-  new Float64Array(rec.buffer, fo * 4, n).set(Array.from(p.shift, (v) => 2 ** v));
+  rec.set(Array.from(p.shift, (v) => 2 ** (31 + v) | 0), fo);
   const rp = c.arena.i32(rec);
   return (env) => env.par("qlayernorm", [env.addr(x), env.addr(y), rp], rows, grainFor(n * 24));
 }

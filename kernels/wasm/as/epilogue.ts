@@ -41,6 +41,8 @@ let gYzp: i32 = 0, gQmin: i32 = 0, gQmax: i32 = 0, gOut: usize = 0, gOrs: usize 
 let gOcs: usize = 0, gRes: usize = 0, gRsigned: i32 = 0, gCzp: i32 = 0, gRzp: i32 = 0;
 let gCm: i32 = 0, gCs: i32 = 0, gRm: i32 = 0, gRs: i32 = 0, gYm: i32 = 0, gYs: i32 = 0;
 let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0;
+// y_zp, qmin, qmax splatted once per call (finish4 runs per tile: no splats there)
+let vYzp: v128 = i32x4.splat(0), vQmin: v128 = i32x4.splat(0), vQmax: v128 = i32x4.splat(0);
 
 /** Loads an epilogue record (call once per kernel invocation, before finish). */
 export function loadEp(ep: usize): void {
@@ -68,6 +70,9 @@ export function loadEp(ep: usize): void {
   gDlo = f(ep, EP_DLO);
   gDhi = f(ep, EP_DHI);
   gScalar = f(ep, EP_SCALAR);
+  vYzp = i32x4.splat(gYzp);
+  vQmin = i32x4.splat(gQmin);
+  vQmax = i32x4.splat(gQmax);
 }
 
 /** Finishes one output: raw accumulator of output row gr, column c (after loadEp). */
@@ -130,7 +135,7 @@ export function vecEpilogue(): bool {
   const o = gOut + <usize>gr0 * gOrs + <usize>c * gOcs;
   let y: v128;
   if (!gRes) {
-    y = clamp4(i32x4.add(mbqm4s(acc, m, s), i32x4.splat(gYzp)), gQmin, gQmax);
+    y = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(acc, m, s), vYzp), vQmin), vQmax);
   } else {
     // QConv's fused residual: requantize to C, then the quantized add with R (qaddCore)
     const cz = i32x4.splat(gCzp);

@@ -215,7 +215,40 @@ function gemmBlockPx<T>(
       const w0 = w + <usize>c * lw, w1 = w0 + lw;
       let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
       let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
-      for (let k: usize = 0; k < kb; k += 16) {
+      // two 16-byte steps per iteration (the second through static load offsets: one
+      // address add per stream for both)
+      let k: usize = 0;
+      for (; k + 32 <= kb; k += 32) {
+        const pw0 = w0 + k, pw1 = w1 + k, p0 = a0 + k, p1 = a1 + k, p2 = a2 + k, p3 = a3 + k;
+        let v0 = v128.load(pw0), v1 = v128.load(pw1);
+        let x = v128.load(p0);
+        s00 = dot<T>(s00, v0, x);
+        s01 = dot<T>(s01, v1, x);
+        x = v128.load(p1);
+        s10 = dot<T>(s10, v0, x);
+        s11 = dot<T>(s11, v1, x);
+        x = v128.load(p2);
+        s20 = dot<T>(s20, v0, x);
+        s21 = dot<T>(s21, v1, x);
+        x = v128.load(p3);
+        s30 = dot<T>(s30, v0, x);
+        s31 = dot<T>(s31, v1, x);
+        v0 = v128.load(pw0, 16);
+        v1 = v128.load(pw1, 16);
+        x = v128.load(p0, 16);
+        s00 = dot<T>(s00, v0, x);
+        s01 = dot<T>(s01, v1, x);
+        x = v128.load(p1, 16);
+        s10 = dot<T>(s10, v0, x);
+        s11 = dot<T>(s11, v1, x);
+        x = v128.load(p2, 16);
+        s20 = dot<T>(s20, v0, x);
+        s21 = dot<T>(s21, v1, x);
+        x = v128.load(p3, 16);
+        s30 = dot<T>(s30, v0, x);
+        s31 = dot<T>(s31, v1, x);
+      }
+      if (k < kb) {
         const v0 = v128.load(w0 + k), v1 = v128.load(w1 + k);
         let x = v128.load(a0 + k);
         s00 = dot<T>(s00, v0, x);

@@ -11,7 +11,7 @@ export { dequantize, fclip, qadd, qrelu, quantize } from "./elem";
 export function relaxed(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
-export { qmatmul_prep, qmatmul_prep_par, qmatmul_rows } from "./matmul";
+export { qmatmul_prep, qmatmul_prep4_par, qmatmul_rows4 } from "./matmul";
 export { transpose } from "./layout";
 export { erf, fbinary, layernorm, softmax } from "./float";
 export { bgemm_rows, pack_bits } from "./binary";

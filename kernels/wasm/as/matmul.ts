@@ -3,8 +3,8 @@
 // takes the weight operand, plus the zero-point corrections:
 //   acc = Σ a_u·b' − azp_u·Σ_k b'[n] − bzp'·Σ_k a_u[r] + K·azp_u·bzp'
 import { encA, encW } from "./encode";
-import { gemm } from "./gemm";
-import { EP_WORDS } from "./epilogue";
+import { EP_CROW, EP_MULT, EP_OUT, EP_QMAX, EP_QMIN, EP_SHIFT, EP_WORDS, EP_YZP } from "./epilogue";
+import { shlSat4 } from "./requant";
 
 /**
  * Prepares one batch slice: aPk = encoded A [M][2Kp], bPk = encoded B' [N][2Kp],
@@ -40,7 +40,10 @@ export function qmatmul_prep(
   }
 }
 
-// Batched, threaded QMatMul (all slices in two parallel calls). Record of i32 words:
+// Batched, threaded QMatMul (all slices in two parallel calls, qmatmul_prep4_par then
+// qmatmul_rows4). Both builds encode A and B' as plain i16 and run i32x4.dot_i16x8_s: 8
+// products per pmaddwd, where the split relaxed layout takes pmaddubsw + pmaddwd for the
+// same 8 without VNNI. Record of i32 words:
 export const MM_A: i32 = 0; // A base (slice t at + t·M·K)
 export const MM_ASG: i32 = 1;
 export const MM_B: i32 = 2; // B base (slice t at + t·K·N, or shared when MM_NBB = 1)
@@ -58,7 +61,8 @@ export const MM_BZP: i32 = 13;
 export const MM_NB: i32 = 14;
 export const MM_NBB: i32 = 15;
 export const MM_EP: i32 = 16; // nb epilogue records of EP_WORDS words (ccol/crow/out per slice)
-export const MM_WORDS: i32 = 17;
+export const MM_N4: i32 = 17; // N rounded up to 4 (the k2 layout's column blocks; ccol stride)
+export const MM_WORDS: i32 = 18;
 
 // @ts-ignore: decorator
 @inline function mw(rec: usize, i: i32): i32 {
@@ -76,31 +80,63 @@ export const MM_WORDS: i32 = 17;
   for (; k + 8 <= K; k += 8) {
     const v = v128.xor(v128.load64_zero(src + <usize>k), fv);
     acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(v)));
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const lo = v128.and(v, i8x16.splat(127)), hi = i8x16.shr_u(v, 7);
-      v128.store(row + (<usize>k << 1),
-        i8x16.shuffle(lo, hi, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23));
-    } else {
-      v128.store(row + (<usize>k << 1), i16x8.extend_low_i8x16_u(v));
-    }
+    v128.store(row + (<usize>k << 1), i16x8.extend_low_i8x16_u(v));
   }
   let s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) +
     i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
   for (; k < K; k++) {
     const u = <i32>load<u8>(src + <usize>k) ^ flip;
     s += u;
-    encA(row, k, u);
+    store<i16>(row + (<usize>k << 1), <i16>u);
   }
   return s;
 }
 
+// The k2 QMatMul (batched path): B' is laid out per slice in ceil(N/4) column blocks of
+// Kp/2 vectors of 8 i16, vector g of block b = [c0 k, c0 k+1, c1 k, c1 k+1, c2 k, c2 k+1,
+// c3 k, c3 k+1] (k = 2g, columns 4b..4b+3; 0 beyond K and N), and one i32 pair of an A
+// row (a_u at k, k+1) is splatted over it: i32x4.dot_i16x8_s then gives 4 lanes = 4
+// consecutive output columns of one row (no horizontal sums; the requantization is one
+// per-tensor multiplier on 4 lanes). ccol is padded to N4 = 4·ceil(N/4) per slice.
+
+/** Encodes column block b of slice t of B' into the k2 layout; ccol of its 4 columns. */
+// @ts-ignore: decorator
+@inline function encodeBlockB(
+  src: usize, fb: i32, K: i32, N: i32, Kp: i32, c0: i32, dst: usize, ccol: usize, azpU: i32,
+): void {
+  const fv = i8x16.splat(<i8>fb), ln = <usize>N;
+  let acc = i32x4.splat(0);
+  const full = c0 + 4 <= N;
+  for (let k = 0; k < Kp; k += 2) {
+    let w: v128;
+    if (full && k + 1 < K) {
+      const p = src + <usize>k * ln + <usize>c0;
+      const r0 = v128.xor(v128.load32_zero(p), fv), r1 = v128.xor(v128.load32_zero(p + ln), fv);
+      w = i16x8.extend_low_i8x16_s(i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 0, 0, 0, 0, 0, 0, 0, 0));
+    } else {
+      const q = dst + (<usize>k << 3);
+      v128.store(q, i16x8.splat(0));
+      for (let i = 0; i < 4; i++) {
+        if (c0 + i >= N) break;
+        const p = src + <usize>(c0 + i), e = q + (<usize>i << 2);
+        if (k < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>k * ln) ^ fb));
+        if (k + 1 < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>(k + 1) * ln) ^ fb), 2);
+      }
+      w = v128.load(q);
+    }
+    v128.store(dst + (<usize>k << 3), w);
+    acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(w));
+  }
+  v128.store(ccol, i32x4.mul(acc, i32x4.splat(-azpU)));
+}
+
 /**
- * Prepares items [lo, hi) of all slices: items [0, nb·M) are A rows (slice i / M), the
- * next nbB·N are B columns. Same encodings and corrections as {@link qmatmul_prep}.
+ * Prepares items [lo, hi): [0, nb·M) are A rows (plain i16, 2·Kp bytes), the next
+ * nbB·N4/4 are column blocks of B' in the k2 layout (with their ccol entries).
  */
-export function qmatmul_prep_par(rec: usize, lo: i32, hi: i32, _tid: i32): void {
+export function qmatmul_prep4_par(rec: usize, lo: i32, hi: i32, _tid: i32): void {
   const M = mw(rec, MM_M), K = mw(rec, MM_K), N = mw(rec, MM_N), Kp = mw(rec, MM_KP);
-  const nb = mw(rec, MM_NB);
+  const nb = mw(rec, MM_NB), N4 = mw(rec, MM_N4), nb4 = N4 >> 2;
   const rb = <usize>(2 * Kp);
   const azpU = mw(rec, MM_AZP), bzp2 = mw(rec, MM_BZP);
   const fa = mw(rec, MM_ASG) ? 0x80 : 0, fb = mw(rec, MM_BSG) ? 0 : 0x80;
@@ -113,32 +149,145 @@ export function qmatmul_prep_par(rec: usize, lo: i32, hi: i32, _tid: i32): void 
       const s = encodeRowA(a + <usize>i * <usize>K, fa, K, aPk + <usize>i * rb, rb);
       store<i32>(crow + (<usize>i << 2), -bzp2 * s + K * azpU * bzp2);
     } else {
-      const j = i - nA, t = j / N, n = j - t * N;
-      const row = bPk + <usize>j * rb;
-      const src = b + <usize>t * <usize>K * <usize>N + <usize>n;
-      memory.fill(row, 0, rb);
-      let s: i32 = 0;
-      for (let k = 0; k < K; k++) {
-        const v = <i32><i8>(load<u8>(src + <usize>k * <usize>N) ^ fb);
-        s += v;
-        encW(row, k, v);
-      }
-      store<i32>(ccol + (<usize>j << 2), -azpU * s);
+      const j = i - nA, t = j / nb4, bl = j - t * nb4;
+      encodeBlockB(
+        b + <usize>t * <usize>K * <usize>N, fb, K, N, Kp, bl << 2,
+        bPk + <usize>j * (<usize>Kp << 3), ccol + (<usize>j << 4), azpU,
+      );
     }
   }
 }
 
-/** GEMM + epilogue over output rows [lo, hi) of all slices (row i: slice i / M). */
-export function qmatmul_rows(rec: usize, lo: i32, hi: i32, _tid: i32): void {
+// Per-call requantization constants of the k2 QMatMul (each thread has its own instance).
+let kOut: usize = 0, kN: i32 = 0, kM: v128 = i32x4.splat(0), kR: i32 = 0, kL: i32 = 0;
+let kMask: v128 = i32x4.splat(0), kHalf: v128 = i32x4.splat(0), kZ: v128 = i32x4.splat(0);
+let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = false;
+
+/** Row r, columns c..c+3 of the output: raw sums v + ccol (4 lanes) + crow (q). */
+// @ts-ignore: decorator
+@inline function store4(r: i32, c: i32, v: v128, cc: usize, q: i32): void {
+  let acc = i32x4.add(i32x4.add(v, i32x4.splat(q)), v128.load(cc + (<usize>c << 2)));
+  if (kL > 0) acc = shlSat4(acc, kL);
+  const rnd = i64x2.splat(0x40000000);
+  const h0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(acc, kM), rnd), 1);
+  const h1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(acc, kM), rnd), 1);
+  let h = i8x16.shuffle(h0, h1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  if (kR) {
+    const thr = i32x4.sub(kHalf, i32x4.shr_s(h, 31));
+    h = i32x4.sub(i32x4.shr_s(h, kR), i32x4.gt_s(v128.and(h, kMask), thr));
+  }
+  const y = i32x4.min_s(i32x4.max_s(i32x4.add(h, kZ), kLo), kHi);
+  const n = i16x8.narrow_i32x4_s(y, y);
+  const bb = kSigned ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
+  const o = kOut + <usize>r * <usize>kN + <usize>c;
+  const left = kN - c;
+  if (left >= 4) v128.store32_lane(o, bb, 0);
+  else {
+    v128.store8_lane(o, bb, 0);
+    if (left > 1) v128.store8_lane(o + 1, bb, 1);
+    if (left > 2) v128.store8_lane(o + 2, bb, 2);
+  }
+}
+
+/** Output rows [lo, hi) of all slices (row i: slice i / M) on the k2 layout: 4 rows × 8 columns per tile. */
+export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
   const M = mw(rec, MM_M), N = mw(rec, MM_N), Kp = mw(rec, MM_KP), nbB = mw(rec, MM_NBB);
-  const rb = <usize>(2 * Kp);
-  const aPk = <usize>mw(rec, MM_APK), bPk = <usize>mw(rec, MM_BPK), ep = <usize>mw(rec, MM_EP);
+  const N4 = mw(rec, MM_N4), nb4 = N4 >> 2;
+  const rb = <usize>(2 * Kp), bs = <usize>Kp << 3, G = Kp >> 1;
+  const aPk = <usize>mw(rec, MM_APK), bPk = <usize>mw(rec, MM_BPK), ep0 = <usize>mw(rec, MM_EP);
+  const ccol0 = <usize>mw(rec, MM_CCOL);
+  kN = N;
   let i = lo;
   while (i < hi) {
     const t = i / M, r0 = i - t * M;
     const r1 = hi - t * M < M ? hi - t * M : M;
-    const w = bPk + (nbB == 1 ? 0 : <usize>t * <usize>N * rb);
-    gemm(aPk + <usize>i * rb, <i32>rb, w, <i32>rb, Kp >> 3, ep + <usize>t * <usize>(EP_WORDS << 2), r0, r1 - r0, 0, N);
+    const ep = ep0 + <usize>t * <usize>(EP_WORDS << 2);
+    kOut = <usize>load<i32>(ep + <usize>EP_OUT);
+    const crow = <usize>load<i32>(ep + <usize>EP_CROW);
+    const shift = load<i32>(ep + <usize>EP_SHIFT);
+    kM = i32x4.splat(load<i32>(ep + <usize>EP_MULT));
+    kL = shift > 0 ? shift : 0;
+    kR = shift > 0 ? 0 : -shift;
+    const mk = <i32>((<u32>1 << kR) - 1);
+    kMask = i32x4.splat(mk);
+    kHalf = i32x4.splat(mk >> 1);
+    kZ = i32x4.splat(load<i32>(ep + <usize>EP_YZP));
+    const qmin = load<i32>(ep + <usize>EP_QMIN);
+    kLo = i32x4.splat(qmin);
+    kHi = i32x4.splat(load<i32>(ep + <usize>EP_QMAX));
+    kSigned = qmin < 0;
+    const tb = nbB == 1 ? 0 : t;
+    const w = bPk + <usize>tb * <usize>nb4 * bs, cc = ccol0 + <usize>tb * (<usize>N4 << 2);
+    const abase = aPk + <usize>(t * M) * rb;
+    let r = r0;
+    for (; r + 4 <= r1; r += 4) {
+      const a0 = abase + <usize>r * rb, a1 = a0 + rb, a2 = a1 + rb, a3 = a2 + rb;
+      const q0 = load<i32>(crow + (<usize>r << 2)), q1 = load<i32>(crow + (<usize>r << 2), 4);
+      const q2 = load<i32>(crow + (<usize>r << 2), 8), q3 = load<i32>(crow + (<usize>r << 2), 12);
+      let cb = 0;
+      for (; cb + 2 <= nb4; cb += 2) {
+        const w0 = w + <usize>cb * bs, w1 = w0 + bs;
+        let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
+        let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
+        for (let g = 0; g < G; g++) {
+          const o = <usize>g << 4, ko = <usize>g << 2;
+          const v0 = v128.load(w0 + o), v1 = v128.load(w1 + o);
+          let x = v128.load32_splat(a0 + ko);
+          s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
+          s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
+          x = v128.load32_splat(a1 + ko);
+          s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
+          s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
+          x = v128.load32_splat(a2 + ko);
+          s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
+          s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
+          x = v128.load32_splat(a3 + ko);
+          s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
+          s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
+        }
+        const c = cb << 2;
+        store4(r, c, s00, cc, q0);
+        store4(r + 1, c, s10, cc, q1);
+        store4(r + 2, c, s20, cc, q2);
+        store4(r + 3, c, s30, cc, q3);
+        store4(r, c + 4, s01, cc, q0);
+        store4(r + 1, c + 4, s11, cc, q1);
+        store4(r + 2, c + 4, s21, cc, q2);
+        store4(r + 3, c + 4, s31, cc, q3);
+      }
+      if (cb < nb4) {
+        const w0 = w + <usize>cb * bs;
+        let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+        for (let g = 0; g < G; g++) {
+          const v0 = v128.load(w0 + (<usize>g << 4)), ko = <usize>g << 2;
+          s0 = i32x4.add(s0, i32x4.dot_i16x8_s(v128.load32_splat(a0 + ko), v0));
+          s1 = i32x4.add(s1, i32x4.dot_i16x8_s(v128.load32_splat(a1 + ko), v0));
+          s2 = i32x4.add(s2, i32x4.dot_i16x8_s(v128.load32_splat(a2 + ko), v0));
+          s3 = i32x4.add(s3, i32x4.dot_i16x8_s(v128.load32_splat(a3 + ko), v0));
+        }
+        const c = cb << 2;
+        store4(r, c, s0, cc, q0);
+        store4(r + 1, c, s1, cc, q1);
+        store4(r + 2, c, s2, cc, q2);
+        store4(r + 3, c, s3, cc, q3);
+      }
+    }
+    for (; r < r1; r++) {
+      const a0 = abase + <usize>r * rb;
+      const q0 = load<i32>(crow + (<usize>r << 2));
+      for (let cb = 0; cb < nb4; cb += 2) {
+        const two = cb + 1 < nb4;
+        const w0 = w + <usize>cb * bs, w1 = two ? w0 + bs : w0;
+        let s0 = i32x4.splat(0), s1 = i32x4.splat(0);
+        for (let g = 0; g < G; g++) {
+          const x = v128.load32_splat(a0 + (<usize>g << 2)), o = <usize>g << 4;
+          s0 = i32x4.add(s0, i32x4.dot_i16x8_s(x, v128.load(w0 + o)));
+          s1 = i32x4.add(s1, i32x4.dot_i16x8_s(x, v128.load(w1 + o)));
+        }
+        store4(r, cb << 2, s0, cc, q0);
+        if (two) store4(r, (cb << 2) + 4, s1, cc, q0);
+      }
+    }
     i += r1 - r0;
   }
 }

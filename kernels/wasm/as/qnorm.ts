@@ -3,7 +3,7 @@
 // integer arithmetic only; every kernel works on u = code ^ flip (0..255: the unsigned
 // code of an int8 or uint8 input), which the three definitions allow (QLut indexes the
 // table by code − dtypeMin = u; softmax and layer norm only see differences of codes).
-import { addSat4, clamp4, mbqm, sat32 } from "./requant";
+import { addSat4, mbqm, sat32 } from "./requant";
 
 /**
  * QLut over elements [lo, hi): y[i] = table[x[i] ^ flip]; `table` holds 256 output bytes.
@@ -29,12 +29,14 @@ export function qlut(x: usize, flip: i32, table: usize, y: usize, lo: i32, hi: i
 
 /**
  * QSoftmax over rows [lo, hi) of N codes: m = max u, e = table[m − u] (i32 table of 256),
- * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division.
+ * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division. `tmp` holds one
+ * i32 row of e per thread (tid), so that the table is read once per element.
  */
 export function qsoftmax(
-  x: usize, flip: i32, N: i32, table: usize, r: i32, y: usize, lo: i32, hi: i32, _tid: i32,
+  x: usize, flip: i32, N: i32, table: usize, r: i32, y: usize, tmp: usize, lo: i32, hi: i32, tid: i32,
 ): void {
   const fv = i8x16.splat(<i8>flip);
+  const buf = tmp + <usize>tid * ((<usize>N * 4 + 15) & ~15);
   for (let row = lo; row < hi; row++) {
     const src = x + <usize>row * <usize>N, dst = y + <usize>row * <usize>N;
     // max of the unsigned codes
@@ -50,68 +52,102 @@ export function qsoftmax(
       const v = <i32>load<u8>(src + <usize>j) ^ flip;
       if (v > m) m = v;
     }
-    // e_j = table[m − u_j]; u_j = x_j ^ flip
+    // e_j = table[m − u_j] (u_j = x_j ^ flip) into buf; S = Σ e_j
+    const tb = table + (<usize>m << 2), f = flip;
     let s: u32 = 0;
-    for (j = 0; j < N; j++) {
-      s += load<u32>(table + (<usize>(m - (<i32>load<u8>(src + <usize>j) ^ flip)) << 2));
-    }
-    const half = s >> 1;
-    // 4 per step: a = e·r + floor(S/2) < 2^32 as u32, then trunc(f64(a) / f64(S)): the
-    // correctly rounded quotient never reaches the next integer while it is below 256
-    // (its distance to it is >= 1/S >= 2^-31, the rounding error below 2^-44), and a
-    // quotient of 256 or more stays >= 256 (clamped to 255 either way).
-    const rv = i32x4.splat(r), hv = i32x4.splat(<i32>half), sv = f64x2.splat(<f64>s);
-    const cap = i32x4.splat(255);
+    const f4 = <u32>flip * 0x01010101;
     for (j = 0; j + 4 <= N; j += 4) {
-      const p = src + <usize>j;
-      let e = i32x4.splat(load<i32>(table + (<usize>(m - (<i32>load<u8>(p) ^ flip)) << 2)));
-      e = i32x4.replace_lane(e, 1, load<i32>(table + (<usize>(m - (<i32>load<u8>(p, 1) ^ flip)) << 2)));
-      e = i32x4.replace_lane(e, 2, load<i32>(table + (<usize>(m - (<i32>load<u8>(p, 2) ^ flip)) << 2)));
-      e = i32x4.replace_lane(e, 3, load<i32>(table + (<usize>(m - (<i32>load<u8>(p, 3) ^ flip)) << 2)));
-      const a = i32x4.add(i32x4.mul(e, rv), hv);
-      const q0 = i32x4.trunc_sat_f64x2_u_zero(f64x2.div(f64x2.convert_low_i32x4_u(a), sv));
-      const q1 = i32x4.trunc_sat_f64x2_u_zero(f64x2.div(f64x2.convert_low_i32x4_u(hiHalf(a)), sv));
-      const q = i32x4.min_u(lanes01(q0, q1), cap);
-      const q16 = i16x8.narrow_i32x4_s(q, q);
-      v128.store32_lane(dst + <usize>j, i8x16.narrow_i16x8_u(q16, q16), 0);
+      // 4 codes per load; (u << 2) of each byte as a byte offset into the table
+      const w = load<u32>(src + <usize>j) ^ f4, o = buf + (<usize>j << 2);
+      const e0 = load<u32>(tb - <usize>((w << 2) & 1020)), e1 = load<u32>(tb - <usize>((w >> 6) & 1020));
+      const e2 = load<u32>(tb - <usize>((w >> 14) & 1020)), e3 = load<u32>(tb - <usize>((w >> 22) & 1020));
+      store<u32>(o, e0);
+      store<u32>(o, e1, 4);
+      store<u32>(o, e2, 8);
+      store<u32>(o, e3, 12);
+      s += e0 + e1 + e2 + e3;
     }
     for (; j < N; j++) {
-      const e = load<u32>(table + (<usize>(m - (<i32>load<u8>(src + <usize>j) ^ flip)) << 2));
+      const e = load<u32>(tb - (<usize>(<i32>load<u8>(src + <usize>j) ^ f) << 2));
+      store<u32>(buf + (<usize>j << 2), e);
+      s += e;
+    }
+    const half = s >> 1;
+    // 4 per step, in f64: a = e·r + floor(S/2) < 2^32 exactly, then floor(a · fl(1/S) + 2^-40).
+    // While a/S < 257 the product is within (a/S)·2^-52 < 2^-43 of a/S, and a/S is an
+    // integer or at least 1/S >= 2^-31 below the next one, so adding 2^-40 then flooring
+    // gives floor(a/S) exactly; a/S >= 256 stays >= 256 (clamped to 255 either way). The
+    // floor of min(t, 255) (0..255) is read from the low word of t + 2^52.
+    j = 0;
+    if (s < 16000000) {
+      // S < 16·10^6 (rows up to 244 long always): f32 estimate q0 of a/S (relative error
+      // below 2^-21, so q0 = round(min(est, 256)) is floor(a/S) or one more), then the
+      // exact correction y = q0 − (q0·S > a) + (a >= q0·S + S) in u32 lanes: a < 2^31 + 2^23
+      // and (q0 + 1)·S <= 257·S < 2^32.
+      const c1 = f32x4.splat(<f32>(<f64>r / <f64>s)), c2 = f32x4.splat(<f32>(<f64>half / <f64>s));
+      const c256 = f32x4.splat(256.0), mg = f32x4.splat(8388608.0), mgi = i32x4.splat(0x4b000000);
+      const ri = i32x4.splat(r), hi_ = i32x4.splat(<i32>half), si = i32x4.splat(<i32>s);
+      const cap = i32x4.splat(255);
+      for (; j + 8 <= N; j += 8) {
+        const e0 = v128.load(buf + (<usize>j << 2)), e1 = v128.load(buf + (<usize>j << 2) + 16);
+        const y0 = smQ(e0, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
+        const y1 = smQ(e1, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
+        const h = i16x8.narrow_i32x4_u(y0, y1);
+        v128.store64_lane(dst + <usize>j, i8x16.narrow_i16x8_u(h, h), 0);
+      }
+    }
+    const rv = f64x2.splat(<f64>r), hv = f64x2.splat(<f64>half), iv = f64x2.splat(1.0 / <f64>s);
+    const bias = f64x2.splat(9.094947017729282e-13), cap = f64x2.splat(255.0), mg = f64x2.splat(4503599627370496.0);
+    for (; j + 4 <= N; j += 4) {
+      const e = v128.load(buf + (<usize>j << 2));
+      const t0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(e), rv), hv);
+      const t1 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(hiHalf(e)), rv), hv);
+      const q0 = f64x2.add(f64x2.floor(f64x2.pmin(f64x2.add(f64x2.mul(t0, iv), bias), cap)), mg);
+      const q1 = f64x2.add(f64x2.floor(f64x2.pmin(f64x2.add(f64x2.mul(t1, iv), bias), cap)), mg);
+      const q = i8x16.shuffle(q0, q1, 0, 8, 16, 24, 0, 8, 16, 24, 0, 8, 16, 24, 0, 8, 16, 24);
+      v128.store32_lane(dst + <usize>j, q, 0);
+    }
+    for (; j < N; j++) {
+      const e = load<u32>(buf + (<usize>j << 2));
       const q = (e * <u32>r + half) / s;
       store<u8>(dst + <usize>j, <u8>(q > 255 ? 255 : q));
     }
   }
 }
 
+// 4 lanes of the f32-estimate softmax quotient (see qsoftmax): min(255, floor(a/S)).
+// @ts-ignore: decorator
+@inline function smQ(
+  e: v128, c1: v128, c2: v128, c256: v128, mg: v128, mgi: v128, ri: v128, hv: v128, sv: v128, cap: v128,
+): v128 {
+  const est = f32x4.pmin(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), c1), c2), c256);
+  const q0 = i32x4.sub(f32x4.add(est, mg), mgi); // round to nearest, 0..256
+  const a = i32x4.add(i32x4.mul(e, ri), hv);
+  const qs = i32x4.mul(q0, sv);
+  // the lane masks are −1 where true: y = q0 − [q0·S > a] + [a >= q0·S + S]
+  const y = i32x4.sub(i32x4.add(q0, i32x4.gt_u(qs, a)), i32x4.ge_u(a, i32x4.add(qs, sv)));
+  return i32x4.min_u(y, cap);
+}
+
 // QLayerNorm parameter record (i32): per-channel arrays of N at these word offsets.
 // [0] eps, [1] k, [2] y_zp, [3] qmin, [4] qmax, [5] flip, [6] N, [7] word offset of the
-// f64 array 2^-R (R = −shift; 0 when some shift is positive: then no SIMD path); then
-// mult[N], shift[N], sign[N], bias[N], bias[N] + 8 from word 8, and the f64 array.
+// u32 array 2^(31 − R) (R = −shift; 0 when some shift is positive: then no SIMD path);
+// then mult[N], shift[N], sign[N], bias[N], bias[N] + 8 from word 8, and that array.
 export const LN_HEAD: i32 = 8;
-
-// @ts-ignore: decorator
-@inline function roundHalfAway2(q: v128): v128 {
-  // q + copysign(0.5, q), truncated: exact for the quotients here (see qlayernorm)
-  const h = v128.or(v128.and(q, i64x2.splat(0x8000000000000000)), f64x2.splat(0.5));
-  return i32x4.trunc_sat_f64x2_s_zero(f64x2.add(q, h));
-}
 
 // @ts-ignore: decorator
 @inline function hiHalf(a: v128): v128 {
   return i8x16.shuffle(a, a, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
-// @ts-ignore: decorator
-@inline function lanes01(a: v128, b: v128): v128 {
-  return i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-}
-
 /**
  * QLayerNorm over rows [lo, hi) of N codes; `pr` is the record above. With every shift
- * <= 0, 4 channels per step: the division D·2^k / σ in f64 (correctly rounded: an exact
- * tie stays exact, and any other quotient is at least 1/(2σ) >= 2^-17 away from a
- * half-integer while the f64 error is below 2^-22), SRDHM on i64 lanes, and RDBPOT as
- * h · 2^-R in f64 (exact) rounded half away from zero, as gemmlowp's RoundingDivideByPOT.
+ * <= 0, 4 channels per step: t = divRoundHalfAway(D·2^k, σ) as D·2^k · fl(1/σ) in f64
+ * (within |t|·2^-52 <= 2^-22 of the quotient, plus 2^-23 for the add below) rounded half
+ * away from zero with a bias of 2^-19: an exact tie n + 1/2 then lands above it, and any
+ * other quotient is at least 1/(2σ) >= 2^-17 away from a half-integer, so the rounding is
+ * the exact one; the integer is read from the low word of the f64 plus 1.5·2^52. Then
+ * SRDHM on i64 lanes and RDBPOT per lane as sign(h)·((|h|·2^(31−R) + 2^30) >> 31).
  */
 export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid: i32): void {
   const eps = load<i32>(pr), k = load<i32>(pr, 4), yzp = load<i32>(pr, 8);
@@ -119,10 +155,12 @@ export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid
   const N = load<i32>(pr, 24), fo = load<i32>(pr, 28);
   const pm = pr + (<usize>LN_HEAD << 2), ps = pm + (<usize>N << 2);
   const pg = ps + (<usize>N << 2), pb = pg + (<usize>N << 2), pb8 = pb + (<usize>N << 2);
-  const pf = pr + (<usize>fo << 2);
+  const pp = pr + (<usize>fo << 2);
   const n4 = fo ? N & ~3 : 0;
   const fv = i8x16.splat(<i8>flip), Nv = i32x4.splat(N), yzv = i32x4.splat(yzp);
-  const rnd = i64x2.splat(0x40000000);
+  const lov = i32x4.splat(qmin), hiv = i32x4.splat(qmax);
+  const rnd = i64x2.splat(0x40000000), sgn = i64x2.splat(0x8000000000000000);
+  const hb = f64x2.splat(0.5 + 1.9073486328125e-6), mg = f64x2.splat(6755399441055744.0);
   for (let row = lo; row < hi; row++) {
     const src = x + <usize>row * <usize>N, dst = y + <usize>row * <usize>N;
     let sum: i32 = 0, sq: i32 = 0;
@@ -147,25 +185,30 @@ export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid
     let sg = <i64>Math.floor(Math.sqrt(<f64>v));
     if (v - sg * sg > sg) sg++;
     const sigma = <i32>sg;
-    const sigv = f64x2.splat(<f64>sigma), sumv = i32x4.splat(sum);
+    const inv = f64x2.splat(1.0 / <f64>sigma), sumv = i32x4.splat(sum);
     for (j = 0; j < n4; j += 4) {
       const o = <usize>j << 2;
       const b = v128.xor(v128.load32_zero(src + <usize>j), fv);
       const u = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b));
       const d = i32x4.shl(i32x4.sub(i32x4.mul(u, Nv), sumv), k);
-      const t0 = roundHalfAway2(f64x2.div(f64x2.convert_low_i32x4_s(d), sigv));
-      const t1 = roundHalfAway2(f64x2.div(f64x2.convert_low_i32x4_s(hiHalf(d)), sigv));
-      const a = i32x4.mul(lanes01(t0, t1), v128.load(pg + o));
+      const c0 = f64x2.mul(f64x2.convert_low_i32x4_s(d), inv);
+      const c1 = f64x2.mul(f64x2.convert_low_i32x4_s(hiHalf(d)), inv);
+      const t0 = f64x2.add(f64x2.trunc(f64x2.add(c0, v128.or(v128.and(c0, sgn), hb))), mg);
+      const t1 = f64x2.add(f64x2.trunc(f64x2.add(c1, v128.or(v128.and(c1, sgn), hb))), mg);
+      const t = i8x16.shuffle(t0, t1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+      const a = i32x4.mul(t, v128.load(pg + o));
       const mv = v128.load(pm + o);
       // SRDHM: the high words of (a·mult + 2^30) << 1 (as requant.ts mbqm4)
       const h0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, mv), rnd), 1);
       const h1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, mv), rnd), 1);
       const h = i8x16.shuffle(h0, h1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-      const fp = pf + (<usize>j << 3);
-      const r0 = roundHalfAway2(f64x2.mul(f64x2.convert_low_i32x4_s(h), v128.load(fp)));
-      const r1 = roundHalfAway2(f64x2.mul(f64x2.convert_low_i32x4_s(hiHalf(h)), v128.load(fp + 16)));
-      const w = addSat4(lanes01(r0, r1), v128.load(pb8 + o));
-      const q = clamp4(i32x4.add(i32x4.shr_s(w, 4), yzv), qmin, qmax);
+      // RDBPOT per lane (|h| < 2^30): the high words of (|h|·2^(31−R) + 2^30) << 1, signed
+      const sh = i32x4.shr_s(h, 31), ah = i32x4.abs(h), pw = v128.load(pp + o);
+      const p0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_u(ah, pw), rnd), 1);
+      const p1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_u(ah, pw), rnd), 1);
+      const m = i8x16.shuffle(p0, p1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+      const w = addSat4(i32x4.sub(v128.xor(m, sh), sh), v128.load(pb8 + o));
+      const q = i32x4.min_s(i32x4.max_s(i32x4.add(i32x4.shr_s(w, 4), yzv), lov), hiv);
       const q16 = i16x8.narrow_i32x4_s(q, q);
       v128.store32_lane(dst + <usize>j, qmin < 0 ? i8x16.narrow_i16x8_s(q16, q16) : i8x16.narrow_i16x8_u(q16, q16), 0);
     }
