@@ -3,7 +3,7 @@
  * onnxruntime-web f32 (the float ONNX), onnxruntime-web int8 (edgeq's QDQ export), and
  * edgeq int8 on each requested backend (ref, wasm, webgpu; a backend that cannot load
  * here is skipped with its reason). All runtimes are loaded first, then timed in
- * interleaved rounds (one run of each per round, a 5 ms pause before each run), so drift
+ * interleaved rounds (one run of each per round, a 25 ms pause before each run), so drift
  * of the shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
  * (creation + first run: binding/compiling happen there), process RSS with all loaded,
  * model bytes, and top-1 on the Fashion-MNIST slice for the fixture classifiers.
@@ -19,8 +19,13 @@ import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import { type BenchModel } from "./models.ts";
 import { memory, summarize, type Timing } from "./measure.ts";
 
-/** Pause before each timed run of the interleaved rounds (ms). */
-const PAUSE_MS = 5;
+/**
+ * Pause before each timed run of the interleaved rounds (ms). onnxruntime-web's threads
+ * keep a core busy for several ms after a 2-thread run returns (measured here: edgeq
+ * MobileNetV2 at 2 threads took 27.9 ms right after ORT runs with 5 ms pauses, 14.7 ms
+ * with 20 ms pauses, 16.8 / 13.1 ms alone), so the pause lets each run start on idle cores.
+ */
+const PAUSE_MS = 25;
 
 /** Runtime identifiers, in table order. */
 export const RUNTIMES = ["ort-f32", "ort-int8", "edgeq-ref", "edgeq-wasm", "edgeq-webgpu"] as const;
