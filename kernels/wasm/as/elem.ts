@@ -1,5 +1,5 @@
 // Elementwise 8-bit ops and the float boundary, over elements [lo, hi).
-import { addSat4, clamp4, ld8, mbqm4s, qaddCore, shlSat4 } from "./requant";
+import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, shlSat4, srdhm20 } from "./requant";
 
 /** QAdd; parameters in an i32 record (see ops_int8.ts qaddRecord). */
 export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid: i32): void {
@@ -54,22 +54,6 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
     const db = ld8(b + <usize>ib, bs) - bzp;
     store<u8>(y + <usize> i, <u8> qaddCore(da, db, am, ash, bm, bsh, ym, ysh, yzp, qmin, qmax));
   }
-}
-
-// RDBPOT(h, r): h / 2^r rounded half away from zero (as requant.ts mbqm4), with the
-// splatted mask 2^r − 1 and half = mask >> 1.
-// @ts-ignore: decorator
-@inline function rdbpot4(h: v128, r: i32, mask: v128, half: v128): v128 {
-  if (r == 0) return h;
-  const thr = i32x4.sub(half, i32x4.shr_s(h, 31));
-  return i32x4.sub(i32x4.shr_s(h, r), i32x4.gt_s(v128.and(h, mask), thr));
-}
-
-// SRDHM(d·2^20, mult) for |d| <= 255: floor((d·mult + 2^10) / 2^11)
-// = d·(mult >> 11) + ((d·(mult & 2047) + 2^10) >> 11), every term within i32.
-// @ts-ignore: decorator
-@inline function srdhm20(d: v128, mh: v128, ml: v128): v128 {
-  return i32x4.add(i32x4.mul(d, mh), i32x4.shr_s(i32x4.add(i32x4.mul(d, ml), i32x4.splat(1024)), 11));
 }
 
 // qaddCore on 4 lanes of zero-point-free inputs (shifts of a and b <= 0: |sa|, |sb| < 2^28,

@@ -1,6 +1,6 @@
 // The fused output stage of QConv / QGemm / QMatMul, described by an i32 record in
 // memory (field offsets below; kernels/wasm/plan.ts writes it).
-import { addSat4, clamp4, ld8, mbqm4s, qaddCore, requant, sat32 } from "./requant";
+import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, requant, sat32, srdhm20 } from "./requant";
 
 export const EP_BIAS: i32 = 0; // int32 [N] or 0
 export const EP_CCOL: i32 = 4; // int32 [N] column correction (−zp·Σw) or 0
@@ -43,6 +43,11 @@ let gCm: i32 = 0, gCs: i32 = 0, gRm: i32 = 0, gRs: i32 = 0, gYm: i32 = 0, gYs: i
 let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0;
 // y_zp, qmin, qmax splatted once per call (finish4 runs per tile: no splats there)
 let vYzp: v128 = i32x4.splat(0), vQmin: v128 = i32x4.splat(0), vQmax: v128 = i32x4.splat(0);
+// The fused residual's input requantizations when both shifts are <= 0 (resSum4): the
+// multipliers split for srdhm20 and the RDBPOT masks, splatted once per call.
+let gResFast: i32 = 0, gCr: i32 = 0, gRr: i32 = 0;
+let vCmh: v128 = i32x4.splat(0), vCml: v128 = i32x4.splat(0), vCk: v128 = i32x4.splat(0), vChf: v128 = i32x4.splat(0);
+let vRmh: v128 = i32x4.splat(0), vRml: v128 = i32x4.splat(0), vRk: v128 = i32x4.splat(0), vRhf: v128 = i32x4.splat(0);
 
 /** Loads an epilogue record (call once per kernel invocation, before finish). */
 export function loadEp(ep: usize): void {
@@ -73,6 +78,37 @@ export function loadEp(ep: usize): void {
   vYzp = i32x4.splat(gYzp);
   vQmin = i32x4.splat(gQmin);
   vQmax = i32x4.splat(gQmax);
+  gResFast = gRes && gCs <= 0 && gRs <= 0 ? 1 : 0;
+  if (gResFast) {
+    gCr = -gCs;
+    gRr = -gRs;
+    const kc = <i32>((<u32>1 << gCr) - 1), kr = <i32>((<u32>1 << gRr) - 1);
+    vCmh = i32x4.splat(gCm >> 11);
+    vCml = i32x4.splat(gCm & 2047);
+    vCk = i32x4.splat(kc);
+    vChf = i32x4.splat(kc >> 1);
+    vRmh = i32x4.splat(gRm >> 11);
+    vRml = i32x4.splat(gRm & 2047);
+    vRk = i32x4.splat(kr);
+    vRhf = i32x4.splat(kr >> 1);
+  }
+}
+
+/**
+ * The sum of qaddCore's two requantized inputs for the fused residual, on 4 lanes: dc =
+ * C − c_zp, dr = R − r_zp (8-bit codes: |d| <= 255). With both input shifts <= 0 the
+ * MBQM(d·2^20) terms are exact in i32 lanes (srdhm20) and below 2^28 in magnitude, so
+ * their sum needs no saturation; otherwise the i64 path with saturating shifts and add.
+ */
+// @ts-ignore: decorator
+@inline function resSum4(dc: v128, dr: v128): v128 {
+  if (gResFast) {
+    return i32x4.add(
+      rdbpot4(srdhm20(dc, vCmh, vCml), gCr, vCk, vChf),
+      rdbpot4(srdhm20(dr, vRmh, vRml), gRr, vRk, vRhf),
+    );
+  }
+  return addSat4(mbqm4s(i32x4.shl(dc, 20), gCm, gCs), mbqm4s(i32x4.shl(dr, 20), gRm, gRs));
 }
 
 /** Finishes one output: raw accumulator of output row gr, column c (after loadEp). */
@@ -141,9 +177,8 @@ export function vecEpilogue(): bool {
     const cz = i32x4.splat(gCzp);
     const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
     const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
-    const sa = mbqm4s(i32x4.shl(i32x4.sub(cv, cz), 20), gCm, gCs);
-    const sb = mbqm4s(i32x4.shl(i32x4.sub(rv, i32x4.splat(gRzp)), 20), gRm, gRs);
-    y = clamp4(i32x4.add(mbqm4s(addSat4(sa, sb), gYm, gYs), i32x4.splat(gYzp)), gQmin, gQmax);
+    const sum = resSum4(i32x4.sub(cv, cz), i32x4.sub(rv, i32x4.splat(gRzp)));
+    y = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(sum, gYm, gYs), vYzp), vQmin), vQmax);
   }
   const n = i16x8.narrow_i32x4_s(y, y);
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
@@ -200,12 +235,10 @@ export function vecEpilogue(): bool {
     const rb = v128.load64_zero(gRes + off);
     const r16 = gRsigned ? i16x8.extend_low_i8x16_s(rb) : i16x8.extend_low_i8x16_u(rb);
     const r0 = i32x4.extend_low_i16x8_s(r16), r1 = i32x4.extend_high_i16x8_s(r16);
-    const sa0 = mbqm4s(i32x4.shl(i32x4.sub(c0, cz), 20), gCm, gCs);
-    const sa1 = mbqm4s(i32x4.shl(i32x4.sub(c1, cz), 20), gCm, gCs);
-    const sb0 = mbqm4s(i32x4.shl(i32x4.sub(r0, rz), 20), gRm, gRs);
-    const sb1 = mbqm4s(i32x4.shl(i32x4.sub(r1, rz), 20), gRm, gRs);
-    y0 = clamp4(i32x4.add(mbqm4s(addSat4(sa0, sb0), gYm, gYs), z), gQmin, gQmax);
-    y1 = clamp4(i32x4.add(mbqm4s(addSat4(sa1, sb1), gYm, gYs), z), gQmin, gQmax);
+    const s0 = resSum4(i32x4.sub(c0, cz), i32x4.sub(r0, rz));
+    const s1 = resSum4(i32x4.sub(c1, cz), i32x4.sub(r1, rz));
+    y0 = clamp4(i32x4.add(mbqm4s(s0, gYm, gYs), z), gQmin, gQmax);
+    y1 = clamp4(i32x4.add(mbqm4s(s1, gYm, gYs), z), gQmin, gQmax);
   }
   const n = i16x8.narrow_i32x4_s(y0, y1);
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);

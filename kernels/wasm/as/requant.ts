@@ -112,3 +112,19 @@
 @inline export function clamp4(v: v128, lo: i32, hi: i32): v128 {
   return i32x4.min_s(i32x4.max_s(v, i32x4.splat(lo)), i32x4.splat(hi));
 }
+
+// RDBPOT(h, r): h / 2^r rounded half away from zero (as requant.ts mbqm4), with the
+// splatted mask 2^r − 1 and half = mask >> 1.
+// @ts-ignore: decorator
+@inline export function rdbpot4(h: v128, r: i32, mask: v128, half: v128): v128 {
+  if (r == 0) return h;
+  const thr = i32x4.sub(half, i32x4.shr_s(h, 31));
+  return i32x4.sub(i32x4.shr_s(h, r), i32x4.gt_s(v128.and(h, mask), thr));
+}
+
+// SRDHM(d·2^20, mult) for |d| <= 255: floor((d·mult + 2^10) / 2^11)
+// = d·(mult >> 11) + ((d·(mult & 2047) + 2^10) >> 11), every term within i32.
+// @ts-ignore: decorator
+@inline export function srdhm20(d: v128, mh: v128, ml: v128): v128 {
+  return i32x4.add(i32x4.mul(d, mh), i32x4.shr_s(i32x4.add(i32x4.mul(d, ml), i32x4.splat(1024)), 11));
+}
