@@ -4,7 +4,8 @@
  * back-to-back calls never mix (a late worker must not run a chunk of a finished call).
  * The probe kernel adds 1 in place (fbinary y = y + 1), so a chunk run twice or skipped
  * shows in the result. Calls vary in size and grain, some after a pause long enough for the
- * workers to park on the futex; pools of 2 and 4 threads (4 oversubscribes this machine's
+ * workers to park on the futex, some after a wake-up without a call (ThreadPool.wake);
+ * pools of 2 and 4 threads (4 oversubscribes this machine's
  * 2 cores, so workers get preempted mid-call).
  */
 import assert from "node:assert/strict";
@@ -50,6 +51,7 @@ for (const threads of [2, 4]) {
         const v = new Float32Array(inst.memory.buffer, y, cap + 16);
         for (let i = 0; i < v.length; i++) v[i] = i;
         if (call % 1000 === 0) await new Promise((res) => setTimeout(res, 3)); // workers park
+        if (call % 1000 === 1 || call % 97 === 0) pool.wake(); // a wake-up without a call
         pool.run("fbinary", [0, y, cap + 16, one, 1, y], total, grain);
         if (chunkCount(total, grain, threads) > 1) split++;
         const w = new Float32Array(inst.memory.buffer, y, cap + 16);

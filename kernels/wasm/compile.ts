@@ -323,6 +323,7 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       await undefined;
       if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
       if (threads > 1 && !pool) pool = await ThreadPool.start(inst, threads);
+      pool?.wake();
       if (idle !== undefined) clearTimeout(idle);
       idle = undefined;
       try {

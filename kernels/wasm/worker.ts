@@ -12,6 +12,8 @@ const CLAIM = 8, SLEEP = 9;
 const ARG0 = 16, MAX_ARGS = 24;
 /** How long a worker spins for the next call before parking on the futex (ms). */
 const SPIN_MS = 0.3;
+/** How long it spins after ThreadPool.wake (a run is starting) before parking again (ms). */
+const WAKE_SPIN_MS = 2;
 
 self.onmessage = (e: MessageEvent) => {
   const { bytes, memory, ctrl, tid } = e.data as {
@@ -29,13 +31,14 @@ self.onmessage = (e: MessageEvent) => {
   const argv = new Float64Array(ctrl, ARG0 * 4, MAX_ARGS);
   let seq = Atomics.load(c, SEQ); // before "ready": no call can be missed
   self.postMessage("ready");
+  let spin = SPIN_MS;
   for (;;) {
     // spin for a while (a run's calls come in bursts), then park on the futex
     if (Atomics.load(c, SEQ) === seq) {
       const t0 = performance.now();
       let i = 0;
       while (
-        Atomics.load(c, SEQ) === seq && ((++i & 255) !== 0 || performance.now() - t0 < SPIN_MS)
+        Atomics.load(c, SEQ) === seq && ((++i & 255) !== 0 || performance.now() - t0 < spin)
       );
     }
     if (Atomics.load(c, SEQ) === seq) {
@@ -43,11 +46,18 @@ self.onmessage = (e: MessageEvent) => {
       Atomics.wait(c, SEQ, seq);
       Atomics.sub(c, SLEEP, 1);
     }
-    seq = Atomics.load(c, SEQ);
     if (Atomics.load(c, QUIT)) {
       self.close();
       return;
     }
+    const now = Atomics.load(c, SEQ);
+    if (now === seq) {
+      // woken without a call (ThreadPool.wake: a run is starting): spin longer
+      spin = WAKE_SPIN_MS;
+      continue;
+    }
+    seq = now;
+    spin = SPIN_MS;
     // this call's fields; the claims below fail if the call is over (CLAIM is then
     // closed or tagged with a later call), so fields read mid-change are never used
     const f = k[names[c[FN]]];
