@@ -158,9 +158,9 @@ export function vecEpilogue(): bool {
   return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b));
 }
 
-/** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
+/** The output codes (i32 lanes) of 4 consecutive rows gr0..gr0+3 of column c (raw values in v). */
 // @ts-ignore: decorator
-@inline export function finish4(gr0: i32, c: i32, v: v128): void {
+@inline function req4(gr0: i32, c: i32, v: v128): v128 {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
   const m = gScalar ? <i32>gMult : load<i32>(gMult + co);
@@ -168,18 +168,20 @@ export function vecEpilogue(): bool {
   if (gCcol) acc = i32x4.add(acc, i32x4.splat(load<i32>(gCcol + co)));
   if (gCrow) acc = i32x4.add(acc, v128.load(gCrow + (<usize>gr0 << 2)));
   if (gBias) acc = addSat4(acc, i32x4.splat(load<i32>(gBias + co)));
+  if (!gRes) return i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(acc, m, s), vYzp), vQmin), vQmax);
+  // QConv's fused residual: requantize to C, then the quantized add with R (qaddCore)
+  const cz = i32x4.splat(gCzp);
+  const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
+  const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
+  const sum = resSum4(i32x4.sub(cv, cz), i32x4.sub(rv, i32x4.splat(gRzp)));
+  return i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(sum, gYm, gYs), vYzp), vQmin), vQmax);
+}
+
+/** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
+// @ts-ignore: decorator
+@inline export function finish4(gr0: i32, c: i32, v: v128): void {
+  const y = req4(gr0, c, v);
   const o = gOut + <usize>gr0 * gOrs + <usize>c * gOcs;
-  let y: v128;
-  if (!gRes) {
-    y = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(acc, m, s), vYzp), vQmin), vQmax);
-  } else {
-    // QConv's fused residual: requantize to C, then the quantized add with R (qaddCore)
-    const cz = i32x4.splat(gCzp);
-    const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
-    const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
-    const sum = resSum4(i32x4.sub(cv, cz), i32x4.sub(rv, i32x4.splat(gRzp)));
-    y = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(sum, gYm, gYs), vYzp), vQmin), vQmax);
-  }
   const n = i16x8.narrow_i32x4_s(y, y);
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
   if (gOrs == 1) v128.store32_lane(o, b, 0);
@@ -189,6 +191,32 @@ export function vecEpilogue(): bool {
     v128.store8_lane(o + 2 * gOrs, b, 2);
     v128.store8_lane(o + 3 * gOrs, b, 3);
   }
+}
+
+/**
+ * Finishes the 4×4 block of output rows gr0..gr0+3 × columns c..c+3 (raw values of column
+ * c + j in vj): when the columns are contiguous (column stride 1, row-major GEMM output)
+ * the 16 codes are narrowed together, transposed to rows and stored 4 bytes per row.
+ */
+// @ts-ignore: decorator
+@inline export function finish4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  if (gOcs != 1) {
+    finish4(gr0, c, v0);
+    finish4(gr0, c + 1, v1);
+    finish4(gr0, c + 2, v2);
+    finish4(gr0, c + 3, v3);
+    return;
+  }
+  const n01 = i16x8.narrow_i32x4_s(req4(gr0, c, v0), req4(gr0, c + 1, v1));
+  const n23 = i16x8.narrow_i32x4_s(req4(gr0, c + 2, v2), req4(gr0, c + 3, v3));
+  // bytes column-major (column j, row i at 4j + i) → row-major
+  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
+  const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const o = gOut + <usize>gr0 * gOrs + <usize>c;
+  v128.store32_lane(o, t, 0);
+  v128.store32_lane(o + gOrs, t, 1);
+  v128.store32_lane(o + 2 * gOrs, t, 2);
+  v128.store32_lane(o + 3 * gOrs, t, 3);
 }
 
 /**
