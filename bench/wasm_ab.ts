@@ -11,7 +11,7 @@
 import { loadPackedGraph } from "../runtime/packed_model.ts";
 import { prepareGraph } from "../runtime/prepare.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
-import { convOptions } from "../kernels/wasm/ops_int8.ts";
+import { convOptions, gemmOptions } from "../kernels/wasm/ops_int8.ts";
 import { defaultBuild, overrideModuleBytes } from "../kernels/wasm/instance.ts";
 import { decodeBase64 } from "../kernels/wasm/base64.ts";
 import { size, type Tensor } from "../runtime/tensor.ts";
@@ -28,7 +28,8 @@ const threads = opt("--threads", "1,2").split(",").map(Number);
 const runs = Number(opt("--runs", "30"));
 const nodes = Number(opt("--nodes", "0"));
 const old = opt("--old", "");
-const sw = opt("--switch", old ? "" : "k4") as keyof typeof convOptions;
+const sw = opt("--switch", old ? "" : "k4");
+const switches = (sw in gemmOptions ? gemmOptions : convOptions) as Record<string, boolean>;
 let oldBytes: Uint8Array | undefined;
 if (old) {
   const src = await Deno.readTextFile(old);
@@ -64,18 +65,18 @@ async function compile(t: number, on: boolean, profile: boolean) {
       overrideModuleBytes(defaultBuild(), undefined);
     }
   }
-  const keep = convOptions[sw];
-  convOptions[sw] = on;
+  const keep = switches[sw];
+  switches[sw] = on;
   try {
     return await compileWasm(g, { threads: t, profile });
   } finally {
-    convOptions[sw] = keep;
+    switches[sw] = keep;
   }
 }
 
 for (const t of threads) {
   const ab = [await compile(t, false, false), await compile(t, true, false)];
-  const outs = [];
+  const outs: Tensor["data"][] = [];
   for (const c of ab) outs.push(Object.values(await c.run(feeds))[0].data);
   const same = outs[0].length === outs[1].length && outs[0].every((v, i) => v === outs[1][i]);
   const times: number[][] = [[], []];

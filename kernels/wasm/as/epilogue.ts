@@ -1,6 +1,8 @@
 // The fused output stage of QConv / QGemm / QMatMul, described by an i32 record in
 // memory (field offsets below; kernels/wasm/plan.ts writes it).
-import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, requant, sat32, srdhm20 } from "./requant";
+import {
+  addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, requant, sat32, shlSat4, srdhm20, srdhm4v,
+} from "./requant";
 
 export const EP_BIAS: i32 = 0; // int32 [N] or 0
 export const EP_CCOL: i32 = 4; // int32 [N] column correction (−zp·Σw) or 0
@@ -25,7 +27,11 @@ export const EP_YM: i32 = 76;
 export const EP_YS: i32 = 80;
 export const EP_DLO: i32 = 84;
 export const EP_DHI: i32 = 88;
-/** Per-tensor multiplier (QMatMul): mult/shift are values, not pointers. */
+/**
+ * 1: per-tensor multiplier (QMatMul): mult/shift are values, not pointers. 2: mult points
+ * to the per-column vector table (64 bytes a column: mult, ccol, RDBPOT mask and half,
+ * each splatted to 4 lanes; ccol and shift stay as well, as arrays).
+ */
 export const EP_SCALAR: i32 = 92;
 export const EP_WORDS: i32 = 24;
 
@@ -40,7 +46,7 @@ let gBias: usize = 0, gCcol: usize = 0, gCrow: usize = 0, gMult: usize = 0, gShi
 let gYzp: i32 = 0, gQmin: i32 = 0, gQmax: i32 = 0, gOut: usize = 0, gOrs: usize = 0;
 let gOcs: usize = 0, gRes: usize = 0, gRsigned: i32 = 0, gCzp: i32 = 0, gRzp: i32 = 0;
 let gCm: i32 = 0, gCs: i32 = 0, gRm: i32 = 0, gRs: i32 = 0, gYm: i32 = 0, gYs: i32 = 0;
-let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0;
+let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0, gTab: usize = 0;
 // y_zp, qmin, qmax splatted once per call (finish4 runs per tile: no splats there)
 let vYzp: v128 = i32x4.splat(0), vQmin: v128 = i32x4.splat(0), vQmax: v128 = i32x4.splat(0);
 // The fused residual's input requantizations when both shifts are <= 0 (resSum4): the
@@ -75,6 +81,11 @@ export function loadEp(ep: usize): void {
   gDlo = f(ep, EP_DLO);
   gDhi = f(ep, EP_DHI);
   gScalar = f(ep, EP_SCALAR);
+  gTab = 0;
+  if (gScalar == 2) {
+    gTab = gMult;
+    gScalar = 0;
+  }
   vYzp = i32x4.splat(gYzp);
   vQmin = i32x4.splat(gQmin);
   vQmax = i32x4.splat(gQmax);
@@ -123,7 +134,7 @@ export function finish(gr: i32, c: i32, raw: i32): void {
     m = <i32>gMult;
     s = <i32>gShift;
   } else {
-    m = load<i32>(gMult + co);
+    m = gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
     s = load<i32>(gShift + co);
   }
   const idx = <usize>gr * gOrs + <usize>c * gOcs;
@@ -163,7 +174,18 @@ export function vecEpilogue(): bool {
 @inline function req4(gr0: i32, c: i32, v: v128): v128 {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
-  const m = gScalar ? <i32>gMult : load<i32>(gMult + co);
+  if (gTab && !gRes) {
+    // the column's constants from the vector table: no splats
+    const t = gTab + (co << 4);
+    let a = i32x4.add(v, v128.load(t, 16));
+    if (gCrow) a = i32x4.add(a, v128.load(gCrow + (<usize>gr0 << 2)));
+    if (gBias) a = addSat4(a, i32x4.splat(load<i32>(gBias + co)));
+    let h: v128;
+    if (s > 0) h = srdhm4v(shlSat4(a, s), v128.load(t));
+    else h = rdbpot4(srdhm4v(a, v128.load(t)), -s, v128.load(t, 32), v128.load(t, 48));
+    return i32x4.min_s(i32x4.max_s(i32x4.add(h, vYzp), vQmin), vQmax);
+  }
+  const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
   let acc = v;
   if (gCcol) acc = i32x4.add(acc, i32x4.splat(load<i32>(gCcol + co)));
   if (gCrow) acc = i32x4.add(acc, v128.load(gCrow + (<usize>gr0 << 2)));
@@ -233,7 +255,7 @@ export function vecEpilogue(): bool {
   }
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
-  const m = gScalar ? <i32>gMult : load<i32>(gMult + co);
+  const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
   let a0 = v0, a1 = v1;
   if (gCcol) {
     const cc = i32x4.splat(load<i32>(gCcol + co));
