@@ -5,7 +5,8 @@
  * `--nodes`, per-node medians of the profiled runs (alternated too).
  * `deno run -A bench/wasm_ab.ts MODEL.eqp --switch k4 [--threads 1,2] [--runs 30] [--nodes 12]`
  * With `--old FILE` (a copy of an older kernels/wasm/build/kernels_wasm.ts) A runs that
- * file's module bytes of the default build and B the current ones (no switch).
+ * file's module bytes of the default build and B the current ones (no switch); with
+ * `--grain S` B runs with every parallel grain scaled by S (WasmOptions.grainScale).
  * @module
  */
 import { loadPackedGraph } from "../runtime/packed_model.ts";
@@ -28,7 +29,8 @@ const threads = opt("--threads", "1,2").split(",").map(Number);
 const runs = Number(opt("--runs", "30"));
 const nodes = Number(opt("--nodes", "0"));
 const old = opt("--old", "");
-const sw = opt("--switch", old ? "" : "k4");
+const grain = Number(opt("--grain", "0"));
+const sw = opt("--switch", old || grain ? "" : "k4");
 const switches = (sw in gemmOptions ? gemmOptions : convOptions) as Record<string, boolean>;
 let oldBytes: Uint8Array | undefined;
 if (old) {
@@ -57,6 +59,7 @@ const feeds: Record<string, Tensor> = { [inp.name]: { dtype: "float32", shape, d
 const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 async function compile(t: number, on: boolean, profile: boolean) {
+  if (grain) return await compileWasm(g, { threads: t, profile, grainScale: on ? grain : 1 });
   if (oldBytes) {
     overrideModuleBytes(defaultBuild(), on ? undefined : oldBytes);
     try {
