@@ -4,12 +4,17 @@
  * machine's noise hits both alike. Prints the median whole-model ms of each and, with
  * `--nodes`, per-node medians of the profiled runs (alternated too).
  * `deno run -A bench/wasm_ab.ts MODEL.eqp --switch k4 [--threads 1,2] [--runs 30] [--nodes 12]`
+ * With `--old FILE` (a copy of an older kernels/wasm/build/kernels_wasm.ts) A runs that
+ * file's module bytes of the default build and B the current ones (no switch); with
+ * `--grain S` B runs with every parallel grain scaled by S (WasmOptions.grainScale).
  * @module
  */
 import { loadPackedGraph } from "../runtime/packed_model.ts";
 import { prepareGraph } from "../runtime/prepare.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
-import { convOptions } from "../kernels/wasm/ops_int8.ts";
+import { convOptions, gemmOptions } from "../kernels/wasm/ops_int8.ts";
+import { defaultBuild, overrideModuleBytes } from "../kernels/wasm/instance.ts";
+import { decodeBase64 } from "../kernels/wasm/base64.ts";
 import { size, type Tensor } from "../runtime/tensor.ts";
 
 const args = [...Deno.args];
@@ -23,7 +28,20 @@ const opt = (name: string, def: string) => {
 const threads = opt("--threads", "1,2").split(",").map(Number);
 const runs = Number(opt("--runs", "30"));
 const nodes = Number(opt("--nodes", "0"));
-const sw = opt("--switch", "k4") as keyof typeof convOptions;
+const old = opt("--old", "");
+const grain = Number(opt("--grain", "0"));
+const sw = opt("--switch", old || grain ? "" : "k4");
+const switches = (sw in gemmOptions ? gemmOptions : convOptions) as Record<string, boolean>;
+let oldBytes: Uint8Array | undefined;
+if (old) {
+  const src = await Deno.readTextFile(old);
+  const name = { baseline: "BASELINE", relaxed: "RELAXED", "relaxed-pair": "RELAXED_PAIR" }[
+    defaultBuild()
+  ];
+  const m = src.match(new RegExp(`${name}_WASM_B64 = "([^"]*)"`));
+  if (!m) throw new Error(`no ${name}_WASM_B64 in ${old}`);
+  oldBytes = decodeBase64(m[1]);
+}
 const path = args[0];
 if (!path) throw new Error("usage: wasm_ab.ts MODEL.eqp --switch NAME [--threads 1,2]");
 
@@ -41,18 +59,27 @@ const feeds: Record<string, Tensor> = { [inp.name]: { dtype: "float32", shape, d
 const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 async function compile(t: number, on: boolean, profile: boolean) {
-  const keep = convOptions[sw];
-  convOptions[sw] = on;
+  if (grain) return await compileWasm(g, { threads: t, profile, grainScale: on ? grain : 1 });
+  if (oldBytes) {
+    overrideModuleBytes(defaultBuild(), on ? undefined : oldBytes);
+    try {
+      return await compileWasm(g, { threads: t, profile, idleMs: 1e9 });
+    } finally {
+      overrideModuleBytes(defaultBuild(), undefined);
+    }
+  }
+  const keep = switches[sw];
+  switches[sw] = on;
   try {
     return await compileWasm(g, { threads: t, profile });
   } finally {
-    convOptions[sw] = keep;
+    switches[sw] = keep;
   }
 }
 
 for (const t of threads) {
   const ab = [await compile(t, false, false), await compile(t, true, false)];
-  const outs = [];
+  const outs: Tensor["data"][] = [];
   for (const c of ab) outs.push(Object.values(await c.run(feeds))[0].data);
   const same = outs[0].length === outs[1].length && outs[0].every((v, i) => v === outs[1][i]);
   const times: number[][] = [[], []];

@@ -41,6 +41,8 @@ export interface WasmOptions {
   profile?: boolean;
   /** Split every parallel call into `threads` parts whatever its size (tests). */
   splitAll?: boolean;
+  /** Benchmarks: every parallel call's grain (items per part) times this (default 1). */
+  grainScale?: number;
   /** Close idle worker threads after this many ms (default 1000); the next run restarts them. */
   idleMs?: number;
 }
@@ -286,6 +288,8 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   };
   armIdle();
   const k = inst.k as unknown as Record<string, (...a: number[]) => void>;
+  const gs = opts.grainScale ?? 1;
+  const scaleGrain = (g: number) => gs === 1 ? g : Math.max(1, Math.round(g * gs));
   const env: RunEnv = {
     k: inst.k,
     buf: () => inst.memory.buffer,
@@ -296,7 +300,7 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     },
     scratch: scratchBase,
     par: (fn, args, total, grain) => {
-      if (pool) pool.run(fn, args, total, opts.splitAll ? 1 : grain);
+      if (pool) pool.run(fn, args, total, opts.splitAll ? 1 : scaleGrain(grain));
       else if (total > 0) k[fn](...args, 0, total, 0);
     },
   };

@@ -227,6 +227,38 @@ function colFields(c: CompileCtx, corr: number, n: number, k: number): Record<nu
   return { [EP.ccol]: c.arena.i32(cs.map((v, i) => v + bias[i])), [EP.bias]: 0 };
 }
 
+/**
+ * Switches for benchmarks and tests, read when a node is compiled. `colTable`: QGemm's
+ * per-column epilogue constants as a vector table (colTable below).
+ *
+ * @example
+ * ```ts
+ * gemmOptions.colTable = false; // compile the next models with the scalar column arrays
+ * ```
+ */
+export const gemmOptions: { colTable: boolean } = { colTable: true };
+
+/**
+ * Switches a per-column record to the vector table (as/epilogue.ts EP_SCALAR = 2): for each
+ * column, mult, ccol, and the RDBPOT mask 2^r − 1 and half (r = −shift when shift <= 0,
+ * else 0), each repeated over 4 lanes, so that the 4-row epilogue loads them whole.
+ */
+function colTable(c: CompileCtx, ep: number, n: number): void {
+  const rec = new Int32Array(c.arena.buffer, ep, EP_WORDS);
+  const mult = new Int32Array(c.arena.buffer, rec[EP.mult], n).slice();
+  const shift = new Int32Array(c.arena.buffer, rec[EP.shift], n).slice();
+  const ccol = rec[EP.ccol] ? new Int32Array(c.arena.buffer, rec[EP.ccol], n).slice() : undefined;
+  const t = new Int32Array(n * 16);
+  for (let j = 0; j < n; j++) {
+    const r = shift[j] > 0 ? 0 : -shift[j];
+    const mask = r ? (2 ** r - 1) | 0 : 0;
+    const v = [mult[j], ccol ? ccol[j] : 0, mask, mask >> 1];
+    for (let q = 0; q < 4; q++) t.fill(v[q], j * 16 + q * 4, j * 16 + q * 4 + 4);
+  }
+  const p = c.arena.i32(t);
+  setWords(c, ep, { [EP.mult]: p, [EP.scalar]: 2 });
+}
+
 function biasPtr(c: CompileCtx): number {
   const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
   return b ? c.arena.put(b.data) : 0;
@@ -687,6 +719,7 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     new Int32Array(c.arena.buffer, bep, EP_WORDS).set(new Int32Array(c.arena.buffer, ep, EP_WORDS));
     setWords(c, bep, { [EP.ccol]: 0 });
   }
+  if (gemmOptions.colTable) colTable(c, ep, N);
   const bin = bep
     ? binaryGemm(c, w.data as Int8Array, N, K, rows, xdt, bep, panelOff + pk.scratchBytes)
     : undefined;

@@ -1,6 +1,8 @@
 // The fused output stage of QConv / QGemm / QMatMul, described by an i32 record in
 // memory (field offsets below; kernels/wasm/plan.ts writes it).
-import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, requant, sat32, srdhm20 } from "./requant";
+import {
+  addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, requant, sat32, shlSat4, srdhm20, srdhm4v,
+} from "./requant";
 
 export const EP_BIAS: i32 = 0; // int32 [N] or 0
 export const EP_CCOL: i32 = 4; // int32 [N] column correction (−zp·Σw) or 0
@@ -25,7 +27,11 @@ export const EP_YM: i32 = 76;
 export const EP_YS: i32 = 80;
 export const EP_DLO: i32 = 84;
 export const EP_DHI: i32 = 88;
-/** Per-tensor multiplier (QMatMul): mult/shift are values, not pointers. */
+/**
+ * 1: per-tensor multiplier (QMatMul): mult/shift are values, not pointers. 2: mult points
+ * to the per-column vector table (64 bytes a column: mult, ccol, RDBPOT mask and half,
+ * each splatted to 4 lanes; ccol and shift stay as well, as arrays).
+ */
 export const EP_SCALAR: i32 = 92;
 export const EP_WORDS: i32 = 24;
 
@@ -40,7 +46,7 @@ let gBias: usize = 0, gCcol: usize = 0, gCrow: usize = 0, gMult: usize = 0, gShi
 let gYzp: i32 = 0, gQmin: i32 = 0, gQmax: i32 = 0, gOut: usize = 0, gOrs: usize = 0;
 let gOcs: usize = 0, gRes: usize = 0, gRsigned: i32 = 0, gCzp: i32 = 0, gRzp: i32 = 0;
 let gCm: i32 = 0, gCs: i32 = 0, gRm: i32 = 0, gRs: i32 = 0, gYm: i32 = 0, gYs: i32 = 0;
-let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0;
+let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0, gTab: usize = 0;
 // y_zp, qmin, qmax splatted once per call (finish4 runs per tile: no splats there)
 let vYzp: v128 = i32x4.splat(0), vQmin: v128 = i32x4.splat(0), vQmax: v128 = i32x4.splat(0);
 // The fused residual's input requantizations when both shifts are <= 0 (resSum4): the
@@ -75,6 +81,11 @@ export function loadEp(ep: usize): void {
   gDlo = f(ep, EP_DLO);
   gDhi = f(ep, EP_DHI);
   gScalar = f(ep, EP_SCALAR);
+  gTab = 0;
+  if (gScalar == 2) {
+    gTab = gMult;
+    gScalar = 0;
+  }
   vYzp = i32x4.splat(gYzp);
   vQmin = i32x4.splat(gQmin);
   vQmax = i32x4.splat(gQmax);
@@ -123,7 +134,7 @@ export function finish(gr: i32, c: i32, raw: i32): void {
     m = <i32>gMult;
     s = <i32>gShift;
   } else {
-    m = load<i32>(gMult + co);
+    m = gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
     s = load<i32>(gShift + co);
   }
   const idx = <usize>gr * gOrs + <usize>c * gOcs;
@@ -158,28 +169,41 @@ export function vecEpilogue(): bool {
   return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b));
 }
 
-/** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
+/** The output codes (i32 lanes) of 4 consecutive rows gr0..gr0+3 of column c (raw values in v). */
 // @ts-ignore: decorator
-@inline export function finish4(gr0: i32, c: i32, v: v128): void {
+@inline function req4(gr0: i32, c: i32, v: v128): v128 {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
-  const m = gScalar ? <i32>gMult : load<i32>(gMult + co);
+  if (gTab && !gRes) {
+    // the column's constants from the vector table: no splats
+    const t = gTab + (co << 4);
+    let a = i32x4.add(v, v128.load(t, 16));
+    if (gCrow) a = i32x4.add(a, v128.load(gCrow + (<usize>gr0 << 2)));
+    if (gBias) a = addSat4(a, i32x4.splat(load<i32>(gBias + co)));
+    let h: v128;
+    if (s > 0) h = srdhm4v(shlSat4(a, s), v128.load(t));
+    else h = rdbpot4(srdhm4v(a, v128.load(t)), -s, v128.load(t, 32), v128.load(t, 48));
+    return i32x4.min_s(i32x4.max_s(i32x4.add(h, vYzp), vQmin), vQmax);
+  }
+  const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
   let acc = v;
   if (gCcol) acc = i32x4.add(acc, i32x4.splat(load<i32>(gCcol + co)));
   if (gCrow) acc = i32x4.add(acc, v128.load(gCrow + (<usize>gr0 << 2)));
   if (gBias) acc = addSat4(acc, i32x4.splat(load<i32>(gBias + co)));
+  if (!gRes) return i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(acc, m, s), vYzp), vQmin), vQmax);
+  // QConv's fused residual: requantize to C, then the quantized add with R (qaddCore)
+  const cz = i32x4.splat(gCzp);
+  const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
+  const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
+  const sum = resSum4(i32x4.sub(cv, cz), i32x4.sub(rv, i32x4.splat(gRzp)));
+  return i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(sum, gYm, gYs), vYzp), vQmin), vQmax);
+}
+
+/** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
+// @ts-ignore: decorator
+@inline export function finish4(gr0: i32, c: i32, v: v128): void {
+  const y = req4(gr0, c, v);
   const o = gOut + <usize>gr0 * gOrs + <usize>c * gOcs;
-  let y: v128;
-  if (!gRes) {
-    y = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(acc, m, s), vYzp), vQmin), vQmax);
-  } else {
-    // QConv's fused residual: requantize to C, then the quantized add with R (qaddCore)
-    const cz = i32x4.splat(gCzp);
-    const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
-    const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
-    const sum = resSum4(i32x4.sub(cv, cz), i32x4.sub(rv, i32x4.splat(gRzp)));
-    y = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(sum, gYm, gYs), vYzp), vQmin), vQmax);
-  }
   const n = i16x8.narrow_i32x4_s(y, y);
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
   if (gOrs == 1) v128.store32_lane(o, b, 0);
@@ -189,6 +213,32 @@ export function vecEpilogue(): bool {
     v128.store8_lane(o + 2 * gOrs, b, 2);
     v128.store8_lane(o + 3 * gOrs, b, 3);
   }
+}
+
+/**
+ * Finishes the 4×4 block of output rows gr0..gr0+3 × columns c..c+3 (raw values of column
+ * c + j in vj): when the columns are contiguous (column stride 1, row-major GEMM output)
+ * the 16 codes are narrowed together, transposed to rows and stored 4 bytes per row.
+ */
+// @ts-ignore: decorator
+@inline export function finish4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  if (gOcs != 1) {
+    finish4(gr0, c, v0);
+    finish4(gr0, c + 1, v1);
+    finish4(gr0, c + 2, v2);
+    finish4(gr0, c + 3, v3);
+    return;
+  }
+  const n01 = i16x8.narrow_i32x4_s(req4(gr0, c, v0), req4(gr0, c + 1, v1));
+  const n23 = i16x8.narrow_i32x4_s(req4(gr0, c + 2, v2), req4(gr0, c + 3, v3));
+  // bytes column-major (column j, row i at 4j + i) → row-major
+  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
+  const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const o = gOut + <usize>gr0 * gOrs + <usize>c;
+  v128.store32_lane(o, t, 0);
+  v128.store32_lane(o + gOrs, t, 1);
+  v128.store32_lane(o + 2 * gOrs, t, 2);
+  v128.store32_lane(o + 3 * gOrs, t, 3);
 }
 
 /**
@@ -205,7 +255,7 @@ export function vecEpilogue(): bool {
   }
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
-  const m = gScalar ? <i32>gMult : load<i32>(gMult + co);
+  const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
   let a0 = v0, a1 = v1;
   if (gCcol) {
     const cc = i32x4.splat(load<i32>(gCcol + co));

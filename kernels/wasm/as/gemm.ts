@@ -4,7 +4,7 @@
 // layout at compile time: u8 = the split layout (2 bytes per element), i8 = the s8 layout
 // of 7-bit weights (1 byte per element: a' = u - 128 times w' = w + 64, with the row
 // correction -64·Σa' added per output; encode.ts).
-import { finish, finish4, loadEp, vecEpilogue } from "./epilogue";
+import { finish, finish4, finish4x4, loadEp, vecEpilogue } from "./epilogue";
 import { rdot, rsum } from "./dot";
 
 // @ts-ignore: decorator
@@ -197,7 +197,75 @@ function gemmBlock<T>(
   return i32x4.add(i32x4.shuffle(u0, u1, 0, 2, 4, 6), i32x4.shuffle(u0, u1, 1, 3, 5, 7));
 }
 
-/** Rows [0, nrows) (a multiple of 4) × columns [c0, c1): 4 rows × 2 columns per tile. */
+// The two column sums of a 4-row × 2-column tile (tile42), as i32 lanes of the 4 rows.
+let gT0: v128 = i32x4.splat(0), gT1: v128 = i32x4.splat(0);
+
+/**
+ * The raw sums of rows a0..a3 (the 4 row pointers) × columns w0, w1 (kb bytes), plus q, into
+ * gT0 (column w0) and gT1 (column w1).
+ */
+// @ts-ignore: decorator
+@inline function tile42<T>(
+  a0: usize, a1: usize, a2: usize, a3: usize, w0: usize, w1: usize, kb: usize, q: v128,
+): void {
+  let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
+  let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
+  // two 16-byte steps per iteration (the second through static load offsets: one
+  // address add per stream for both)
+  let k: usize = 0;
+  for (; k + 32 <= kb; k += 32) {
+    const pw0 = w0 + k, pw1 = w1 + k, p0 = a0 + k, p1 = a1 + k, p2 = a2 + k, p3 = a3 + k;
+    let v0 = v128.load(pw0), v1 = v128.load(pw1);
+    let x = v128.load(p0);
+    s00 = dot<T>(s00, v0, x);
+    s01 = dot<T>(s01, v1, x);
+    x = v128.load(p1);
+    s10 = dot<T>(s10, v0, x);
+    s11 = dot<T>(s11, v1, x);
+    x = v128.load(p2);
+    s20 = dot<T>(s20, v0, x);
+    s21 = dot<T>(s21, v1, x);
+    x = v128.load(p3);
+    s30 = dot<T>(s30, v0, x);
+    s31 = dot<T>(s31, v1, x);
+    v0 = v128.load(pw0, 16);
+    v1 = v128.load(pw1, 16);
+    x = v128.load(p0, 16);
+    s00 = dot<T>(s00, v0, x);
+    s01 = dot<T>(s01, v1, x);
+    x = v128.load(p1, 16);
+    s10 = dot<T>(s10, v0, x);
+    s11 = dot<T>(s11, v1, x);
+    x = v128.load(p2, 16);
+    s20 = dot<T>(s20, v0, x);
+    s21 = dot<T>(s21, v1, x);
+    x = v128.load(p3, 16);
+    s30 = dot<T>(s30, v0, x);
+    s31 = dot<T>(s31, v1, x);
+  }
+  if (k < kb) {
+    const v0 = v128.load(w0 + k), v1 = v128.load(w1 + k);
+    let x = v128.load(a0 + k);
+    s00 = dot<T>(s00, v0, x);
+    s01 = dot<T>(s01, v1, x);
+    x = v128.load(a1 + k);
+    s10 = dot<T>(s10, v0, x);
+    s11 = dot<T>(s11, v1, x);
+    x = v128.load(a2 + k);
+    s20 = dot<T>(s20, v0, x);
+    s21 = dot<T>(s21, v1, x);
+    x = v128.load(a3 + k);
+    s30 = dot<T>(s30, v0, x);
+    s31 = dot<T>(s31, v1, x);
+  }
+  gT0 = i32x4.add(hsum4<T>(s00, s10, s20, s30), q);
+  gT1 = i32x4.add(hsum4<T>(s01, s11, s21, s31), q);
+}
+
+/**
+ * Rows [0, nrows) (a multiple of 4) × columns [c0, c1): 4 rows × 2 columns per tile, two
+ * tiles per 4×4 output block (finish4x4: one 4-byte store per row).
+ */
 function gemmBlockPx<T>(
   a: usize, lda: i32, w: usize, ldw: i32, steps: i32,
   rowBase: i32, nrows: i32, c0: i32, c1: i32,
@@ -211,60 +279,18 @@ function gemmBlockPx<T>(
       q = i32x4.neg(i32x4.shl(hsum4<T>(rowAcc(a0, kb), rowAcc(a1, kb), rowAcc(a2, kb), rowAcc(a3, kb)), 6));
     }
     let c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      const w0 = w + <usize>c * lw;
+      tile42<T>(a0, a1, a2, a3, w0, w0 + lw, kb, q);
+      const t0 = gT0, t1 = gT1;
+      tile42<T>(a0, a1, a2, a3, w0 + 2 * lw, w0 + 3 * lw, kb, q);
+      finish4x4(rowBase + r, c, t0, t1, gT0, gT1);
+    }
     for (; c + 2 <= c1; c += 2) {
-      const w0 = w + <usize>c * lw, w1 = w0 + lw;
-      let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
-      let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
-      // two 16-byte steps per iteration (the second through static load offsets: one
-      // address add per stream for both)
-      let k: usize = 0;
-      for (; k + 32 <= kb; k += 32) {
-        const pw0 = w0 + k, pw1 = w1 + k, p0 = a0 + k, p1 = a1 + k, p2 = a2 + k, p3 = a3 + k;
-        let v0 = v128.load(pw0), v1 = v128.load(pw1);
-        let x = v128.load(p0);
-        s00 = dot<T>(s00, v0, x);
-        s01 = dot<T>(s01, v1, x);
-        x = v128.load(p1);
-        s10 = dot<T>(s10, v0, x);
-        s11 = dot<T>(s11, v1, x);
-        x = v128.load(p2);
-        s20 = dot<T>(s20, v0, x);
-        s21 = dot<T>(s21, v1, x);
-        x = v128.load(p3);
-        s30 = dot<T>(s30, v0, x);
-        s31 = dot<T>(s31, v1, x);
-        v0 = v128.load(pw0, 16);
-        v1 = v128.load(pw1, 16);
-        x = v128.load(p0, 16);
-        s00 = dot<T>(s00, v0, x);
-        s01 = dot<T>(s01, v1, x);
-        x = v128.load(p1, 16);
-        s10 = dot<T>(s10, v0, x);
-        s11 = dot<T>(s11, v1, x);
-        x = v128.load(p2, 16);
-        s20 = dot<T>(s20, v0, x);
-        s21 = dot<T>(s21, v1, x);
-        x = v128.load(p3, 16);
-        s30 = dot<T>(s30, v0, x);
-        s31 = dot<T>(s31, v1, x);
-      }
-      if (k < kb) {
-        const v0 = v128.load(w0 + k), v1 = v128.load(w1 + k);
-        let x = v128.load(a0 + k);
-        s00 = dot<T>(s00, v0, x);
-        s01 = dot<T>(s01, v1, x);
-        x = v128.load(a1 + k);
-        s10 = dot<T>(s10, v0, x);
-        s11 = dot<T>(s11, v1, x);
-        x = v128.load(a2 + k);
-        s20 = dot<T>(s20, v0, x);
-        s21 = dot<T>(s21, v1, x);
-        x = v128.load(a3 + k);
-        s30 = dot<T>(s30, v0, x);
-        s31 = dot<T>(s31, v1, x);
-      }
-      finish4(rowBase + r, c, i32x4.add(hsum4<T>(s00, s10, s20, s30), q));
-      finish4(rowBase + r, c + 1, i32x4.add(hsum4<T>(s01, s11, s21, s31), q));
+      const w0 = w + <usize>c * lw;
+      tile42<T>(a0, a1, a2, a3, w0, w0 + lw, kb, q);
+      finish4(rowBase + r, c, gT0);
+      finish4(rowBase + r, c + 1, gT1);
     }
     if (c < c1) {
       const w0 = w + <usize>c * lw;

@@ -163,12 +163,15 @@ let kOut: usize = 0, kN: i32 = 0, kM: v128 = i32x4.splat(0), kR: i32 = 0, kL: i3
 let kMask: v128 = i32x4.splat(0), kHalf: v128 = i32x4.splat(0), kZ: v128 = i32x4.splat(0);
 let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = false;
 
-/** Row r, columns c..c+3 of the output: raw sums v + ccol (4 lanes) + crow (q). */
+/** 2^30 in both i64 lanes (a global: V8 loads it rather than rebuilding the constant). */
+let kRnd: v128 = i64x2.splat(0x40000000);
+
+/** Row r, columns c..c+3 of the output: raw sums v + ccol (4 lanes) + crow (q, splatted). */
 // @ts-ignore: decorator
-@inline function store4(r: i32, c: i32, v: v128, cc: usize, q: i32): void {
-  let acc = i32x4.add(i32x4.add(v, i32x4.splat(q)), v128.load(cc + (<usize>c << 2)));
+@inline function store4(r: i32, c: i32, v: v128, cc: usize, q: v128): void {
+  let acc = i32x4.add(i32x4.add(v, q), v128.load(cc + (<usize>c << 2)));
   if (kL > 0) acc = shlSat4(acc, kL);
-  const rnd = i64x2.splat(0x40000000);
+  const rnd = kRnd;
   const h0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(acc, kM), rnd), 1);
   const h1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(acc, kM), rnd), 1);
   let h = i8x16.shuffle(h0, h1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
@@ -222,8 +225,9 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     let r = r0;
     for (; r + 4 <= r1; r += 4) {
       const a0 = abase + <usize>r * rb, a1 = a0 + rb, a2 = a1 + rb, a3 = a2 + rb;
-      const q0 = load<i32>(crow + (<usize>r << 2)), q1 = load<i32>(crow + (<usize>r << 2), 4);
-      const q2 = load<i32>(crow + (<usize>r << 2), 8), q3 = load<i32>(crow + (<usize>r << 2), 12);
+      const qr = v128.load(crow + (<usize>r << 2));
+      const q0 = i32x4.shuffle(qr, qr, 0, 0, 0, 0), q1 = i32x4.shuffle(qr, qr, 1, 1, 1, 1);
+      const q2 = i32x4.shuffle(qr, qr, 2, 2, 2, 2), q3 = i32x4.shuffle(qr, qr, 3, 3, 3, 3);
       let cb = 0;
       for (; cb + 2 <= nb4; cb += 2) {
         const w0 = w + <usize>cb * bs, w1 = w0 + bs;
@@ -274,7 +278,7 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     }
     for (; r < r1; r++) {
       const a0 = abase + <usize>r * rb;
-      const q0 = load<i32>(crow + (<usize>r << 2));
+      const q0 = v128.load32_splat(crow + (<usize>r << 2));
       for (let cb = 0; cb < nb4; cb += 2) {
         const two = cb + 1 < nb4;
         const w0 = w + <usize>cb * bs, w1 = two ? w0 + bs : w0;

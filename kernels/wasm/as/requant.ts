@@ -82,6 +82,17 @@
 }
 
 
+/** 2^30 in both i64 lanes (a global: V8 loads it rather than rebuilding the constant). */
+let vHalf31: v128 = i64x2.splat(0x40000000);
+
+/** SRDHM on 4 lanes with a multiplier per lane (m: lanes in [0, 2^31)), as mbqm4's. */
+// @ts-ignore: decorator
+@inline export function srdhm4v(a: v128, m: v128): v128 {
+  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), vHalf31), 1);
+  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), vHalf31), 1);
+  return i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+}
+
 /** int32 saturating add on 4 lanes. */
 // @ts-ignore: decorator
 @inline export function addSat4(a: v128, b: v128): v128 {
