@@ -48,6 +48,7 @@ async function withFootprintPool<T>(
     return Promise.resolve({
       size: threads,
       close() {},
+      wake() {},
       run(name: string, args: number[], total: number, grain: number) {
         if (total <= 0) return;
         // the chunks of ThreadPool.run / worker.ts; a chunk may run on either thread
