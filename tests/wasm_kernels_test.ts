@@ -294,6 +294,53 @@ Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residua
   assert.equal(k4Paths.pointwise - before, dense * CONFIGS.length);
 });
 
+Deno.test("wasm k4 output stage: fast and fallback channels in one call (shift 0 / > 0, big bias)", async () => {
+  const r = new Rng(41);
+  const nodes: TestNode[] = [];
+  for (const [C, M, H, W] of [[16, 67, 9, 11], [24, 33, 8, 8], [3, 20, 13, 5], [67, 9, 4, 7]]) {
+    const n = convCase(r, { w7: true, pointwise: true });
+    const xdt = n.inputs[0]!.t.dtype as Q;
+    n.attrs.group = 1;
+    n.inputs[0] = { t: randQ(r, xdt, [1, C, H, W]) };
+    n.inputs[1] = { t: randW7(r, [M, C, 1, 1]), constant: true };
+    n.inputs.length = 3; // no residual (that takes finish8 whole)
+    for (
+      const k of ["c_zp", "r_zp", "c_mult", "c_shift", "r_mult", "r_shift", "y_mult", "y_shift"]
+    ) {
+      delete (n.attrs as Record<string, unknown>)[k];
+    }
+    // per channel: the usual multipliers, multipliers in [0.5, 1) (shift 0), > 1, tiny
+    // (shift -31); biases around ±2^29 and ±2^31 (saturation) among small ones
+    const mult: number[] = [], shift: number[] = [];
+    const bias = new Int32Array(M);
+    for (let m = 0; m < M; m++) {
+      const kind = m % 5;
+      const f = kind === 1
+        ? r.float(0.5, 0.99)
+        : kind === 2
+        ? r.float(1, 3)
+        : kind === 3
+        ? r.float(2.4e-10, 4.6e-10)
+        : r.float(0.3, 3) / (Math.sqrt(C) * 128);
+      const q = quantizeMultiplier(f);
+      mult.push(q.mult);
+      shift.push(q.shift);
+      const b = m % 7;
+      bias[m] = b === 0
+        ? (r.u32() & 1 ? 1 : -1) * (2 ** 29 + r.int(-5000, 5000))
+        : b === 1
+        ? (r.u32() & 1 ? 2147483647 - r.int(0, 3000) : -2147483648 + r.int(0, 3000))
+        : r.int(-50000, 50000);
+    }
+    Object.assign(n.attrs, { mult, shift });
+    n.inputs[2] = { t: { dtype: "int32", shape: [M], data: bias }, constant: true };
+    nodes.push(n);
+  }
+  const before = k4Paths.pointwise;
+  await check("k4 fallback", nodes);
+  assert.equal(k4Paths.pointwise - before, nodes.length * CONFIGS.length);
+});
+
 /** convCase (7-bit weights) with a fixed geometry: C channels, k × k window, stride s. */
 function geomCase(
   r: Rng,
