@@ -218,6 +218,58 @@ Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd w
   assert.equal(binaryCalls.depthwiseNodes - before, 20 * CONFIGS.length);
 });
 
+Deno.test("wasm depthwise requantization: fast and fallback channels (shift 0, -31, |bias| near 2^30)", async () => {
+  const r = new Rng(43);
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < 8; i++) {
+    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+    const C = r.int(5, 41), k = i < 6 ? 3 : 5;
+    const H = r.int(k, 17), W = r.int(k, 27);
+    const mult: number[] = [], shift: number[] = [];
+    const bias = new Int32Array(C);
+    for (let m = 0; m < C; m++) {
+      // per channel: the usual multipliers, [0.5, 1) (shift 0), tiny (shift -31), ~2^-30
+      const kind = m % 4;
+      const f = kind === 1
+        ? r.float(0.5, 0.99)
+        : kind === 2
+        ? r.float(2.4e-10, 4.6e-10)
+        : kind === 3
+        ? r.float(1e-9, 1.8e-9)
+        : r.float(0.05, 1) / (k * 128);
+      const q = quantizeMultiplier(f);
+      mult.push(q.mult);
+      shift.push(q.shift);
+      bias[m] = m % 3 === 0
+        ? (r.u32() & 1 ? 1 : -1) * (2 ** 30 - 1 - r.int(0, 3000))
+        : r.int(-50000, 50000);
+    }
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [k, k],
+        pads: [1, 1, 1, 1],
+        strides: [r.int(1, 2), 1 + (i % 2)],
+        dilations: [1, 1],
+        group: C,
+        x_zp: zpOf(r, xdt),
+        mult,
+        shift,
+        dtype: ydt,
+        ...clamp(r, ydt),
+      },
+      inputs: [
+        { t: randQ(r, xdt, [1, C, H, W]) },
+        { t: randW(r, [C, 1, k, k]), constant: true },
+        { t: { dtype: "int32", shape: [C], data: bias }, constant: true },
+      ],
+    });
+  }
+  const before = binaryCalls.depthwiseNodes;
+  await check("depthwise requant", nodes);
+  assert.equal(binaryCalls.depthwiseNodes - before, nodes.length * CONFIGS.length);
+});
+
 Deno.test("wasm QConv: depthwise and pointwise", async () => {
   const r = new Rng(12);
   await check("QConv dw/pw", [
