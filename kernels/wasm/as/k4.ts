@@ -81,23 +81,27 @@ function loadFast(ep: usize, kq: i32): void {
 /** finish8 of pixels gr0..gr0+7 of channel c (v0: the first 4, v1: the next 4). */
 // @ts-ignore: decorator
 @inline function fin8(gr0: i32, c: i32, v0: v128, v1: v128): void {
-  const co = <usize>c << 2;
-  const sh = load<i32>(kShift + co);
-  const cc = kCcol ? load<i32>(kCcol + co) : 0;
-  const bi = kBias ? load<i32>(kBias + co) : 0;
-  if (kFast && sh < 0 && sh >= -30 && <u32>(cc + 0x20000000) < 0x40000000 && <u32>(bi + 0x20000000) < 0x40000000) {
-    const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
-    const r = -sh, half = i32x4.splat(1 << (r - 1));
-    const h0 = srdhm4(i32x4.add(v0, b), m), h1 = srdhm4(i32x4.add(v1, b), m);
-    const q0 = i32x4.shr_s(i32x4.add(i32x4.add(h0, half), i32x4.shr_s(h0, 31)), r);
-    const q1 = i32x4.shr_s(i32x4.add(i32x4.add(h1, half), i32x4.shr_s(h1, 31)), r);
-    // saturating narrows are monotone and exact inside the clamp range: clamp after them
-    const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
-    let y: v128;
-    if (kSigned) y = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), vLo8), vHi8);
-    else y = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), vLo8), vHi8);
-    v128.store64_lane(kOut + <usize>gr0 + <usize>c * kOcs, y, 0);
-  } else finish8(gr0, c, v0, v1);
+  if (kFast) {
+    const co = <usize>c << 2;
+    const sh = load<i32>(kShift + co);
+    const cc = kCcol ? load<i32>(kCcol + co) : 0;
+    const bi = kBias ? load<i32>(kBias + co) : 0;
+    if (sh < 0 && sh >= -30 && <u32>(cc + 0x20000000) < 0x40000000 && <u32>(bi + 0x20000000) < 0x40000000) {
+      const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
+      const r = -sh, half = i32x4.splat(1 << (r - 1));
+      const h0 = srdhm4(i32x4.add(v0, b), m), h1 = srdhm4(i32x4.add(v1, b), m);
+      const q0 = i32x4.shr_s(i32x4.add(i32x4.add(h0, half), i32x4.shr_s(h0, 31)), r);
+      const q1 = i32x4.shr_s(i32x4.add(i32x4.add(h1, half), i32x4.shr_s(h1, 31)), r);
+      // saturating narrows are monotone and exact inside the clamp range: clamp after them
+      const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
+      let y: v128;
+      if (kSigned) y = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), vLo8), vHi8);
+      else y = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), vLo8), vHi8);
+      v128.store64_lane(kOut + <usize>gr0 + <usize>c * kOcs, y, 0);
+      return;
+    }
+  }
+  finish8(gr0, c, v0, v1);
 }
 
 /** Finishes lanes [i0, i1) of v (pixels gr0 + lane, channel c) one by one. */
