@@ -218,6 +218,58 @@ Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd w
   assert.equal(binaryCalls.depthwiseNodes - before, 20 * CONFIGS.length);
 });
 
+Deno.test("wasm depthwise requantization: fast and fallback channels (shift 0, -31, |bias| near 2^30)", async () => {
+  const r = new Rng(43);
+  const nodes: TestNode[] = [];
+  for (let i = 0; i < 8; i++) {
+    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+    const C = r.int(5, 41), k = i < 6 ? 3 : 5;
+    const H = r.int(k, 17), W = r.int(k, 27);
+    const mult: number[] = [], shift: number[] = [];
+    const bias = new Int32Array(C);
+    for (let m = 0; m < C; m++) {
+      // per channel: the usual multipliers, [0.5, 1) (shift 0), tiny (shift -31), ~2^-30
+      const kind = m % 4;
+      const f = kind === 1
+        ? r.float(0.5, 0.99)
+        : kind === 2
+        ? r.float(2.4e-10, 4.6e-10)
+        : kind === 3
+        ? r.float(1e-9, 1.8e-9)
+        : r.float(0.05, 1) / (k * 128);
+      const q = quantizeMultiplier(f);
+      mult.push(q.mult);
+      shift.push(q.shift);
+      bias[m] = m % 3 === 0
+        ? (r.u32() & 1 ? 1 : -1) * (2 ** 30 - 1 - r.int(0, 3000))
+        : r.int(-50000, 50000);
+    }
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [k, k],
+        pads: [1, 1, 1, 1],
+        strides: [r.int(1, 2), 1 + (i % 2)],
+        dilations: [1, 1],
+        group: C,
+        x_zp: zpOf(r, xdt),
+        mult,
+        shift,
+        dtype: ydt,
+        ...clamp(r, ydt),
+      },
+      inputs: [
+        { t: randQ(r, xdt, [1, C, H, W]) },
+        { t: randW(r, [C, 1, k, k]), constant: true },
+        { t: { dtype: "int32", shape: [C], data: bias }, constant: true },
+      ],
+    });
+  }
+  const before = binaryCalls.depthwiseNodes;
+  await check("depthwise requant", nodes);
+  assert.equal(binaryCalls.depthwiseNodes - before, nodes.length * CONFIGS.length);
+});
+
 Deno.test("wasm QConv: depthwise and pointwise", async () => {
   const r = new Rng(12);
   await check("QConv dw/pw", [
@@ -292,6 +344,53 @@ Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residua
   const dense = nodes.filter((n) => n.attrs.group === 1).length;
   assert.ok(dense >= 25);
   assert.equal(k4Paths.pointwise - before, dense * CONFIGS.length);
+});
+
+Deno.test("wasm k4 output stage: fast and fallback channels in one call (shift 0 / > 0, big bias)", async () => {
+  const r = new Rng(41);
+  const nodes: TestNode[] = [];
+  for (const [C, M, H, W] of [[16, 67, 9, 11], [24, 33, 8, 8], [3, 20, 13, 5], [67, 9, 4, 7]]) {
+    const n = convCase(r, { w7: true, pointwise: true });
+    const xdt = n.inputs[0]!.t.dtype as Q;
+    n.attrs.group = 1;
+    n.inputs[0] = { t: randQ(r, xdt, [1, C, H, W]) };
+    n.inputs[1] = { t: randW7(r, [M, C, 1, 1]), constant: true };
+    n.inputs.length = 3; // no residual (that takes finish8 whole)
+    for (
+      const k of ["c_zp", "r_zp", "c_mult", "c_shift", "r_mult", "r_shift", "y_mult", "y_shift"]
+    ) {
+      delete (n.attrs as Record<string, unknown>)[k];
+    }
+    // per channel: the usual multipliers, multipliers in [0.5, 1) (shift 0), > 1, tiny
+    // (shift -31); biases around ±2^29 and ±2^31 (saturation) among small ones
+    const mult: number[] = [], shift: number[] = [];
+    const bias = new Int32Array(M);
+    for (let m = 0; m < M; m++) {
+      const kind = m % 5;
+      const f = kind === 1
+        ? r.float(0.5, 0.99)
+        : kind === 2
+        ? r.float(1, 3)
+        : kind === 3
+        ? r.float(2.4e-10, 4.6e-10)
+        : r.float(0.3, 3) / (Math.sqrt(C) * 128);
+      const q = quantizeMultiplier(f);
+      mult.push(q.mult);
+      shift.push(q.shift);
+      const b = m % 7;
+      bias[m] = b === 0
+        ? (r.u32() & 1 ? 1 : -1) * (2 ** 29 + r.int(-5000, 5000))
+        : b === 1
+        ? (r.u32() & 1 ? 2147483647 - r.int(0, 3000) : -2147483648 + r.int(0, 3000))
+        : r.int(-50000, 50000);
+    }
+    Object.assign(n.attrs, { mult, shift });
+    n.inputs[2] = { t: { dtype: "int32", shape: [M], data: bias }, constant: true };
+    nodes.push(n);
+  }
+  const before = k4Paths.pointwise;
+  await check("k4 fallback", nodes);
+  assert.equal(k4Paths.pointwise - before, nodes.length * CONFIGS.length);
 });
 
 /** convCase (7-bit weights) with a fixed geometry: C channels, k × k window, stride s. */

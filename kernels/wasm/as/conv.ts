@@ -91,7 +91,8 @@ export function compact_rows(xp: usize, rb: i32, C: i32, xd: usize, lo: i32, hi:
  * Dense patch rows of pixels [p0, p1) (s8 layout, C not a multiple of 16): tap t's C
  * channel bytes at t·C, then zeros up to prb. Each tap copies its whole pixel row (rb
  * bytes, zero past C) and the next tap overwrites the excess, so a row may spill up to
- * rb bytes past its end (into the next row, written after it, or the scratch's slack).
+ * rb bytes past its end (into the next row, written after it, or the scratch's slack;
+ * rb >= 16).
  */
 export function im2rowDense(
   xp: usize, pad: usize, H: i32, W: i32, rb: i32, kh: i32, kw: i32, sh: i32, sw: i32,
@@ -102,8 +103,13 @@ export function im2rowDense(
   // a row of kw taps inside the image (width dilation 1) is kw·C contiguous packed bytes
   const tapRow = <usize>(kw * C), tapRowCopy = (tapRow + 15) & ~15;
   const packed = xd != 0 && dw == 1;
-  for (let p = p0; p < p1; p++) {
-    const oy = p / ow, ox = p - oy * ow;
+  const zero = i32x4.splat(0);
+  let oy = p0 / ow, ox = p0 - oy * ow;
+  for (let p = p0; p < p1; p++, ox++) {
+    if (ox == ow) {
+      ox = 0;
+      oy++;
+    }
     const row = dst + <usize>(p - p0) * <usize>prb;
     let d = row;
     const ix0 = ox * sw - pw;
@@ -123,7 +129,9 @@ export function im2rowDense(
         d += c;
       }
     }
-    memory.fill(row + used, 0, <usize>prb - used);
+    // zeros up to prb in 16-byte stores (a spill of <= 15 bytes, within the rb above;
+    // memory.fill is a call out of the wasm code per row)
+    for (let o = used; o < <usize>prb; o += 16) v128.store(row + o, zero);
   }
 }
 

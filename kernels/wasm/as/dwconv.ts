@@ -9,6 +9,15 @@
 // strides 1 or 2 and no fused residual (else the direct kernel runs).
 import { mbqm4 } from "./requant";
 
+/** SRDHM(a, m) on 4 lanes (m splatted, in [0, 2^31)): the first half of mbqm4. */
+// @ts-ignore: decorator
+@inline function srdhm4(a: v128, m: v128): v128 {
+  const n = i64x2.splat(0x40000000);
+  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 1);
+  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 1);
+  return i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+}
+
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
 const OH = 40, OW = 44, HP = 48, WP = 52, ZPU = 56, SIGNED = 60, YZP = 64, QMIN = 68;
@@ -34,6 +43,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   const tbl = plane + ((<usize>(2 * hp * wp) + 64 + 15) & ~15);
   const tmp = tbl + (<usize>kk << 4);
   const zv = i16x8.splat(<i16>zpu), fv = i8x16.splat(<i8>flip);
+  const yz16 = i16x8.splat(<i16>yzp), lo8 = i8x16.splat(<i8>qmin), hi8 = i8x16.splat(<i8>qmax);
   const rowB = <usize>wp << 1;
   for (let m = lo; m < hi; m++) {
     // padded plane of x − zp as i16
@@ -56,6 +66,9 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
     const mult = load<i32>(<usize>g(rec, MULT) + (<usize>m << 2));
     const r = -load<i32>(<usize>g(rec, SHIFT) + (<usize>m << 2));
     const bv = i32x4.splat(bias), yz = i32x4.splat(yzp), qlo = i32x4.splat(qmin), qhi = i32x4.splat(qmax);
+    // shift in 1..30 (and |acc| < 2^30 + 16384·255·128): the fast requantization of put8
+    const fast = r >= 1 && r <= 30 && kk <= 16384;
+    const mv = i32x4.splat(mult), half = i32x4.splat(fast ? 1 << (r - 1) : 0);
     const ym = y + <usize>(m * oh * ow);
     // stride 2: the second vector starts 8 plane values on; stride 1: one value on
     const second: usize = sw == 1 ? 2 : 16;
@@ -87,7 +100,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wa2));
           e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), wb2));
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), wb2));
-          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, half, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
         }
       }
       continue;
@@ -105,7 +118,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
             o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wv));
           }
         }
-        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, half, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
       }
     }
   }
@@ -124,17 +137,32 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
 // @ts-ignore: decorator
 @inline function put8(
   e: v128, o: v128, sw: i32, mult: i32, r: i32, yz: v128, qlo: v128, qhi: v128,
-  outSigned: bool, out: usize, left: i32, tmp: usize,
+  outSigned: bool, fast: bool, mv: v128, half: v128, yz16: v128, lo8: v128, hi8: v128,
+  out: usize, left: i32, tmp: usize,
 ): void {
   let a0 = e, a1 = o;
   if (sw == 1) {
     a0 = i32x4.shuffle(e, o, 0, 4, 1, 5);
     a1 = i32x4.shuffle(e, o, 2, 6, 3, 7);
   }
-  const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a0, mult, r), yz), qlo), qhi);
-  const q1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a1, mult, r), yz), qlo), qhi);
-  const n16 = i16x8.narrow_i32x4_s(q0, q1);
-  const b = outSigned ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16);
+  let b: v128;
+  if (fast) {
+    // |acc| < 2^30 + kk·255·128 < 2^30 + 2^29 (|bias| < 2^30, kk <= 16384), so
+    // h + 2^(r−1) cannot overflow (|h| <= |acc|, r <= 30):
+    // RDBPOT = (h + 2^(r−1) + (h >> 31)) >> r; then the zero point and clamp in i16 / i8
+    // lanes (the saturating narrows are monotone and exact inside the clamp range)
+    const h0 = srdhm4(a0, mv), h1 = srdhm4(a1, mv);
+    const q0 = i32x4.shr_s(i32x4.add(i32x4.add(h0, half), i32x4.shr_s(h0, 31)), r);
+    const q1 = i32x4.shr_s(i32x4.add(i32x4.add(h1, half), i32x4.shr_s(h1, 31)), r);
+    const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), yz16);
+    if (outSigned) b = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), lo8), hi8);
+    else b = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), lo8), hi8);
+  } else {
+    const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a0, mult, r), yz), qlo), qhi);
+    const q1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a1, mult, r), yz), qlo), qhi);
+    const n16 = i16x8.narrow_i32x4_s(q0, q1);
+    b = outSigned ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16);
+  }
   if (left >= 8) v128.store64_lane(out, b, 0);
   else {
     v128.store64_lane(tmp, b, 0);

@@ -8,7 +8,10 @@
 // epilogue stores them in (NCHW). Pair sums stay within 2·128·127 = 32512 (as in the s8
 // layout). K is padded to a multiple of 4 only (a' and w' are 0 in the padding).
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
-import { finish, finish8, finish4, loadEp } from "./epilogue";
+import {
+  EP_BIAS, EP_CCOL, EP_CROW, EP_MULT, EP_OCS, EP_ORS, EP_OUT, EP_QMAX, EP_QMIN, EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP,
+  finish, finish8, finish4, loadEp,
+} from "./epilogue";
 import { rdot, rsum } from "./dot";
 
 /** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
@@ -34,6 +37,71 @@ import { rdot, rsum } from "./dot";
     }
   }
   return i32x4.neg(i32x4.shl(s, 6));
+}
+
+// The fast 8-pixel output stage (fin8): per channel one bias vector (ccol + bias, added
+// without saturation), SRDHM, RDBPOT as (h + 2^(r−1) + (h >> 31)) >> r, then the
+// zero point and clamp in i16 / i8 lanes. Exact when |raw| < 2^29 (|raw| <= 8192·K: the
+// 7-bit operands), |ccol|, |bias| < 2^29 (no int32 saturation or overflow anywhere) and
+// shift in [-30, -1]; other channels, residuals, row corrections, per-tensor multipliers
+// and strided rows take finish8. The record's fields are read once per call (gemmK4).
+let kFast: bool = false, kSigned: bool = false;
+let kOut: usize = 0, kOcs: usize = 0, kCcol: usize = 0, kBias: usize = 0, kMult: usize = 0, kShift: usize = 0;
+let vZ16: v128 = i16x8.splat(0), vLo8: v128 = i8x16.splat(0), vHi8: v128 = i8x16.splat(0);
+
+// @ts-ignore: decorator
+@inline function ld(ep: usize, off: i32): i32 {
+  return load<i32>(ep + <usize>off);
+}
+
+function loadFast(ep: usize, kq: i32): void {
+  kFast = !ld(ep, EP_RES) && !ld(ep, EP_CROW) && !ld(ep, EP_SCALAR) && ld(ep, EP_ORS) == 1 && kq <= 16384;
+  kOut = <usize>ld(ep, EP_OUT);
+  kOcs = <usize>ld(ep, EP_OCS);
+  kCcol = <usize>ld(ep, EP_CCOL);
+  kBias = <usize>ld(ep, EP_BIAS);
+  kMult = <usize>ld(ep, EP_MULT);
+  kShift = <usize>ld(ep, EP_SHIFT);
+  const lo = ld(ep, EP_QMIN), hi = ld(ep, EP_QMAX);
+  kSigned = lo < 0;
+  vZ16 = i16x8.splat(<i16>ld(ep, EP_YZP));
+  vLo8 = i8x16.splat(<i8>lo);
+  vHi8 = i8x16.splat(<i8>hi);
+}
+
+/** SRDHM(a, m) on 4 lanes (m splatted, in [0, 2^31)): as requant.ts mbqm4. */
+// @ts-ignore: decorator
+@inline function srdhm4(a: v128, m: v128): v128 {
+  const n = i64x2.splat(0x40000000);
+  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 1);
+  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 1);
+  return i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+}
+
+/** finish8 of pixels gr0..gr0+7 of channel c (v0: the first 4, v1: the next 4). */
+// @ts-ignore: decorator
+@inline function fin8(gr0: i32, c: i32, v0: v128, v1: v128): void {
+  if (kFast) {
+    const co = <usize>c << 2;
+    const sh = load<i32>(kShift + co);
+    const cc = kCcol ? load<i32>(kCcol + co) : 0;
+    const bi = kBias ? load<i32>(kBias + co) : 0;
+    if (sh < 0 && sh >= -30 && <u32>(cc + 0x20000000) < 0x40000000 && <u32>(bi + 0x20000000) < 0x40000000) {
+      const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
+      const r = -sh, half = i32x4.splat(1 << (r - 1));
+      const h0 = srdhm4(i32x4.add(v0, b), m), h1 = srdhm4(i32x4.add(v1, b), m);
+      const q0 = i32x4.shr_s(i32x4.add(i32x4.add(h0, half), i32x4.shr_s(h0, 31)), r);
+      const q1 = i32x4.shr_s(i32x4.add(i32x4.add(h1, half), i32x4.shr_s(h1, 31)), r);
+      // saturating narrows are monotone and exact inside the clamp range: clamp after them
+      const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
+      let y: v128;
+      if (kSigned) y = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), vLo8), vHi8);
+      else y = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), vLo8), vHi8);
+      v128.store64_lane(kOut + <usize>gr0 + <usize>c * kOcs, y, 0);
+      return;
+    }
+  }
+  finish8(gr0, c, v0, v1);
 }
 
 /** Finishes lanes [i0, i1) of v (pixels gr0 + lane, channel c) one by one. */
@@ -112,10 +180,10 @@ function pairK4(a: usize, ldg: usize, w: usize, ldw: usize, kq: usize, gr0: i32,
       s03 = dot4(s03, x0, v);
       s13 = dot4(s13, x1, v);
     }
-    finish8(gr0, c, s00, s10);
-    finish8(gr0, c + 1, s01, s11);
-    finish8(gr0, c + 2, s02, s12);
-    finish8(gr0, c + 3, s03, s13);
+    fin8(gr0, c, s00, s10);
+    fin8(gr0, c + 1, s01, s11);
+    fin8(gr0, c + 2, s02, s12);
+    fin8(gr0, c + 3, s03, s13);
   }
   for (; c < c1; c++) {
     const w0 = w + <usize>c * ldw;
@@ -125,7 +193,7 @@ function pairK4(a: usize, ldg: usize, w: usize, ldw: usize, kq: usize, gr0: i32,
       s0 = dot4(s0, v128.load(a + k), v);
       s1 = dot4(s1, v128.load(a1 + k), v);
     }
-    finish8(gr0, c, s0, s1);
+    fin8(gr0, c, s0, s1);
   }
 }
 
@@ -136,6 +204,7 @@ function pairK4(a: usize, ldg: usize, w: usize, ldw: usize, kq: usize, gr0: i32,
  */
 export function gemmK4(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usize, p0: i32, p1: i32, c0: i32, c1: i32): void {
   loadEp(ep);
+  loadFast(ep, kq);
   const lg = <usize>ldg, lw = <usize>ldw, q = <usize>kq;
   let p = p0;
   if (p & 3) {
