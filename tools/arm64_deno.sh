@@ -53,7 +53,7 @@ $HOST_DENO task edgeq quantize tests/fixtures/vit_op17.onnx --calib tests/fixtur
 x86[vit]=$($HOST_DENO run --allow-read kernels/wasm/check_model.ts "$tmp/r14_wvit.eqp" 32)
 echo "x86 vit:  ${x86[vit]}"
 
-echo "== arm64: wasm kernel + float-island tests (both builds, 1 and 2 threads)"
+echo "== arm64: wasm kernel + float-island tests (every build, 1 and 2 threads)"
 log=$(mktemp)
 "${ARM[@]}" test --no-check --allow-read --allow-write=/tmp --allow-env --allow-run \
   tests/wasm_build_test.ts tests/wasm_kernels_test.ts tests/wasm_float_test.ts tests/wasm_qnorm_test.ts 2>&1 | tee "$log"
