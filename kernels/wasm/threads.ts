@@ -49,6 +49,12 @@ const ARG0 = 16; // args as f64 from byte 64
 const MAX_ARGS = 24;
 /** CLAIM between calls: its tag matches no call, so a late worker claims nothing. */
 const CLOSED = -1;
+/**
+ * A call of fewer grains than this runs on the calling thread while a worker is parked
+ * (the worker is woken for the calls that follow). A grain is ~2^18 operations (step.ts).
+ */
+export const PARKED_INLINE_GRAINS = 32;
+
 /** Chunks of a call per thread (the dynamic schedule's slack; at most 127 in all). */
 export const CHUNKS_PER_THREAD = 4;
 
@@ -190,11 +196,20 @@ export class ThreadPool {
       this.#k[fn](...args, 0, total, 0);
       return;
     }
+    const c = this.#ctrl;
+    if (Atomics.load(c, SLEEP) > 0) {
+      // a parked worker takes a futex wake-up (often 100+ µs on a VM) and then starts cold:
+      // wake it for the calls that follow, and keep a small call on this thread
+      Atomics.notify(c, SEQ);
+      if (total < PARKED_INLINE_GRAINS * Math.max(1, grain)) {
+        this.#k[fn](...args, 0, total, 0);
+        return;
+      }
+    }
     const id = this.#names.indexOf(fn);
     if (id < 0 || args.length > MAX_ARGS) {
       throw new EdgeqError("E_BACKEND", `bad kernel call ${fn}`);
     }
-    const c = this.#ctrl;
     this.#args.set(args);
     c[FN] = id;
     c[NARGS] = args.length;
