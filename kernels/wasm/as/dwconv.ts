@@ -7,16 +7,7 @@
 // requantization runs 4 lanes at a time (SRDHM via i64x2 extmul, RDBPOT with the
 // channel's shift). Used when the multipliers are <= 1 (shift <= 0), |bias| < 2^30,
 // strides 1 or 2 and no fused residual (else the direct kernel runs).
-import { mbqm4 } from "./requant";
-
-/** SRDHM(a, m) on 4 lanes (m splatted, in [0, 2^31)): the first half of mbqm4. */
-// @ts-ignore: decorator
-@inline function srdhm4(a: v128, m: v128): v128 {
-  const n = i64x2.splat(0x40000000);
-  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 1);
-  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 1);
-  return i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-}
+import { mbqm4, narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
 
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
@@ -151,12 +142,8 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
     // h + 2^(r−1) cannot overflow (|h| <= |acc|, r <= 30):
     // RDBPOT = (h + 2^(r−1) + (h >> 31)) >> r; then the zero point and clamp in i16 / i8
     // lanes (the saturating narrows are monotone and exact inside the clamp range)
-    const h0 = srdhm4(a0, mv), h1 = srdhm4(a1, mv);
-    const q0 = i32x4.shr_s(i32x4.add(i32x4.add(h0, half), i32x4.shr_s(h0, 31)), r);
-    const q1 = i32x4.shr_s(i32x4.add(i32x4.add(h1, half), i32x4.shr_s(h1, 31)), r);
-    const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), yz16);
-    if (outSigned) b = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), lo8), hi8);
-    else b = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), lo8), hi8);
+    const q0 = rdbpotNear4(srdhm4v(a0, mv), r, half), q1 = rdbpotNear4(srdhm4v(a1, mv), r, half);
+    b = narrowClamp8(q0, q1, yz16, lo8, hi8, outSigned);
   } else {
     const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a0, mult, r), yz), qlo), qhi);
     const q1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a1, mult, r), yz), qlo), qhi);

@@ -1,5 +1,5 @@
 // Elementwise 8-bit ops and the float boundary, over elements [lo, hi).
-import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, shlSat4, srdhm20 } from "./requant";
+import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, shlSat4, srdhm20, srdhm4v } from "./requant";
 
 /** QAdd; parameters in an i32 record (see ops_int8.ts qaddRecord). */
 export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid: i32): void {
@@ -66,10 +66,7 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
 ): v128 {
   let s = i32x4.add(rdbpot4(srdhm20(da, amh, aml), ra, amk, ahf), rdbpot4(srdhm20(db, bmh, bml), rb, bmk, bhf));
   if (yl > 0) s = shlSat4(s, yl);
-  const rnd = i64x2.splat(0x40000000);
-  const h0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(s, ymv), rnd), 1);
-  const h1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(s, ymv), rnd), 1);
-  const h = i8x16.shuffle(h0, h1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  const h = srdhm4v(s, ymv);
   return i32x4.min_s(i32x4.max_s(i32x4.add(rdbpot4(h, ry, ymk, yhf), yz), lov), hiv);
 }
 

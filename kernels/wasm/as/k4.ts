@@ -13,6 +13,7 @@ import {
   finish, finish8, finish4, loadEp,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
+import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
 
 /** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
 // @ts-ignore: decorator
@@ -69,15 +70,6 @@ function loadFast(ep: usize, kq: i32): void {
   vHi8 = i8x16.splat(<i8>hi);
 }
 
-/** SRDHM(a, m) on 4 lanes (m splatted, in [0, 2^31)): as requant.ts mbqm4. */
-// @ts-ignore: decorator
-@inline function srdhm4(a: v128, m: v128): v128 {
-  const n = i64x2.splat(0x40000000);
-  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 1);
-  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 1);
-  return i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-}
-
 /** finish8 of pixels gr0..gr0+7 of channel c (v0: the first 4, v1: the next 4). */
 // @ts-ignore: decorator
 @inline function fin8(gr0: i32, c: i32, v0: v128, v1: v128): void {
@@ -89,14 +81,8 @@ function loadFast(ep: usize, kq: i32): void {
     if (sh < 0 && sh >= -30 && <u32>(cc + 0x20000000) < 0x40000000 && <u32>(bi + 0x20000000) < 0x40000000) {
       const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
       const r = -sh, half = i32x4.splat(1 << (r - 1));
-      const h0 = srdhm4(i32x4.add(v0, b), m), h1 = srdhm4(i32x4.add(v1, b), m);
-      const q0 = i32x4.shr_s(i32x4.add(i32x4.add(h0, half), i32x4.shr_s(h0, 31)), r);
-      const q1 = i32x4.shr_s(i32x4.add(i32x4.add(h1, half), i32x4.shr_s(h1, 31)), r);
-      // saturating narrows are monotone and exact inside the clamp range: clamp after them
-      const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
-      let y: v128;
-      if (kSigned) y = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), vLo8), vHi8);
-      else y = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), vLo8), vHi8);
+      const h0 = srdhm4v(i32x4.add(v0, b), m), h1 = srdhm4v(i32x4.add(v1, b), m);
+      const y = narrowClamp8(rdbpotNear4(h0, r, half), rdbpotNear4(h1, r, half), vZ16, vLo8, vHi8, kSigned);
       v128.store64_lane(kOut + <usize>gr0 + <usize>c * kOcs, y, 0);
       return;
     }

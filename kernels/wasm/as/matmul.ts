@@ -4,7 +4,7 @@
 //   acc = Σ a_u·b' − azp_u·Σ_k b'[n] − bzp'·Σ_k a_u[r] + K·azp_u·bzp'
 import { encA, encW } from "./encode";
 import { EP_CROW, EP_MULT, EP_OUT, EP_QMAX, EP_QMIN, EP_SHIFT, EP_WORDS, EP_YZP } from "./epilogue";
-import { shlSat4 } from "./requant";
+import { rdbpot4, shlSat4, srdhm4v } from "./requant";
 
 /**
  * Prepares one batch slice: aPk = encoded A [M][2Kp], bPk = encoded B' [N][2Kp],
@@ -163,22 +163,12 @@ let kOut: usize = 0, kN: i32 = 0, kM: v128 = i32x4.splat(0), kR: i32 = 0, kL: i3
 let kMask: v128 = i32x4.splat(0), kHalf: v128 = i32x4.splat(0), kZ: v128 = i32x4.splat(0);
 let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = false;
 
-/** 2^30 in both i64 lanes (a global: V8 loads it rather than rebuilding the constant). */
-let kRnd: v128 = i64x2.splat(0x40000000);
-
 /** Row r, columns c..c+3 of the output: raw sums v + ccol (4 lanes) + crow (q, splatted). */
 // @ts-ignore: decorator
 @inline function store4(r: i32, c: i32, v: v128, cc: usize, q: v128): void {
   let acc = i32x4.add(i32x4.add(v, q), v128.load(cc + (<usize>c << 2)));
   if (kL > 0) acc = shlSat4(acc, kL);
-  const rnd = kRnd;
-  const h0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(acc, kM), rnd), 1);
-  const h1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(acc, kM), rnd), 1);
-  let h = i8x16.shuffle(h0, h1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-  if (kR) {
-    const thr = i32x4.sub(kHalf, i32x4.shr_s(h, 31));
-    h = i32x4.sub(i32x4.shr_s(h, kR), i32x4.gt_s(v128.and(h, kMask), thr));
-  }
+  const h = rdbpot4(srdhm4v(acc, kM), kR, kMask, kHalf);
   const y = i32x4.min_s(i32x4.max_s(i32x4.add(h, kZ), kLo), kHi);
   const n = i16x8.narrow_i32x4_s(y, y);
   const bb = kSigned ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);

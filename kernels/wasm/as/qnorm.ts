@@ -3,7 +3,7 @@
 // integer arithmetic only; every kernel works on u = code ^ flip (0..255: the unsigned
 // code of an int8 or uint8 input), which the three definitions allow (QLut indexes the
 // table by code − dtypeMin = u; softmax and layer norm only see differences of codes).
-import { addSat4, mbqm, sat32 } from "./requant";
+import { addSat4, mbqm, sat32, srdhm4v } from "./requant";
 
 /**
  * QLut over elements [lo, hi): y[i] = table[x[i] ^ flip]; `table` holds 256 output bytes.
@@ -198,10 +198,7 @@ export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid
       const t = i8x16.shuffle(t0, t1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
       const a = i32x4.mul(t, v128.load(pg + o));
       const mv = v128.load(pm + o);
-      // SRDHM: the high words of (a·mult + 2^30) << 1 (as requant.ts mbqm4)
-      const h0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, mv), rnd), 1);
-      const h1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, mv), rnd), 1);
-      const h = i8x16.shuffle(h0, h1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+      const h = srdhm4v(a, mv);
       // RDBPOT per lane (|h| < 2^30): the high words of (|h|·2^(31−R) + 2^30) << 1, signed
       const sh = i32x4.shr_s(h, 31), ah = i32x4.abs(h), pw = v128.load(pp + o);
       const p0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_u(ah, pw), rnd), 1);

@@ -66,31 +66,51 @@
   return q;
 }
 
-/** SRDHM then RDBPOT(r), on 4 lanes (mult in [0, 2^31), r in 0..31). */
-// @ts-ignore: decorator
-@inline export function mbqm4(a: v128, mult: i32, r: i32): v128 {
-  const m = i32x4.splat(mult), n = i64x2.splat(0x40000000);
-  // (p + 2^30) >> 31 fits in i32 (mult < 2^31): it is the high word of (p + 2^30) << 1
-  // (a logical i64 shift, native on x86, where the arithmetic one is emulated)
-  const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), n), 1);
-  const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), n), 1);
-  let h = i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-  if (r == 0) return h;
-  const mask = i32x4.splat((<i32>((<u32>1 << r) - 1))), thr = i32x4.sub(i32x4.splat((<i32>((<u32>1 << r) - 1)) >> 1), i32x4.shr_s(h, 31));
-  const rem = v128.and(h, mask);
-  return i32x4.sub(i32x4.shr_s(h, r), i32x4.gt_s(rem, thr));
-}
-
-
 /** 2^30 in both i64 lanes (a global: V8 loads it rather than rebuilding the constant). */
 let vHalf31: v128 = i64x2.splat(0x40000000);
 
-/** SRDHM on 4 lanes with a multiplier per lane (m: lanes in [0, 2^31)), as mbqm4's. */
+/**
+ * SRDHM on 4 lanes with a multiplier per lane (m: lanes in [0, 2^31)): (a·m + 2^30) >> 31
+ * fits in i32, the high word of (a·m + 2^30) << 1 (a logical i64 shift, native on x86,
+ * where the arithmetic one is emulated). The one SIMD SRDHM of the kernels.
+ */
 // @ts-ignore: decorator
 @inline export function srdhm4v(a: v128, m: v128): v128 {
   const lo = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_s(a, m), vHalf31), 1);
   const hi = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_s(a, m), vHalf31), 1);
   return i8x16.shuffle(lo, hi, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+}
+
+/** SRDHM then RDBPOT(r), on 4 lanes (mult in [0, 2^31), r in 0..31). */
+// @ts-ignore: decorator
+@inline export function mbqm4(a: v128, mult: i32, r: i32): v128 {
+  const h = srdhm4v(a, i32x4.splat(mult));
+  if (r == 0) return h;
+  const mask = <i32>((<u32>1 << r) - 1);
+  return rdbpot4(h, r, i32x4.splat(mask), i32x4.splat(mask >> 1));
+}
+
+/**
+ * RDBPOT(h, r) for r in 1..30 as (h + 2^(r−1) + (h >> 31)) >> r (half = 2^(r−1) splatted):
+ * rdbpot4's value when h + 2^(r−1) cannot overflow (|h| < 2^31 − 2^(r−1)).
+ */
+// @ts-ignore: decorator
+@inline export function rdbpotNear4(h: v128, r: i32, half: v128): v128 {
+  return i32x4.shr_s(i32x4.add(i32x4.add(h, half), i32x4.shr_s(h, 31)), r);
+}
+
+/**
+ * 8 codes from two i32x4 (already rounded): + the zero point and the clamp done in i16 / i8
+ * lanes (the saturating narrows are monotone and exact inside the clamp range, which lies
+ * in the output type's).
+ */
+// @ts-ignore: decorator
+@inline export function narrowClamp8(
+  q0: v128, q1: v128, z16: v128, lo8: v128, hi8: v128, signed: bool,
+): v128 {
+  const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), z16);
+  if (signed) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), lo8), hi8);
+  return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), lo8), hi8);
 }
 
 /** int32 saturating add on 4 lanes. */
