@@ -1,73 +1,42 @@
 /**
- * A/B of a wasm kernel-path switch (ops_int8.ts convOptions) in one process: the model is
- * compiled twice (switch off = A, on = B) and the two are run alternately, so that the
- * machine's noise hits both alike. Prints the median whole-model ms of each and, with
- * `--nodes`, per-node medians of the profiled runs (alternated too).
- * `deno run -A bench/wasm_ab.ts MODEL.eqp --switch k4 [--threads 1,2] [--runs 30] [--nodes 12]`
- * With `--old FILE` (a copy of an older kernels/wasm/build/kernels_wasm.ts) A runs that
- * file's module bytes of the default build and B the current ones (no switch); with
- * `--grain S` B runs with every parallel grain scaled by S (WasmOptions.grainScale).
+ * A/B of the wasm backend in one process: the model is compiled twice (A, B) and the two
+ * run alternately, so that the machine's noise hits both alike. Prints the median
+ * whole-model ms of each and, with `--nodes N`, per-node medians of profiled runs.
+ *   `--switch NAME`  A = the kernel-path switch (ops_int8.ts convOptions / gemmOptions) off,
+ *                    B = on (default: k4);
+ *   `--grain S`      B runs with every parallel grain scaled by S (WasmOptions.grainScale);
+ *   `--base DIR`     A = the kernels and compiler of another checkout (e.g.
+ *                    `git archive REV | tar -x -C /tmp/base`), B = this one.
+ * `deno run -A bench/wasm_ab.ts MODEL.eqp [--switch k4 | --grain 0.5 | --base DIR]
+ *   [--threads 1,2] [--runs 30] [--nodes 12]`
  * @module
  */
-import { loadPackedGraph } from "../runtime/packed_model.ts";
-import { prepareGraph } from "../runtime/prepare.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
 import { convOptions, gemmOptions } from "../kernels/wasm/ops_int8.ts";
-import { defaultBuild, overrideModuleBytes } from "../kernels/wasm/instance.ts";
-import { decodeBase64 } from "../kernels/wasm/base64.ts";
-import { size, type Tensor } from "../runtime/tensor.ts";
+import { abCompare, benchGraph, options } from "./wasm_common.ts";
 
 const args = [...Deno.args];
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(name);
-  if (i < 0) return def;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
+const opt = options(args);
 const threads = opt("--threads", "1,2").split(",").map(Number);
 const runs = Number(opt("--runs", "30"));
 const nodes = Number(opt("--nodes", "0"));
-const old = opt("--old", "");
+const base = opt("--base", "");
 const grain = Number(opt("--grain", "0"));
-const sw = opt("--switch", old || grain ? "" : "k4");
+const sw = opt("--switch", base || grain ? "" : "k4");
 const switches = (sw in gemmOptions ? gemmOptions : convOptions) as Record<string, boolean>;
-let oldBytes: Uint8Array | undefined;
-if (old) {
-  const src = await Deno.readTextFile(old);
-  const name = { baseline: "BASELINE", relaxed: "RELAXED", "relaxed-pair": "RELAXED_PAIR" }[
-    defaultBuild()
-  ];
-  const m = src.match(new RegExp(`${name}_WASM_B64 = "([^"]*)"`));
-  if (!m) throw new Error(`no ${name}_WASM_B64 in ${old}`);
-  oldBytes = decodeBase64(m[1]);
-}
 const path = args[0];
-if (!path) throw new Error("usage: wasm_ab.ts MODEL.eqp --switch NAME [--threads 1,2]");
-
-const { graph } = loadPackedGraph(await Deno.readFile(path), path);
-const g = prepareGraph(graph, { batch: 1 });
-const inp = g.inputs[0];
-const shape = g.values.get(inp.name)!.shape;
-const x = new Float32Array(size(shape));
-let s = 12345;
-for (let i = 0; i < x.length; i++) {
-  s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-  x[i] = (s / 2 ** 32) * 2 - 1;
+if (!path) {
+  throw new Error("usage: wasm_ab.ts MODEL.eqp [--switch NAME | --grain S | --base DIR]");
 }
-const feeds: Record<string, Tensor> = { [inp.name]: { dtype: "float32", shape, data: x } };
-const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+const compileA: typeof compileWasm = base
+  ? (await import(new URL(`file://${Deno.realPathSync(base)}/kernels/wasm/compile.ts`).href))
+    .compileWasm
+  : compileWasm;
+const { g, feeds } = await benchGraph(path);
 
 async function compile(t: number, on: boolean, profile: boolean) {
+  if (base) return await (on ? compileWasm : compileA)(g, { threads: t, profile });
   if (grain) return await compileWasm(g, { threads: t, profile, grainScale: on ? grain : 1 });
-  if (oldBytes) {
-    overrideModuleBytes(defaultBuild(), on ? undefined : oldBytes);
-    try {
-      return await compileWasm(g, { threads: t, profile, idleMs: 1e9 });
-    } finally {
-      overrideModuleBytes(defaultBuild(), undefined);
-    }
-  }
   const keep = switches[sw];
   switches[sw] = on;
   try {
@@ -77,48 +46,13 @@ async function compile(t: number, on: boolean, profile: boolean) {
   }
 }
 
+const what = base ? `A = ${base}, B = this tree` : grain ? `grain x${grain} in B` : `switch ${sw}`;
 for (const t of threads) {
-  const ab = [await compile(t, false, false), await compile(t, true, false)];
-  const outs: Tensor["data"][] = [];
-  for (const c of ab) outs.push(Object.values(await c.run(feeds))[0].data);
-  const same = outs[0].length === outs[1].length && outs[0].every((v, i) => v === outs[1][i]);
-  const times: number[][] = [[], []];
-  for (let i = 0; i < 5; i++) for (const c of ab) await c.run(feeds);
-  for (let i = 0; i < runs; i++) {
-    for (let j = 0; j < 2; j++) {
-      const k = (i & 1) ? 1 - j : j;
-      const t0 = performance.now();
-      await ab[k].run(feeds);
-      times[k].push(performance.now() - t0);
-    }
-  }
-  for (const c of ab) c.dispose();
-  const [a, b] = times.map(med);
-  console.log(
-    `== ${path.split("/").pop()} threads ${t} switch ${sw}: A(off) ${a.toFixed(3)} ms, ` +
-      `B(on) ${b.toFixed(3)} ms, B/A ${(b / a).toFixed(3)}, same output ${same}`,
+  await abCompare(
+    `${path.split("/").pop()} threads ${t}, ${what}`,
+    (on, profile) => compile(t, on, profile),
+    feeds,
+    runs,
+    nodes,
   );
-  if (!nodes) continue;
-  const pc = [await compile(t, false, true), await compile(t, true, true)];
-  const per: Map<string, number[]>[] = [new Map(), new Map()];
-  for (let i = 0; i < 3; i++) for (const c of pc) await c.run(feeds);
-  for (let i = 0; i < runs; i++) {
-    for (let k = 0; k < 2; k++) {
-      pc[k].profile!.clear();
-      await pc[k].run(feeds);
-      for (const [n, v] of pc[k].profile!.entries()) {
-        if (!per[k].has(n)) per[k].set(n, []);
-        per[k].get(n)!.push(v);
-      }
-    }
-  }
-  for (const c of pc) c.dispose();
-  const rows = [...per[0].keys()].map((n) =>
-    [n, med(per[0].get(n)!), med(per[1].get(n) ?? [0])] as const
-  );
-  const sum = (k: 1 | 2) => rows.reduce((acc, r) => acc + r[k], 0);
-  console.log(`   sum of node medians: A ${sum(1).toFixed(3)} ms, B ${sum(2).toFixed(3)} ms`);
-  for (const [n, va, vb] of rows.sort((p, q) => q[1] - p[1]).slice(0, nodes)) {
-    console.log(`${va.toFixed(3).padStart(8)} ${vb.toFixed(3).padStart(8)}  ${n}`);
-  }
 }

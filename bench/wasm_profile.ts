@@ -5,36 +5,18 @@
  * run, then totals by op type and by kernel called through the thread pool.
  * @module
  */
-import { loadPackedGraph } from "../runtime/packed_model.ts";
-import { prepareGraph } from "../runtime/prepare.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
-import { size, type Tensor } from "../runtime/tensor.ts";
+import { benchGraph, options } from "./wasm_common.ts";
 
 const args = [...Deno.args];
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(name);
-  if (i < 0) return def;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
+const opt = options(args);
 const threads = opt("--threads", "1,2").split(",").map(Number);
 const runs = Number(opt("--runs", "20"));
 const top = Number(opt("--top", "15"));
 const path = args[0];
 if (!path) throw new Error("usage: wasm_profile.ts MODEL.eqp [--threads 1,2] [--runs N]");
 
-const { graph } = loadPackedGraph(await Deno.readFile(path), path);
-const g = prepareGraph(graph, { batch: 1 });
-const inp = g.inputs[0];
-const shape = g.values.get(inp.name)!.shape;
-const x = new Float32Array(size(shape));
-let s = 12345;
-for (let i = 0; i < x.length; i++) {
-  s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-  x[i] = (s / 2 ** 32) * 2 - 1;
-}
-const feeds: Record<string, Tensor> = { [inp.name]: { dtype: "float32", shape, data: x } };
+const { g, feeds } = await benchGraph(path);
 for (const t of threads) {
   const plain = await compileWasm(g, { threads: t });
   const times: number[] = [];

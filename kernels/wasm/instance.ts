@@ -151,8 +151,7 @@ export function moduleBytes(build: BuildName, shared: boolean): Uint8Array {
   const key = `${build}:${shared}`;
   let b = bytesCache.get(key);
   if (!b) {
-    const o = bytesOverride.get(build);
-    b = o ? o.slice() : decodeBase64(
+    b = decodeBase64(
       build === "relaxed"
         ? RELAXED_WASM_B64
         : build === "relaxed-pair"
@@ -209,28 +208,6 @@ function unshareMemoryImport(b: Uint8Array): void {
       return;
     }
     o = end;
-  }
-}
-
-const bytesOverride = new Map<BuildName, Uint8Array>();
-
-/**
- * Benchmarks only: instances (and thread pools) made from now on use these module bytes
- * for `build` (an older build, for an A/B in one process); `undefined` restores the
- * generated ones.
- *
- * @example
- * ```ts
- * overrideModuleBytes("relaxed-pair", oldBytes); // compile A … then:
- * overrideModuleBytes("relaxed-pair", undefined);
- * ```
- */
-export function overrideModuleBytes(build: BuildName, bytes: Uint8Array | undefined): void {
-  if (bytes) bytesOverride.set(build, bytes);
-  else bytesOverride.delete(build);
-  for (const shared of [false, true]) {
-    bytesCache.delete(`${build}:${shared}`);
-    modCache.delete(`${build}:${shared}`);
   }
 }
 
