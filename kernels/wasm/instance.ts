@@ -22,7 +22,7 @@ export type BuildName = "baseline" | "relaxed" | "relaxed-pair";
 /**
  * The build for this engine: `relaxed-pair` where the relaxed dot is lowered to pmaddubsw +
  * pmaddwd (x86 without AVX-VNNI: the pair form saves the ones vector V8 rebuilds per dot,
- * ~20% on the GEMM), `relaxed` elsewhere with relaxed SIMD (one sdot / vpdpbusd per dot),
+ * the pure dot loop of bench:gemm 84 → 108 GOP/s on a Zen 4), `relaxed` elsewhere with relaxed SIMD (one sdot / vpdpbusd per dot),
  * else `baseline`.
  *
  * @example

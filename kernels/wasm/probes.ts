@@ -127,7 +127,7 @@ export const RELAXED_DOT_PROBE: Uint8Array = Uint8Array.from([
 export type RelaxedDotLowering = "vnni" | "pmaddubsw" | "sdot" | "other" | "none";
 
 /**
- * Runs {@link RELAXED_DOT_PROBE}: "none" where relaxed SIMD is missing.
+ * Runs {@link RELAXED_DOT_PROBE} (once per process): "none" where relaxed SIMD is missing.
  *
  * @example
  * ```ts
@@ -135,6 +135,13 @@ export type RelaxedDotLowering = "vnni" | "pmaddubsw" | "sdot" | "other" | "none
  * ```
  */
 export function relaxedDotLowering(): RelaxedDotLowering {
+  return lowering ??= probeLowering();
+}
+
+/** The engine's answer, found once (every kernel instantiation asks: instance.ts). */
+let lowering: RelaxedDotLowering | undefined;
+
+function probeLowering(): RelaxedDotLowering {
   if (!validates(RELAXED_DOT_PROBE)) return "none";
   try {
     const inst = new WebAssembly.Instance(
