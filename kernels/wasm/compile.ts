@@ -28,6 +28,7 @@ import {
 import { compileFloat, compileQMatMul } from "./ops_float.ts";
 import { compileQLayerNorm, compileQLut, compileQSoftmax } from "./ops_qnorm.ts";
 import { canSpawnWorkers, ThreadPool } from "./threads.ts";
+import { planFusions } from "./fuse.ts";
 
 /** Options of the wasm backend (BackendOptions plus these switches). */
 export interface WasmOptions {
@@ -205,6 +206,7 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     for (const n of b.nodes) blockOf.set(n, [...(blockOf.get(n) ?? []), b.index]);
   }
 
+  const fusions = planFusions(g);
   const steps: Step[] = [];
   const skipSteps = new Map<number, Step>(); // block index → its join's skip step
   const fallbacks: string[] = [];
@@ -225,8 +227,15 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       meta,
       constant: (n) => g.initializers.get(n),
       scratch: (b) => (scratch = Math.max(scratch, b)),
+      fusedAdd: fusions.residual.get(node.name),
     };
-    let s = compileNode(c, floatIslands);
+    // a fused node's work is done by the node that absorbed it
+    let s = fusions.elided.has(node.name) ? () => {} : compileNode(c, floatIslands);
+    if (c.fusedAdd && !(s && c.fusedTaken)) {
+      // the QGemm did not take its add (a fallback, or a path without the epilogue)
+      fusions.elided.delete(c.fusedAdd.add.name);
+      fusions.extra.delete(node.name);
+    }
     if (!s) {
       s = fallbackStep(g, node);
       fallbacks.push(`${node.name} (${node.op})`);
@@ -259,6 +268,7 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   g.nodes.forEach((n, i) => {
     n.inputs.forEach((x) => touch(x, i));
     n.outputs.forEach((x) => touch(x, i));
+    fusions.extra.get(n.name)?.forEach((x) => touch(x, i));
   });
   for (const o of g.outputs) {
     touch(o.name, g.nodes.length);
