@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
 import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import type { Tensor } from "../runtime/tensor.ts";
+import { fusedCounts } from "../kernels/wasm/fuse.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS = [
@@ -127,6 +128,61 @@ Deno.test("wasm QMatMul (k2 layout): attention shapes, odd M/K/N, multipliers ab
     nodes.push(mm(A, B, 4096, [0, b === 127 ? -128 : 0]));
   }
   await check("QMatMul k2", nodes, 0);
+});
+
+Deno.test("wasm QMatMul with folded Transposes: heads split by Transpose (A, B row- or column-strided), output Transpose, shared and unfoldable ones", async () => {
+  const r = new Rng(75);
+  const nodes: TestNode[] = [];
+  const zp = (dt: Q) => dt === "int8" ? r.int(-128, 127) : r.int(0, 255);
+  const tr = (perm: number[], from: number | Tensor, internal = true): TestNode => ({
+    op: "Transpose",
+    domain: "",
+    attrs: { perm },
+    inputs: [typeof from === "number" ? undefined : { t: from }],
+    ...(typeof from === "number" ? { from: { 0: from } } : {}),
+    internal,
+  });
+  const mm = (a: number, b: number, adt: Q, bdt: Q, K: number, internal: boolean): TestNode => {
+    const q = quantizeMultiplier(r.float(0.2, 2) / (Math.sqrt(K) * 255));
+    const ydt: Q = r.pick(["int8", "uint8"] as const);
+    return {
+      op: "QMatMul",
+      attrs: { a_zp: zp(adt), b_zp: zp(bdt), mult: q.mult, shift: q.shift, y_zp: 3, dtype: ydt },
+      inputs: [undefined, undefined],
+      from: { 0: a, 1: b },
+      internal,
+    };
+  };
+  let expect = 0;
+  // [1, T, H, D] projections: scores = (q heads) × (k heads)ᵀ, out = scores × (v heads),
+  // then back to [1, T, H, D]: 4 Transposes folded per chain
+  for (const [T, H, D] of [[50, 4, 16], [13, 3, 5], [9, 1, 24], [17, 2, 8], [8, 2, 33]]) {
+    const dt = (): Q => r.pick(["int8", "uint8"] as const);
+    const qd = dt(), kd = dt(), vd = dt();
+    const i0 = nodes.length;
+    nodes.push(tr([0, 2, 1, 3], randQ(r, qd, [1, T, H, D]))); // i0: q heads [1,H,T,D]
+    nodes.push(tr([0, 2, 3, 1], randQ(r, kd, [1, T, H, D]))); // i0+1: kᵀ [1,H,D,T]
+    nodes.push(tr([0, 2, 1, 3], randQ(r, vd, [1, T, H, D]))); // i0+2: v heads [1,H,T,D]
+    const s = mm(i0, i0 + 1, qd, kd, D, true); // i0+3: scores [1,H,T,T]
+    nodes.push(s);
+    nodes.push(mm(i0 + 3, i0 + 2, s.attrs.dtype as Q, vd, T, true)); // i0+4: [1,H,T,D]
+    nodes.push(tr([0, 2, 1, 3], i0 + 4, false)); // i0+5: [1,T,H,D], a graph output
+    expect += 4; // q, kᵀ, v, and the output Transpose (scores × v writes it in place)
+  }
+  // one kᵀ read by two QMatMuls (folded by both, then skipped), and a Transpose that is
+  // also a graph output (not folded: it must run)
+  {
+    const i0 = nodes.length;
+    nodes.push(tr([0, 2, 1, 3], randQ(r, "uint8", [1, 11, 2, 7]), false)); // i0: output too
+    nodes.push(tr([0, 2, 3, 1], randQ(r, "int8", [1, 11, 2, 7]))); // i0+1: shared kᵀ
+    nodes.push(mm(i0, i0 + 1, "uint8", "int8", 7, false));
+    nodes.push(tr([0, 2, 1, 3], randQ(r, "uint8", [1, 11, 2, 7]))); // i0+3
+    nodes.push(mm(i0 + 3, i0 + 1, "uint8", "int8", 7, false));
+    expect += 3; // kᵀ twice, i0+3 once
+  }
+  const before = fusedCounts.transpose;
+  await check("QMatMul folded Transposes", nodes, 0);
+  assert.equal(fusedCounts.transpose - before, expect * CONFIGS.length);
 });
 
 Deno.test("wasm Transpose, Clip and float Add/Sub/Mul/Div with broadcasting (bit-exact)", async () => {

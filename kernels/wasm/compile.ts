@@ -28,7 +28,7 @@ import {
 import { compileFloat, compileQMatMul } from "./ops_float.ts";
 import { compileQLayerNorm, compileQLut, compileQSoftmax } from "./ops_qnorm.ts";
 import { canSpawnWorkers, ThreadPool } from "./threads.ts";
-import { planFusions } from "./fuse.ts";
+import { isFolded, planFusions } from "./fuse.ts";
 
 /** Options of the wasm backend (BackendOptions plus these switches). */
 export interface WasmOptions {
@@ -227,18 +227,20 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       meta,
       constant: (n) => g.initializers.get(n),
       scratch: (b) => (scratch = Math.max(scratch, b)),
-      fusedAdd: fusions.residual.get(node.name),
+      transposes: fusions.transposes.get(node.name),
+      fold: (name) => fusions.folded.set(name, (fusions.folded.get(name) ?? 0) + 1),
     };
-    // a fused node's work is done by the node that absorbed it
-    let s = fusions.elided.has(node.name) ? () => {} : compileNode(c, floatIslands);
-    if (c.fusedAdd && !(s && c.fusedTaken)) {
-      // the QGemm did not take its add (a fallback, or a path without the epilogue)
-      fusions.elided.delete(c.fusedAdd.add.name);
-      fusions.extra.delete(node.name);
-    }
+    let s = compileNode(c, floatIslands);
     if (!s) {
       s = fallbackStep(g, node);
       fallbacks.push(`${node.name} (${node.op})`);
+    }
+    if (fusions.foldUsers.has(node.name)) {
+      // a Transpose some QMatMul may read or write in place: decided once all are compiled
+      const run = s, name = node.name;
+      s = (env) => {
+        if (!isFolded(fusions, name)) run(env);
+      };
     }
     steps.push(s);
     for (const b of g.blocks) {

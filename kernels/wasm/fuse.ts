@@ -1,61 +1,67 @@
 /**
  * Fusions the wasm compiler makes on a bound graph, each bit-identical to the nodes it
- * replaces (the kernels compute the same integer expressions, only without the
- * intermediate tensor):
+ * replaces:
  *
- * - **QGemm + QAdd**: a QGemm whose only consumer is a same-shape QAdd (a transformer's
- *   `x + proj(...)`) takes the add as its fused residual, as QConv does: the epilogue
- *   requantizes to the GEMM's codes (clamped to its range), then applies the QAdd with
- *   the other input and writes the QAdd's output. The QAdd's step becomes empty.
+ * - **Transposes into QMatMul**: a Transpose read only by QMatMuls (a transformer's
+ *   head split `[B, T, H, D] → [B, H, T, D]`, or `kᵀ`) is read in place with strides by
+ *   the QMatMul's operand encoding, and a Transpose that is the only consumer of a
+ *   QMatMul's output (the heads' merge) is written in place by its epilogue. Such a
+ *   Transpose's step does nothing once every reader folded it.
  *
- * Residual-block skipping stays exact: a fused QGemm is always inside the block its
- * QAdd joins, so when that block is skipped neither runs and the join's skip step writes
- * the output.
+ * A QGemm + QAdd fusion (the add as a residual in the GEMM's epilogue) was built and
+ * measured slower on the ViT fixture (1.08× at 1 thread): the row-major GEMM's residual
+ * reads and per-column splats cost more than the separate SIMD QAdd saves; not kept.
  * @module
  */
 import type { Graph, Node } from "../../runtime/graph.ts";
-import { size } from "../../runtime/tensor.ts";
 
-/** A QAdd absorbed by the QGemm that feeds it. */
-export interface FusedAdd {
-  /** The QAdd node. */
-  add: Node;
-  /** Which QAdd input (0 = a, 1 = b) is the GEMM's output. */
-  side: 0 | 1;
+/**
+ * A Transpose read or written in place by a QMatMul: `src` is the value in memory
+ * (the Transpose's input, or its output for a folded output Transpose) and `strides` the
+ * element strides of the QMatMul's logical operand over it.
+ */
+export interface FoldedTranspose {
+  /** The Transpose node. */
+  node: Node;
+  src: string;
+  strides: number[];
 }
 
 /** What {@link planFusions} decided for a graph. */
 export interface FusionPlan {
-  /** QGemm node name → the QAdd it absorbs. */
-  residual: Map<string, FusedAdd>;
-  /** Nodes whose work another node does (their step is empty). */
-  elided: Set<string>;
+  /**
+   * QMatMul node name → Transposes it may fold: inputs A (0) and B (1), output (2). The
+   * QMatMul's compiler decides; a Transpose runs unless all its readers folded it.
+   */
+  transposes: Map<string, (FoldedTranspose | undefined)[]>;
+  /** Transpose name → how many of its readers must fold it before it can be skipped. */
+  foldUsers: Map<string, number>;
+  /** Transpose name → how many QMatMul compilers folded it (filled while compiling). */
+  folded: Map<string, number>;
   /** Node name → values it reads or writes beyond its own inputs and outputs (liveness). */
   extra: Map<string, string[]>;
 }
 
 /**
  * Switches read by {@link planFusions} (benchmarks and tests A/B them; see
- * bench/wasm_ab.ts `--switch`). `gemmAdd`: QGemm + QAdd.
+ * bench/wasm_ab.ts `--switch`). `transpose`: Transposes folded into QMatMul.
  *
  * @example
  * ```ts
- * fuseOptions.gemmAdd = false; // compile the next models without the fusion
+ * fuseOptions.transpose = false; // compile the next models with the Transposes run
  * ```
  */
-export const fuseOptions: { gemmAdd: boolean } = { gemmAdd: true };
+export const fuseOptions: { transpose: boolean } = { transpose: true };
 
 /**
- * Counters for tests: QAdd nodes fused into a QGemm, over all compiles.
+ * Counters for tests: Transposes folded into a QMatMul, over all compiles.
  *
  * @example
  * ```ts
- * const before = fusedCounts.gemmAdd; // ... compile ...; fusedCounts.gemmAdd - before
+ * const before = fusedCounts.transpose; // ... compile ...; fusedCounts.transpose - before
  * ```
  */
-export const fusedCounts: { gemmAdd: number } = { gemmAdd: 0 };
-
-const same = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+export const fusedCounts: { transpose: number } = { transpose: 0 };
 
 /**
  * The fusions of a bound graph (static shapes).
@@ -63,43 +69,101 @@ const same = (a: number[], b: number[]) => a.length === b.length && a.every((d, 
  * @example
  * ```ts
  * const plan = planFusions(bound);
- * plan.elided.has("/blocks.0/Add"); // true when the proj QGemm absorbed it
+ * plan.transposes.get("/attn/MatMul"); // the Transposes that QMatMul may fold
  * ```
  */
 export function planFusions(g: Graph): FusionPlan {
-  const plan: FusionPlan = { residual: new Map(), elided: new Set(), extra: new Map() };
-  if (!fuseOptions.gemmAdd) return plan;
-  const producer = new Map<string, number>();
+  const plan: FusionPlan = {
+    transposes: new Map(),
+    foldUsers: new Map(),
+    folded: new Map(),
+    extra: new Map(),
+  };
   const consumers = new Map<string, number[]>();
   g.nodes.forEach((n, i) => {
-    for (const o of n.outputs) if (o) producer.set(o, i);
     for (const x of n.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), i]);
   });
   const outputs = new Set(g.outputs.map((o) => o.name));
-  g.nodes.forEach((n, i) => {
-    if (n.domain !== "edgeq" || n.op !== "QGemm" || String(n.attrs.w_layout ?? "i8") === "b1") {
-      return;
-    }
-    const c = n.outputs[0];
-    const use = consumers.get(c) ?? [];
-    if (!c || outputs.has(c) || use.length !== 1) return;
-    const add = g.nodes[use[0]];
-    if (add.domain !== "edgeq" || add.op !== "QAdd" || add.inputs.length !== 2) return;
-    const side = add.inputs[0] === c ? 0 : 1;
-    const r = add.inputs[1 - side], y = add.outputs[0];
-    if (!r || r === c || !y || g.initializers.has(r)) return;
-    // the residual must exist when the GEMM runs (a graph input or computed before it)
-    const pr = producer.get(r);
-    if (pr !== undefined && pr >= i) return;
-    const cm = g.values.get(c), rm = g.values.get(r), ym = g.values.get(y);
-    if (!cm || !rm || !ym || !same(cm.shape, ym.shape) || !same(rm.shape, ym.shape)) return;
-    if (size(ym.shape) === 0) return;
-    // the QAdd reads the GEMM's codes with its own zero point: the epilogue uses one
-    const gzp = Number(n.attrs.y_zp ?? 0), azp = Number(add.attrs[side ? "b_zp" : "a_zp"] ?? 0);
-    if (gzp !== azp) return;
-    plan.residual.set(n.name, { add, side });
-    plan.elided.add(add.name);
-    plan.extra.set(n.name, [r, y]);
-  });
+  if (fuseOptions.transpose) planTransposes(g, plan, consumers, outputs);
   return plan;
+}
+
+const EIGHT_BIT = new Set(["int8", "uint8"]);
+
+function contiguous(shape: number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+function permOf(n: Node, rank: number): number[] {
+  const p = n.attrs.perm as number[] | undefined;
+  return p ? [...p] : Array.from({ length: rank }, (_, i) => rank - 1 - i);
+}
+
+/**
+ * Transposes next to a QMatMul: an input Transpose read by QMatMuls only, or the only
+ * consumer of a QMatMul's output. Their element strides in the QMatMul's terms.
+ */
+function planTransposes(
+  g: Graph,
+  plan: FusionPlan,
+  consumers: Map<string, number[]>,
+  outputs: Set<string>,
+): void {
+  g.nodes.forEach((n) => {
+    if (n.domain !== "edgeq" || n.op !== "QMatMul") return;
+    const slots: (FoldedTranspose | undefined)[] = [undefined, undefined, undefined];
+    for (const j of [0, 1]) {
+      const t = n.inputs[j];
+      const tn = g.nodes.find((m) => m.outputs[0] === t && m.op === "Transpose" && !m.domain);
+      if (!tn || outputs.has(t) || g.initializers.has(tn.inputs[0])) continue;
+      const users = (consumers.get(t) ?? []).map((i) => g.nodes[i]);
+      if (!users.every((u) => u.domain === "edgeq" && u.op === "QMatMul")) continue;
+      const xm = g.values.get(tn.inputs[0]);
+      if (!xm || !EIGHT_BIT.has(xm.dtype)) continue;
+      const xs = contiguous(xm.shape);
+      plan.foldUsers.set(tn.name, users.length);
+      slots[j] = {
+        node: tn,
+        src: tn.inputs[0],
+        strides: permOf(tn, xm.shape.length).map((p) => xs[p]),
+      };
+    }
+    const y = n.outputs[0], use = consumers.get(y) ?? [];
+    const un = use.length === 1 ? g.nodes[use[0]] : undefined;
+    if (un && un.op === "Transpose" && !un.domain && !outputs.has(y)) {
+      const ym = g.values.get(y)!, u = un.outputs[0], um = g.values.get(u);
+      if (um) {
+        const us = contiguous(um.shape), p = permOf(un, ym.shape.length);
+        const strides = new Array<number>(p.length);
+        p.forEach((j, i) => (strides[j] = us[i]));
+        plan.foldUsers.set(un.name, 1);
+        slots[2] = { node: un, src: u, strides };
+      }
+    }
+    if (slots.some(Boolean)) {
+      plan.transposes.set(n.name, slots);
+      // the QMatMul reads the Transposes' inputs / writes the output one in place
+      const extra = slots.filter((s): s is FoldedTranspose => !!s).map((s) => s.src);
+      plan.extra.set(n.name, [...(plan.extra.get(n.name) ?? []), ...extra]);
+    }
+  });
+}
+
+/**
+ * Whether every reader of a Transpose folded it (its step then does nothing).
+ *
+ * @example
+ * ```ts
+ * if (!isFolded(plan, node.name)) transpose(env);
+ * ```
+ */
+export function isFolded(plan: FusionPlan, name: string): boolean {
+  const need = plan.foldUsers.get(name);
+  return need !== undefined && (plan.folded.get(name) ?? 0) >= need;
 }

@@ -24,9 +24,10 @@ import {
   type Step,
 } from "./step.ts";
 import { periodOf } from "./ops_int8.ts";
+import { fusedCounts } from "./fuse.ts";
 
 /** Words of the batched QMatMul record (as/matmul.ts MM_WORDS). */
-const MM_WORDS = 18;
+const MM_WORDS = 24;
 
 const BIN_OPS: Record<string, number> = { Add: 0, Sub: 1, Mul: 2, Div: 3 };
 
@@ -254,6 +255,42 @@ export function compileGather(c: CompileCtx): Step | undefined {
 }
 
 /**
+ * The stride of a flattened batch (dims of size 1 dropped; 0 when none is left), or
+ * undefined when the dims do not merge into one stride.
+ */
+function batchStride(shape: number[], strides: number[]): number | undefined {
+  const d = shape.map((n, i) => [n, strides[i]]).filter(([n]) => n > 1);
+  for (let i = 0; i + 1 < d.length; i++) if (d[i][1] !== d[i + 1][1] * d[i + 1][0]) return;
+  return d.length ? d[d.length - 1][1] : 0;
+}
+
+/**
+ * A QMatMul operand (0 = A, 1 = B, 2 = Y) in a Transpose's memory (fuse.ts), when its
+ * strides suit the batched kernel: [value, slice stride, row stride, transposed B (1)].
+ * Records the fold (the Transpose's step then does nothing).
+ */
+function foldedMatrix(
+  c: CompileCtx,
+  slot: number,
+  rank: number,
+  b: boolean,
+): [string, number, number, number] | undefined {
+  const f = c.transposes?.[slot];
+  if (!f || f.strides.length !== rank || rank < 2) return undefined;
+  const st = f.strides, shape = c.meta(slot === 2 ? c.node.outputs[0] : c.node.inputs[slot]).shape;
+  const bs = batchStride(shape.slice(0, -2), st.slice(0, -2));
+  if (bs === undefined) return undefined;
+  let out: [string, number, number, number] | undefined;
+  if (st[rank - 1] === 1) out = [f.src, bs, st[rank - 2], 0];
+  else if (b && st[rank - 2] === 1) out = [f.src, bs, st[rank - 1], 1];
+  if (out) {
+    c.fold!(f.node.name);
+    fusedCounts.transpose++;
+  }
+  return out;
+}
+
+/**
  * QMatMul with equal batch dims (or a shared 2-D B): per slice prep + GEMM.
  *
  * @example
@@ -285,6 +322,14 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
     // All slices in two parallel calls: encode A rows (i16) and B' in 4-column blocks
     // (the k2 layout of as/matmul.ts), then 4 rows × 8 columns tiles without horizontal sums.
     const bSlices = nbB === 1 ? 1 : nb;
+    // Transposes read / written in place (fuse.ts): [name in memory, slice stride, row
+    // stride (the stride of the other matrix axis), B: unit stride along K]
+    const foldA = foldedMatrix(c, 0, am.shape.length, false);
+    const foldB = nbB === nb ? foldedMatrix(c, 1, bm.shape.length, true) : undefined;
+    const foldY = foldedMatrix(c, 2, ym.shape.length, false);
+    const [aName, sA, lda] = foldA ?? [A, M * K, K, 0];
+    const [bName, sB, ldb, bt] = foldB ?? [B, K * N, N, 0];
+    const [yName, sY, ldy] = foldY ?? [y, M * N, N, 0];
     const N4 = roundUp(N, 4);
     const ccol = c.arena.alloc(bSlices * N4 * 4), crow = c.arena.alloc(nb * M * 4);
     const eps = c.arena.i32(new Int32Array(nb * 24));
@@ -303,11 +348,12 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
     const items = nb * M + bSlices * (N4 / 4);
     return (env) => {
       const r = new Int32Array(env.buf(), rec, MM_WORDS);
-      r.set([env.addr(A), as, env.addr(B), bs, M, K, N, Kp, env.scratch, env.scratch + aBytes]);
-      r.set([ccol, crow, azpU, bzp2, nb, bSlices, eps, N4], 10);
+      r.set([env.addr(aName), as, env.addr(bName), bs, M, K, N, Kp, env.scratch]);
+      r.set([env.scratch + aBytes, ccol, crow, azpU, bzp2, nb, bSlices, eps, N4], 9);
+      r.set([sA, lda, sB, ldb, bt, ldy], 18);
       const ev = new Int32Array(env.buf(), eps, nb * 24);
-      const out = env.addr(y);
-      for (let t = 0; t < nb; t++) ev[t * 24 + 8] = out + t * M * N;
+      const out = env.addr(yName);
+      for (let t = 0; t < nb; t++) ev[t * 24 + 8] = out + t * sY;
       env.par("qmatmul_prep4_par", [rec], items, grainFor(4 * K));
       env.par("qmatmul_rows4", [rec], nb * M, grainFor(N * Kp));
     };

@@ -29,7 +29,6 @@ import {
   type Step,
 } from "./step.ts";
 import { type LayoutName, pack } from "../../runtime/format/layouts.ts";
-import { type FusedAdd, fusedCounts } from "./fuse.ts";
 
 /** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
 const EP = {
@@ -721,10 +720,6 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     setWords(c, bep, { [EP.ccol]: 0 });
   }
   if (gemmOptions.colTable) colTable(c, ep, N);
-  // a fused residual add (fuse.ts): the epilogue writes the QAdd's output
-  const fa = c.fusedAdd && !bep ? fusedAddFields(c, c.fusedAdd, ydt) : undefined;
-  if (fa) setWords(c, ep, fa.fields);
-  const out = fa ? fa.y : y;
   const bin = bep
     ? binaryGemm(c, w.data as Int8Array, N, K, rows, xdt, bep, panelOff + pk.scratchBytes)
     : undefined;
@@ -735,53 +730,10 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     const xa = env.scratch;
     const panel = pk.get(env, panelOff);
     env.par(packFn, [env.addr(x), xs, K, pk.kp, xa], rows, grainFor(2 * K));
-    setWords(env, ep, { [EP.out]: env.addr(out), [EP.res]: fa ? env.addr(fa.r) : 0 });
+    setWords(env, ep, { [EP.out]: env.addr(y) });
     if (rows >= 8) {
       env.par(rowsFn, [xa, rb, panel, rb, steps, ep, 0, N], rows, grainFor(N * pk.kp));
     } else env.par(colsFn, [xa, rb, panel, rb, steps, ep, rows], N, grainFor(rows * pk.kp));
-  };
-}
-
-/**
- * The epilogue fields of a QGemm's fused QAdd (fuse.ts): the GEMM's codes c (its zero
- * point, which the planner checked equals the add's, and its clamp as the residual path's
- * c range) join the other input r with the add's multipliers, zero point and clamp.
- */
-function fusedAddFields(
-  c: CompileCtx,
-  f: FusedAdd,
-  cdt: QDType,
-): { fields: Record<number, number>; r: string; y: string } {
-  const op = { node: f.add, opset: c.op.opset }, at = f.add.attrs;
-  const r = f.add.inputs[1 - f.side], y = f.add.outputs[0];
-  const [pc, pr] = f.side === 0 ? ["a", "b"] : ["b", "a"];
-  const rdt = c.meta(r).dtype as QDType, ydt = c.meta(y).dtype as QDType;
-  const cm = readMultipliers(op, at, `${pc}_mult`, `${pc}_shift`, 1);
-  const rm = readMultipliers(op, at, `${pr}_mult`, `${pr}_shift`, 1);
-  const ym = readMultipliers(op, at, "y_mult", "y_shift", 1);
-  const [dlo, dhi] = readClamp(c.op, c.node.attrs, cdt);
-  const [qmin, qmax] = readClamp(op, at, ydt);
-  c.fusedTaken = true;
-  fusedCounts.gemmAdd++;
-  return {
-    r,
-    y,
-    fields: {
-      [EP.rsigned]: signedOf(rdt),
-      [EP.czp]: readZp(c.op, c.node.attrs, "y_zp", cdt),
-      [EP.rzp]: readZp(op, at, `${pr}_zp`, rdt),
-      [EP.cm]: cm.mult[0],
-      [EP.cs]: cm.shift[0],
-      [EP.rm]: rm.mult[0],
-      [EP.rs]: rm.shift[0],
-      [EP.ym]: ym.mult[0],
-      [EP.ys]: ym.shift[0],
-      [EP.dlo]: dlo,
-      [EP.dhi]: dhi,
-      [EP.yzp]: readZp(op, at, "y_zp", ydt),
-      [EP.qmin]: qmin,
-      [EP.qmax]: qmax,
-    },
   };
 }
 

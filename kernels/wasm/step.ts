@@ -8,7 +8,7 @@ import type { Tensor, TensorMeta } from "../../runtime/tensor.ts";
 import type { OpContext } from "../ref/op.ts";
 import type { Arena } from "./memory.ts";
 import type { KernelExports } from "./instance.ts";
-import type { FusedAdd } from "./fuse.ts";
+import type { FoldedTranspose } from "./fuse.ts";
 
 /** Compile-time context of one node. */
 export interface CompileCtx {
@@ -24,10 +24,10 @@ export interface CompileCtx {
   constant(name: string): Tensor | undefined;
   /** Declares that the step needs `bytes` of scratch while it runs. */
   scratch(bytes: number): void;
-  /** A QGemm's fused residual add (fuse.ts): the step writes that QAdd's output. */
-  fusedAdd?: FusedAdd;
-  /** Set by the QGemm compiler when its step does write the fused add's output. */
-  fusedTaken?: boolean;
+  /** A QMatMul's foldable Transposes (fuse.ts): inputs A, B and the output. */
+  transposes?: (FoldedTranspose | undefined)[];
+  /** Records that this node's step reads / writes the named Transpose in place. */
+  fold?(transpose: string): void;
 }
 
 /** Run-time environment of a step. */

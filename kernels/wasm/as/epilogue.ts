@@ -54,9 +54,6 @@ let vYzp: v128 = i32x4.splat(0), vQmin: v128 = i32x4.splat(0), vQmax: v128 = i32
 let gResFast: i32 = 0, gCr: i32 = 0, gRr: i32 = 0;
 let vCmh: v128 = i32x4.splat(0), vCml: v128 = i32x4.splat(0), vCk: v128 = i32x4.splat(0), vChf: v128 = i32x4.splat(0);
 let vRmh: v128 = i32x4.splat(0), vRml: v128 = i32x4.splat(0), vRk: v128 = i32x4.splat(0), vRhf: v128 = i32x4.splat(0);
-// The rest of the residual path's constants (resAdd4), splatted once per call.
-let vCzp: v128 = i32x4.splat(0), vRzp: v128 = i32x4.splat(0), vDlo: v128 = i32x4.splat(0), vDhi: v128 = i32x4.splat(0);
-let vYm: v128 = i32x4.splat(0), vYk: v128 = i32x4.splat(0), vYhf: v128 = i32x4.splat(0);
 
 /** Loads an epilogue record (call once per kernel invocation, before finish). */
 export function loadEp(ep: usize): void {
@@ -92,16 +89,6 @@ export function loadEp(ep: usize): void {
   vYzp = i32x4.splat(gYzp);
   vQmin = i32x4.splat(gQmin);
   vQmax = i32x4.splat(gQmax);
-  if (gRes) {
-    vCzp = i32x4.splat(gCzp);
-    vRzp = i32x4.splat(gRzp);
-    vDlo = i32x4.splat(gDlo);
-    vDhi = i32x4.splat(gDhi);
-    vYm = i32x4.splat(gYm);
-    const yk = gYs < 0 ? <i32>((<u32>1 << -gYs) - 1) : 0;
-    vYk = i32x4.splat(yk);
-    vYhf = i32x4.splat(yk >> 1);
-  }
   gResFast = gRes && gCs <= 0 && gRs <= 0 ? 1 : 0;
   if (gResFast) {
     gCr = -gCs;
@@ -185,15 +172,9 @@ export function vecEpilogue(): bool {
 /** The output codes (i32 lanes) of 4 consecutive rows gr0..gr0+3 of column c (raw values in v). */
 // @ts-ignore: decorator
 @inline function req4(gr0: i32, c: i32, v: v128): v128 {
-  return req4r(gr0, c, v, gRes ? loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs) : v);
-}
-
-/** req4 with the residual codes of those outputs given (rv, i32 lanes; read only with gRes). */
-// @ts-ignore: decorator
-@inline function req4r(gr0: i32, c: i32, v: v128, rv: v128): v128 {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
-  if (gTab) {
+  if (gTab && !gRes) {
     // the column's constants from the vector table: no splats
     const t = gTab + (co << 4);
     let a = i32x4.add(v, v128.load(t, 16));
@@ -202,7 +183,6 @@ export function vecEpilogue(): bool {
     let h: v128;
     if (s > 0) h = srdhm4v(shlSat4(a, s), v128.load(t));
     else h = rdbpot4(srdhm4v(a, v128.load(t)), -s, v128.load(t, 32), v128.load(t, 48));
-    if (gRes) return resAdd4(h, rv);
     return i32x4.min_s(i32x4.max_s(i32x4.add(h, vYzp), vQmin), vQmax);
   }
   const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
@@ -211,20 +191,12 @@ export function vecEpilogue(): bool {
   if (gCrow) acc = i32x4.add(acc, v128.load(gCrow + (<usize>gr0 << 2)));
   if (gBias) acc = addSat4(acc, i32x4.splat(load<i32>(gBias + co)));
   if (!gRes) return i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(acc, m, s), vYzp), vQmin), vQmax);
-  return resAdd4(mbqm4s(acc, m, s), rv);
-}
-
-/**
- * The fused residual add on 4 lanes: h = MBQM of the accumulators (C before its zero
- * point), rv = the residual codes R: C = clamp(h + c_zp, dlo, dhi), then qaddCore of
- * (C − c_zp, R − r_zp) and the output requantization, zero point and clamp. Not inlined
- * (the finish paths are inlined at every tile; this keeps the builds small).
- */
-function resAdd4(h: v128, rv: v128): v128 {
-  const dc = i32x4.sub(i32x4.min_s(i32x4.max_s(i32x4.add(h, vCzp), vDlo), vDhi), vCzp);
-  const sum = resSum4(dc, i32x4.sub(rv, vRzp));
-  const q = gYs > 0 ? mbqm4s(sum, gYm, gYs) : rdbpot4(srdhm4v(sum, vYm), -gYs, vYk, vYhf);
-  return i32x4.min_s(i32x4.max_s(i32x4.add(q, vYzp), vQmin), vQmax);
+  // QConv's fused residual: requantize to C, then the quantized add with R (qaddCore)
+  const cz = i32x4.splat(gCzp);
+  const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
+  const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
+  const sum = resSum4(i32x4.sub(cv, cz), i32x4.sub(rv, i32x4.splat(gRzp)));
+  return i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(sum, gYm, gYs), vYzp), vQmin), vQmax);
 }
 
 /** Finishes 4 consecutive output rows gr0..gr0+3 of column c (raw values in v). */
@@ -257,29 +229,8 @@ function resAdd4(h: v128, rv: v128): v128 {
     finish4(gr0, c + 3, v3);
     return;
   }
-  let n01: v128, n23: v128;
-  if (gRes) {
-    // the residual block: 4 bytes of each row, transposed to columns, widened per column
-    const p = gRes + <usize>gr0 * gOrs + <usize>c;
-    let t = v128.load32_zero(p);
-    t = v128.load32_lane(p + gOrs, t, 1);
-    t = v128.load32_lane(p + 2 * gOrs, t, 2);
-    t = v128.load32_lane(p + 3 * gOrs, t, 3);
-    t = i8x16.shuffle(t, t, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const lo = gRsigned ? i16x8.extend_low_i8x16_s(t) : i16x8.extend_low_i8x16_u(t);
-    const hi = gRsigned ? i16x8.extend_high_i8x16_s(t) : i16x8.extend_high_i8x16_u(t);
-    n01 = i16x8.narrow_i32x4_s(
-      req4r(gr0, c, v0, i32x4.extend_low_i16x8_s(lo)),
-      req4r(gr0, c + 1, v1, i32x4.extend_high_i16x8_s(lo)),
-    );
-    n23 = i16x8.narrow_i32x4_s(
-      req4r(gr0, c + 2, v2, i32x4.extend_low_i16x8_s(hi)),
-      req4r(gr0, c + 3, v3, i32x4.extend_high_i16x8_s(hi)),
-    );
-  } else {
-    n01 = i16x8.narrow_i32x4_s(req4(gr0, c, v0), req4(gr0, c + 1, v1));
-    n23 = i16x8.narrow_i32x4_s(req4(gr0, c + 2, v2), req4(gr0, c + 3, v3));
-  }
+  const n01 = i16x8.narrow_i32x4_s(req4(gr0, c, v0), req4(gr0, c + 1, v1));
+  const n23 = i16x8.narrow_i32x4_s(req4(gr0, c + 2, v2), req4(gr0, c + 3, v3));
   // bytes column-major (column j, row i at 4j + i) → row-major
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
   const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);

@@ -62,7 +62,16 @@ export const MM_NB: i32 = 14;
 export const MM_NBB: i32 = 15;
 export const MM_EP: i32 = 16; // nb epilogue records of EP_WORDS words (ccol/crow/out per slice)
 export const MM_N4: i32 = 17; // N rounded up to 4 (the k2 layout's column blocks; ccol stride)
-export const MM_WORDS: i32 = 18;
+// Strides in elements (a folded Transpose reads or writes in place; fuse.ts). A: element
+// (t, r, k) at MM_A + t·MM_SA + r·MM_LDA + k. B: (t, k, n) at MM_B + t·MM_SB + k·MM_LDB + n,
+// or with MM_BT at MM_B + t·MM_SB + n·MM_LDB + k. Output row r of a slice at + r·MM_LDY.
+export const MM_SA: i32 = 18;
+export const MM_LDA: i32 = 19;
+export const MM_SB: i32 = 20;
+export const MM_LDB: i32 = 21;
+export const MM_BT: i32 = 22;
+export const MM_LDY: i32 = 23;
+export const MM_WORDS: i32 = 24;
 
 // @ts-ignore: decorator
 @inline function mw(rec: usize, i: i32): i32 {
@@ -102,9 +111,9 @@ export const MM_WORDS: i32 = 18;
 /** Encodes column block b of slice t of B' into the k2 layout; ccol of its 4 columns. */
 // @ts-ignore: decorator
 @inline function encodeBlockB(
-  src: usize, fb: i32, K: i32, N: i32, Kp: i32, c0: i32, dst: usize, ccol: usize, azpU: i32,
+  src: usize, fb: i32, K: i32, N: i32, Kp: i32, c0: i32, dst: usize, ccol: usize, azpU: i32, ldb: i32,
 ): void {
-  const fv = i8x16.splat(<i8>fb), ln = <usize>N;
+  const fv = i8x16.splat(<i8>fb), ln = <usize>ldb;
   let acc = i32x4.splat(0);
   const full = c0 + 4 <= N;
   for (let k = 0; k < Kp; k += 2) {
@@ -131,6 +140,53 @@ export const MM_WORDS: i32 = 18;
 }
 
 /**
+ * encodeBlockB for B stored with unit stride along K (B(k, n) at src + n·ldn + k, a folded
+ * Transpose): 8 k of the block's 4 columns per step, their byte pairs interleaved.
+ */
+// @ts-ignore: decorator
+@inline function encodeBlockBT(
+  src: usize, fb: i32, K: i32, N: i32, Kp: i32, c0: i32, dst: usize, ccol: usize, azpU: i32, ldn: i32,
+): void {
+  const fv = i8x16.splat(<i8>fb), ln = <usize>ldn;
+  let acc = i32x4.splat(0);
+  const p0 = src + <usize>c0 * ln;
+  let k = 0;
+  if (c0 + 4 <= N) {
+    for (; k + 8 <= K; k += 8) {
+      const p = p0 + <usize>k;
+      const c01 = v128.load64_lane(p + ln, v128.load64_zero(p), 1);
+      const c23 = v128.load64_lane(p + 3 * ln, v128.load64_zero(p + 2 * ln), 1);
+      // [c0 k, k+1 | c1 k, k+1 | c2 .. | c3 ..] for k-pairs 0, 1 (t0) and 2, 3 (t1)
+      const t0 = v128.xor(i8x16.shuffle(c01, c23, 0, 1, 8, 9, 16, 17, 24, 25, 2, 3, 10, 11, 18, 19, 26, 27), fv);
+      const t1 = v128.xor(i8x16.shuffle(c01, c23, 4, 5, 12, 13, 20, 21, 28, 29, 6, 7, 14, 15, 22, 23, 30, 31), fv);
+      const q = dst + (<usize>k << 3);
+      const w0 = i16x8.extend_low_i8x16_s(t0), w1 = i16x8.extend_high_i8x16_s(t0);
+      const w2 = i16x8.extend_low_i8x16_s(t1), w3 = i16x8.extend_high_i8x16_s(t1);
+      v128.store(q, w0);
+      v128.store(q, w1, 16);
+      v128.store(q, w2, 32);
+      v128.store(q, w3, 48);
+      acc = i32x4.add(acc, i32x4.add(
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(w0), i32x4.extadd_pairwise_i16x8_s(w1)),
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(w2), i32x4.extadd_pairwise_i16x8_s(w3)),
+      ));
+    }
+  }
+  for (; k < Kp; k += 2) {
+    const q = dst + (<usize>k << 3);
+    v128.store(q, i16x8.splat(0));
+    for (let i = 0; i < 4; i++) {
+      if (c0 + i >= N) break;
+      const p = p0 + <usize>i * ln, e = q + (<usize>i << 2);
+      if (k < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>k) ^ fb));
+      if (k + 1 < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>(k + 1)) ^ fb), 2);
+    }
+    acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(v128.load(q)));
+  }
+  v128.store(ccol, i32x4.mul(acc, i32x4.splat(-azpU)));
+}
+
+/**
  * Prepares items [lo, hi): [0, nb·M) are A rows (plain i16, 2·Kp bytes), the next
  * nbB·N4/4 are column blocks of B' in the k2 layout (with their ccol entries).
  */
@@ -143,23 +199,26 @@ export function qmatmul_prep4_par(rec: usize, lo: i32, hi: i32, _tid: i32): void
   const a = <usize>mw(rec, MM_A), b = <usize>mw(rec, MM_B);
   const aPk = <usize>mw(rec, MM_APK), bPk = <usize>mw(rec, MM_BPK);
   const ccol = <usize>mw(rec, MM_CCOL), crow = <usize>mw(rec, MM_CROW);
+  const sa = mw(rec, MM_SA), lda = mw(rec, MM_LDA), sb = mw(rec, MM_SB), ldb = mw(rec, MM_LDB);
+  const bt = mw(rec, MM_BT);
   const nA = nb * M;
   for (let i = lo; i < hi; i++) {
     if (i < nA) {
-      const s = encodeRowA(a + <usize>i * <usize>K, fa, K, aPk + <usize>i * rb, rb);
+      const t = i / M, r = i - t * M;
+      const src = a + <usize>t * <usize>sa + <usize>r * <usize>lda;
+      const s = encodeRowA(src, fa, K, aPk + <usize>i * rb, rb);
       store<i32>(crow + (<usize>i << 2), -bzp2 * s + K * azpU * bzp2);
     } else {
       const j = i - nA, t = j / nb4, bl = j - t * nb4;
-      encodeBlockB(
-        b + <usize>t * <usize>K * <usize>N, fb, K, N, Kp, bl << 2,
-        bPk + <usize>j * (<usize>Kp << 3), ccol + (<usize>j << 4), azpU,
-      );
+      const src = b + <usize>t * <usize>sb, d = bPk + <usize>j * (<usize>Kp << 3), cc = ccol + (<usize>j << 4);
+      if (bt) encodeBlockBT(src, fb, K, N, Kp, bl << 2, d, cc, azpU, ldb);
+      else encodeBlockB(src, fb, K, N, Kp, bl << 2, d, cc, azpU, ldb);
     }
   }
 }
 
 // Per-call requantization constants of the k2 QMatMul (each thread has its own instance).
-let kOut: usize = 0, kN: i32 = 0, kM: v128 = i32x4.splat(0), kR: i32 = 0, kL: i32 = 0;
+let kOut: usize = 0, kN: i32 = 0, kLdy: i32 = 0, kM: v128 = i32x4.splat(0), kR: i32 = 0, kL: i32 = 0;
 let kMask: v128 = i32x4.splat(0), kHalf: v128 = i32x4.splat(0), kZ: v128 = i32x4.splat(0);
 let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = false;
 
@@ -172,7 +231,7 @@ let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = fals
   const y = i32x4.min_s(i32x4.max_s(i32x4.add(h, kZ), kLo), kHi);
   const n = i16x8.narrow_i32x4_s(y, y);
   const bb = kSigned ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
-  const o = kOut + <usize>r * <usize>kN + <usize>c;
+  const o = kOut + <usize>r * <usize>kLdy + <usize>c;
   const left = kN - c;
   if (left >= 4) v128.store32_lane(o, bb, 0);
   else {
@@ -190,6 +249,7 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
   const aPk = <usize>mw(rec, MM_APK), bPk = <usize>mw(rec, MM_BPK), ep0 = <usize>mw(rec, MM_EP);
   const ccol0 = <usize>mw(rec, MM_CCOL);
   kN = N;
+  kLdy = mw(rec, MM_LDY);
   let i = lo;
   while (i < hi) {
     const t = i / M, r0 = i - t * M;
