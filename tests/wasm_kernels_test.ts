@@ -546,6 +546,30 @@ Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zer
       ],
     });
   }
+  // The SRDHM ties made visible at the output: a, b = 1024/2^31 (MBQM(d·2^20) = ⌊(d + 1)/2⌋,
+  // an exact tie for every odd d) and y = 1 (mult 2^30, shift 1: the output is the sum
+  // itself), so a tie rounded the wrong way changes the code. All pairs of codes.
+  for (const dt of ["uint8", "int8"] as const) {
+    const n = 65536, d = dt === "int8" ? new Int8Array(n) : new Uint8Array(n);
+    const e = dt === "int8" ? new Int8Array(n) : new Uint8Array(n);
+    for (let i = 0; i < n; i++) [d[i], e[i]] = [i & 255, i >> 8];
+    nodes.push({
+      op: "QAdd",
+      attrs: {
+        a_zp: dt === "int8" ? 0 : 128,
+        b_zp: dt === "int8" ? 0 : 128,
+        a_mult: 1024,
+        a_shift: 0,
+        b_mult: 1024,
+        b_shift: 0,
+        y_mult: 2 ** 30,
+        y_shift: 1,
+        y_zp: dt === "int8" ? 0 : 128,
+        dtype: dt,
+      },
+      inputs: [{ t: { dtype: dt, shape: [n], data: d } }, { t: { dtype: dt, shape: [n], data: e } }],
+    });
+  }
   await check("QAdd SIMD", nodes);
 });
 
