@@ -265,6 +265,36 @@ Deno.test("wasm depthwise requantization: fast and fallback channels (shift 0, -
       ],
     });
   }
+  // shift −31 where h = SRDHM(acc) passes 2^30: bias 2^30 − 1 plus every tap at its
+  // largest positive product (255 · 127), multiplier 2^31 − 1; the fast rounding
+  // (h + 2^30) >> 31 would overflow there, so r = 31 must take the exact path (output 1).
+  {
+    const C = 3, q = quantizeMultiplier(0.3 / (9 * 128));
+    const x = randQ(r, "uint8", [1, C, 5, 6]), w = randW(r, [C, 1, 3, 3]);
+    (x.data as Uint8Array).fill(255, 0, 30);
+    (w.data as Int8Array).fill(127, 0, 9);
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: [3, 3],
+        pads: [1, 1, 1, 1],
+        group: C,
+        x_zp: 0,
+        mult: [2 ** 31 - 1, q.mult, q.mult],
+        shift: [-31, q.shift, q.shift],
+        y_zp: 7,
+        dtype: "uint8",
+      },
+      inputs: [
+        { t: x },
+        { t: w, constant: true },
+        {
+          t: { dtype: "int32", shape: [C], data: new Int32Array([2 ** 30 - 1, 99, -7]) },
+          constant: true,
+        },
+      ],
+    });
+  }
   const before = binaryCalls.depthwiseNodes;
   await check("depthwise requant", nodes);
   assert.equal(binaryCalls.depthwiseNodes - before, nodes.length * CONFIGS.length);
@@ -567,7 +597,9 @@ Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zer
         y_zp: dt === "int8" ? 0 : 128,
         dtype: dt,
       },
-      inputs: [{ t: { dtype: dt, shape: [n], data: d } }, { t: { dtype: dt, shape: [n], data: e } }],
+      inputs: [{ t: { dtype: dt, shape: [n], data: d } }, {
+        t: { dtype: dt, shape: [n], data: e },
+      }],
     });
   }
   await check("QAdd SIMD", nodes);
