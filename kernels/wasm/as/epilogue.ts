@@ -253,6 +253,16 @@ export function vecEpilogue(): bool {
     finish4(gr0 + 4, c, v1);
     return;
   }
+  v128.store64_lane(gOut + <usize>gr0 + <usize>c * gOcs, codes8(gr0, c, v0, v1, 8), 0);
+}
+
+/**
+ * The output codes (bytes 0..7) of rows gr0..gr0+7 of column c, row stride 1 (raw values
+ * of rows gr0..+3 in v0, gr0+4..+7 in v1). n < 8: only rows gr0..gr0+n−1 are valid (the
+ * fused residual is read for those alone: nothing past the output's end is read).
+ */
+// @ts-ignore: decorator
+@inline export function codes8(gr0: i32, c: i32, v0: v128, v1: v128, n: i32): v128 {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
   const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
@@ -282,7 +292,13 @@ export function vecEpilogue(): bool {
     const cz = i32x4.splat(gCzp), rz = i32x4.splat(gRzp), z = i32x4.splat(gYzp);
     const c0 = clamp4(i32x4.add(mbqm4s(a0, m, s), cz), gDlo, gDhi);
     const c1 = clamp4(i32x4.add(mbqm4s(a1, m, s), cz), gDlo, gDhi);
-    const rb = v128.load64_zero(gRes + off);
+    let rb: v128;
+    if (n >= 8) rb = v128.load64_zero(gRes + off);
+    else {
+      let r: u64 = 0;
+      for (let i = 0; i < n; i++) r |= <u64>load<u8>(gRes + off + <usize>i) << (<u64>i << 3);
+      rb = i64x2.splat(r);
+    }
     const r16 = gRsigned ? i16x8.extend_low_i8x16_s(rb) : i16x8.extend_low_i8x16_u(rb);
     const r0 = i32x4.extend_low_i16x8_s(r16), r1 = i32x4.extend_high_i16x8_s(r16);
     const s0 = resSum4(i32x4.sub(c0, cz), i32x4.sub(r0, rz));
@@ -290,7 +306,23 @@ export function vecEpilogue(): bool {
     y0 = clamp4(i32x4.add(mbqm4s(s0, gYm, gYs), z), gQmin, gQmax);
     y1 = clamp4(i32x4.add(mbqm4s(s1, gYm, gYs), z), gQmin, gQmax);
   }
-  const n = i16x8.narrow_i32x4_s(y0, y1);
-  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
-  v128.store64_lane(gOut + off, b, 0);
+  const n16 = i16x8.narrow_i32x4_s(y0, y1);
+  return gQmin < 0 ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16);
+}
+
+/** Stores bytes 0..n−1 of b at p (n < 8: a row's last outputs). */
+// @ts-ignore: decorator
+@inline export function storeN(p: usize, b: v128, n: i32): void {
+  let v = i64x2.extract_lane(b, 0), q = p;
+  if (n & 4) {
+    store<u32>(q, <u32>v);
+    v >>= 32;
+    q += 4;
+  }
+  if (n & 2) {
+    store<u16>(q, <u16>v);
+    v >>= 16;
+    q += 2;
+  }
+  if (n & 1) store<u8>(q, <u8>v);
 }
