@@ -29,6 +29,7 @@ import {
   type Step,
 } from "./step.ts";
 import { type LayoutName, pack } from "../../runtime/format/layouts.ts";
+import { chunkCount } from "./threads.ts";
 
 /** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
 const EP = {
@@ -549,6 +550,20 @@ export const k4Paths: { pointwise: number; conv: number; direct: number } = {
 };
 
 /**
+ * Rows per part of a call over `rows` rows (`work` operations each): at least grainFor's,
+ * then the grain whose parts, dealt to the threads, leave the busiest the fewest rows (28
+ * rows in 5 parts would leave one of 2 threads 3 parts: 4 parts of 7 instead).
+ */
+function rowGrain(rows: number, work: number, threads: number): number {
+  let best = grainFor(work), most = Infinity;
+  for (let g = best; g <= rows; g++) {
+    const n = chunkCount(rows, g, threads), busiest = Math.ceil(n / threads) * rows / n;
+    if (busiest < most - 1e-9) [best, most] = [g, busiest];
+  }
+  return best;
+}
+
+/**
  * An s8 QConv with a window, stride 1 and dilation 1, direct (as/convdc.ts): each image
  * becomes ⌈C/4⌉ quad planes (Hp·Wp·4 bytes each, the pad border included, + 32 bytes of
  * slack: scratch), the weights W4 rows over the taps (j·kh + r)·kw + s (4 bytes a tap),
@@ -596,6 +611,7 @@ function directConv(
   setWords(c, ep, o.base);
   const tp = c.arena.i32(tab);
   const xqBytes = roundUp(cq * ps + 32, 16);
+  const rows = rowGrain(oh, ow * M * K, c.threads);
   c.scratch(xqBytes + pk.scratchBytes);
   k4Paths.direct++;
   return (env) => {
@@ -612,7 +628,7 @@ function directConv(
         [EP.out]: env.addr(y) + n * M * oh * ow,
         [EP.res]: r ? env.addr(r) + n * M * oh * ow : 0,
       });
-      env.par("conv_dc", [xq, panel, tp, kq, cg, ep], oh, grainFor(ow * M * K));
+      env.par("conv_dc", [xq, panel, tp, kq, cg, ep], oh, rows);
     }
   };
 }
