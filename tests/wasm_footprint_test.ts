@@ -6,14 +6,16 @@
  *  - a byte is changed by both parts run alone (overlapping writes: e.g. a SIMD store or a
  *    spill past a part's own rows into the neighbour's, or scratch shared by the threads),
  *  - or the two orders leave different memory (a part reads what the other writes).
- * Covered: the quantized ResNet-14 fixture (the bench model's kernels: prep_x7, dense-tap
- * stem and small-C convs on conv_k4 with per-thread scratch, conv_im2row + gemm_cols7, fused residuals,
- * QGemm, GAP, quantize / dequantize) at the real grains and with every call split, and
- * odd-shaped single nodes with every call split; the checker itself must catch an overlap.
+ * Covered: the quantized ResNet-14 fixture (the bench model's kernels: prep_x7, the
+ * stride-1 3×3 convs on prep_dc + conv_dc, strided convs on conv_k4 with per-thread
+ * scratch, conv_im2row + gemm_cols7, fused residuals, QGemm, GAP, quantize / dequantize) at
+ * the real grains and with every call split, and odd-shaped single nodes with every call
+ * split; the checker itself must catch an overlap.
  */
 import assert from "node:assert/strict";
 import { chunkCount, chunkRange, ThreadPool } from "../kernels/wasm/threads.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
+import { convOptions } from "../kernels/wasm/ops_int8.ts";
 import type { KernelInstance } from "../kernels/wasm/instance.ts";
 import { nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
 import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
@@ -133,8 +135,18 @@ Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each ot
     assert.deepEqual(fp.bad, [], `splitAll=${splitAll}`);
     // the bench model's parallel paths were all exercised
     const want = splitAll
-      ? ["prep_x7", "conv_k4", "conv_im2row", "gemm_cols7", "quantize", "dequantize", "gap"]
-      : ["conv_k4", "gemm_cols7"];
+      ? [
+        "prep_x7",
+        "prep_dc",
+        "conv_dc",
+        "conv_k4",
+        "conv_im2row",
+        "gemm_cols7",
+        "quantize",
+        "dequantize",
+        "gap",
+      ]
+      : ["conv_dc", "gemm_cols7"];
     for (const kname of want) {
       assert.ok(fp.calls.get(kname), `splitAll=${splitAll}: ${kname} split (${[...fp.calls]})`);
     }
@@ -142,7 +154,7 @@ Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each ot
 });
 
 Deno.test("wasm footprint: the checker catches an overlap (part 1 starting one item early)", async () => {
-  for (const kernel of ["conv_k4", "conv_gemm7", "gemm_cols7", "prep_x7", "qadd"]) {
+  for (const kernel of ["conv_k4", "conv_dc", "conv_gemm7", "gemm_cols7", "prep_x7", "qadd"]) {
     const fp = kernel === "qadd"
       ? await nodesFootprint([qaddNode(new Rng(5), [2, 37, 11])], { kernel, shiftLo: 1 })
       : kernel === "conv_gemm7"
@@ -252,10 +264,13 @@ function qaddNode(r: Rng, shape: number[]): TestNode {
 async function nodesFootprint(
   nodes: TestNode[],
   inject?: { kernel: string; shiftLo: number },
+  direct = true,
 ): Promise<Footprint> {
   const { graph, feeds } = nodesGraph(nodes);
   return await withFootprintPool(async (fp) => {
-    const c = await compileWasm(graph, { threads: 2, splitAll: true, build: "relaxed" });
+    convOptions.direct = direct;
+    const c = await compileWasm(graph, { threads: 2, splitAll: true, build: "relaxed" })
+      .finally(() => convOptions.direct = true);
     try {
       await c.run(feeds);
     } finally {
@@ -266,6 +281,7 @@ async function nodesFootprint(
 }
 
 Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual), gemms, adds", async () => {
+  // the direct conv off: the stride-1 convs keep the paths named (it has its own test)
   const r = new Rng(11);
   const nodes: TestNode[] = [
     convNode(r, { N: 2, C: 1, M: 17, H: 29, W: 27, k: 3, s: 1 }), // dense stem, conv_k4
@@ -283,7 +299,7 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
     gemmNode(r, 3, 100, 13),
     qaddNode(r, [2, 37, 11]),
   ];
-  const fp = await nodesFootprint(nodes);
+  const fp = await nodesFootprint(nodes, undefined, false);
   assert.deepEqual(fp.bad, []);
   for (
     const k of [
@@ -298,6 +314,22 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
       "qadd",
     ]
   ) {
+    assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
+  }
+});
+
+Deno.test("wasm footprint: direct convs (odd rows: overlapping tails, OW < 8; residual)", async () => {
+  const r = new Rng(13);
+  const nodes: TestNode[] = [
+    convNode(r, { N: 2, C: 16, M: 16, H: 28, W: 28, k: 3, s: 1, res: true }), // ResNet-14
+    convNode(r, { N: 1, C: 5, M: 9, H: 13, W: 11, k: 3, s: 1 }), // OW 11: pair + group
+    convNode(r, { N: 2, C: 32, M: 35, H: 14, W: 14, k: 3, s: 1, res: true }), // 2 pairs
+    convNode(r, { N: 1, C: 7, M: 13, H: 9, W: 7, k: 3, s: 1, res: true }), // OW 7 < 8
+    convNode(r, { N: 1, C: 3, M: 6, H: 6, W: 3, k: 5, s: 1 }), // OW 3 < 4
+  ];
+  const fp = await nodesFootprint(nodes);
+  assert.deepEqual(fp.bad, []);
+  for (const k of ["prep_dc", "conv_dc"]) {
     assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
   }
 });

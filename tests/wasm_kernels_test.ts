@@ -12,7 +12,13 @@ import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
-import { binaryCalls, convPaths, gemmPaths, k4Paths } from "../kernels/wasm/ops_int8.ts";
+import {
+  binaryCalls,
+  convOptions,
+  convPaths,
+  gemmPaths,
+  k4Paths,
+} from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
@@ -476,9 +482,68 @@ Deno.test("wasm k4 GEMM (s8 windowed QConv): stems (7×7 / 3×3, stride 2), smal
   ];
   const nodes = [...geoms, ...geoms].map((g) => geomCase(r, g));
   const before = k4Paths.conv;
-  await check("k4 conv", nodes);
+  // the stride-1 cases would take the direct conv (tested below)
+  convOptions.direct = false;
+  try {
+    await check("k4 conv", nodes);
+  } finally {
+    convOptions.direct = true;
+  }
   // at 2 threads the smallest maps may take the channel split instead
   assert.ok(k4Paths.conv - before >= nodes.length * 3, `k4 convs: ${k4Paths.conv - before}`);
+});
+
+/**
+ * convCase (7-bit weights) with a stride-1 geometry: N images of C × H × W, a kh × kw
+ * window, pads [top, left, bottom, right]; with or without the fused residual.
+ */
+function directCase(
+  r: Rng,
+  o: { N: number; C: number; M: number; H: number; W: number; k: number[]; pads: number[] },
+  res: boolean,
+): TestNode {
+  let n = convCase(r, { w7: true });
+  while (!!n.inputs[3] !== res) n = convCase(r, { w7: true });
+  const { N, C, M, H, W, pads } = o, [kh, kw] = o.k;
+  const xdt = n.inputs[0]!.t.dtype as Q;
+  Object.assign(n.attrs, {
+    kernel_shape: [kh, kw],
+    pads,
+    strides: [1, 1],
+    dilations: [1, 1],
+    group: 1,
+    ...mults(r, M, C * kh * kw),
+  });
+  n.inputs[0] = { t: randQ(r, xdt, [N, C, H, W]) };
+  n.inputs[1] = { t: randW7(r, [M, C, kh, kw]), constant: true };
+  if (n.inputs[2]) n.inputs[2] = { t: randBias(r, M), constant: true };
+  if (res) {
+    const oh = H + pads[0] + pads[2] - kh + 1, ow = W + pads[1] + pads[3] - kw + 1;
+    n.inputs[3] = { t: randQ(r, n.inputs[3]!.t.dtype as Q, [N, M, oh, ow]) };
+  }
+  return n;
+}
+
+Deno.test("wasm direct conv (s8, stride 1): odd maps and rows (OW < 8, 1×1), C % 4, pads, residuals", async () => {
+  const r = new Rng(43);
+  const geoms = [
+    { N: 2, C: 16, M: 16, H: 28, W: 28, k: [3, 3], pads: [1, 1, 1, 1] }, // ResNet-14 (K = 144)
+    { N: 1, C: 32, M: 35, H: 14, W: 14, k: [3, 3], pads: [1, 1, 1, 1] }, // K = 288, OW % 8 = 6
+    { N: 2, C: 1, M: 17, H: 13, W: 11, k: [3, 3], pads: [1, 1, 1, 1] }, // rest of 3
+    { N: 2, C: 7, M: 9, H: 9, W: 7, k: [3, 3], pads: [2, 0, 1, 2] }, // OW 7 < 8, asymmetric
+    { N: 2, C: 5, M: 3, H: 1, W: 1, k: [3, 3], pads: [1, 1, 1, 1] }, // 1 × 1 map
+    { N: 2, C: 3, M: 11, H: 6, W: 3, k: [3, 3], pads: [1, 1, 1, 1] }, // OW 3 < 4
+    { N: 2, C: 10, M: 7, H: 8, W: 12, k: [5, 5], pads: [2, 1, 2, 0] }, // K 300 > 288: k4 / gemm7
+    { N: 2, C: 6, M: 7, H: 8, W: 13, k: [5, 5], pads: [0, 2, 1, 2] }, // OW 13: 2 pairs (overlap)
+    { N: 2, C: 67, M: 13, H: 5, W: 19, k: [1, 3], pads: [0, 1, 0, 2] }, // OW 20, C % 4 = 3
+    { N: 2, C: 2, M: 1, H: 10, W: 4, k: [3, 1], pads: [1, 0, 2, 0] }, // OW 4: 1 group
+    { N: 2, C: 30, M: 33, H: 4, W: 9, k: [1, 1], pads: [1, 1, 0, 2] }, // 1×1 with pads
+    { N: 2, C: 4, M: 21, H: 3, W: 17, k: [3, 3], pads: [0, 0, 0, 0] }, // OW 15: pair + pair
+  ];
+  const nodes = [...geoms, ...geoms].map((g, i) => directCase(r, g, i >= geoms.length));
+  const before = k4Paths.direct;
+  await check("direct conv", nodes);
+  assert.equal(k4Paths.direct - before, (nodes.length - 2) * CONFIGS.length);
 });
 
 function addCase(r: Rng, shapeA: number[], shapeB: number[]): TestNode {

@@ -29,6 +29,7 @@ import {
   type Step,
 } from "./step.ts";
 import { type LayoutName, pack } from "../../runtime/format/layouts.ts";
+import { chunkCount } from "./threads.ts";
 
 /** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
 const EP = {
@@ -406,14 +407,39 @@ export function compileQConv(c: CompileCtx): Step | undefined {
       w: w.data as Int8Array,
     });
   }
+  if (
+    s8 && !pointwise && convOptions.direct && win.strides.every((s) => s === 1) &&
+    win.dilations.every((d) => d === 1) && roundUp(C, 4) * kh * kw <= K4_MAX_K
+  ) {
+    return directConv(c, {
+      x,
+      y,
+      r,
+      N,
+      C,
+      M,
+      HW,
+      xs,
+      zpU,
+      layout,
+      base,
+      ep,
+      cg,
+      kh,
+      kw,
+      oh,
+      ow,
+      w: w.data as Int8Array,
+    });
+  }
   const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, kk = kh * kw;
   const dense = s8 && kk > 1 && C % 16 !== 0;
   // Few output pixels (fewer PT-pixel chunks than threads, e.g. 7×7 maps): the patch
   // matrix is built whole and the threads split the output channels instead.
   const byCols = !pointwise && c.threads > 1 && Math.floor(P / PT) < c.threads &&
     M >= 2 * c.threads;
-  // s8 convs with a window and a short patch (the stems, strided 1×1, small C) on the k4
-  // GEMM: the weight rows are only padded to 4 bytes. At ResNet-18's 3×3 convs (K = 576+)
+  // s8 convs with a window and a short patch (the stems, strided 1×1, small C; stride 1
+  // with dilation 2, or all with convOptions.direct off) on the k4 GEMM: the weight rows are only padded to 4 bytes. At ResNet-18's 3×3 convs (K = 576+)
   // k4 measured 1–3 % slower than the pixel-row GEMM; at K <= 288 even or faster.
   const k4 = s8 && !pointwise && !byCols && convOptions.k4conv &&
     (dense ? kk * C : kk * Cp) <= K4_MAX_K;
@@ -484,31 +510,128 @@ export function compileQConv(c: CompileCtx): Step | undefined {
 /**
  * Switches for benchmarks and tests (A/B of kernel paths in one process); read when a
  * node is compiled. `k4`: s8 pointwise convs take the k4 GEMM (as/k4.ts); `k4conv`: s8
- * convs with a window (not pointwise, not channel-split) too (as/convk4.ts).
+ * convs with a window (not pointwise, not channel-split) too (as/convk4.ts); `direct`: s8
+ * convs with a window, stride 1 and dilation 1 take the direct conv (as/convdc.ts) first.
  *
  * @example
  * ```ts
  * convOptions.k4 = false; // compile the next models on the pixel-row GEMM
  * ```
  */
-export const convOptions: { k4: boolean; k4conv: boolean } = { k4: true, k4conv: true };
+export const convOptions: { k4: boolean; k4conv: boolean; direct: boolean } = {
+  k4: true,
+  k4conv: true,
+  direct: true,
+};
 
 /** Largest input channel count of a pointwise conv on the k4 GEMM. */
 const K4_MAX_C = 256;
 
-/** Longest patch (kh·kw·C, padded as the conv path pads it) of a windowed conv on k4. */
+/**
+ * Longest patch (kh·kw·C, padded as the conv path pads it) of a windowed conv on k4, and
+ * of a stride-1 conv on the direct path (kh·kw·⌈C/4⌉·4): at ResNet-18's 3×3 convs (K =
+ * 576+) the pixel-row GEMM measured 13–20 % faster than the direct conv (C = 128, 256).
+ */
 const K4_MAX_K = 288;
 
 /**
- * Counters for tests and profiling: s8 QConv nodes compiled onto the k4 GEMM (pointwise,
- * and with a window: conv).
+ * Counters for tests and profiling: s8 QConv nodes compiled onto the k4 GEMM (pointwise;
+ * with a window: conv, on im2row; direct: the direct conv).
  *
  * @example
  * ```ts
  * const before = k4Paths.pointwise; // ... compile ...; k4Paths.pointwise - before
  * ```
  */
-export const k4Paths: { pointwise: number; conv: number } = { pointwise: 0, conv: 0 };
+export const k4Paths: { pointwise: number; conv: number; direct: number } = {
+  pointwise: 0,
+  conv: 0,
+  direct: 0,
+};
+
+/**
+ * Rows per part of a call over `rows` rows (`work` operations each): at least grainFor's,
+ * then the grain whose parts, dealt to the threads, leave the busiest the fewest rows (28
+ * rows in 5 parts would leave one of 2 threads 3 parts: 4 parts of 7 instead).
+ */
+function rowGrain(rows: number, work: number, threads: number): number {
+  let best = grainFor(work), most = Infinity;
+  for (let g = best; g <= rows; g++) {
+    const n = chunkCount(rows, g, threads), busiest = Math.ceil(n / threads) * rows / n;
+    if (busiest < most - 1e-9) [best, most] = [g, busiest];
+  }
+  return best;
+}
+
+/**
+ * An s8 QConv with a window, stride 1 and dilation 1, direct (as/convdc.ts): each image
+ * becomes ⌈C/4⌉ quad planes (Hp·Wp·4 bytes each, the pad border included, + 32 bytes of
+ * slack: scratch), the weights W4 rows over the taps (j·kh + r)·kw + s (4 bytes a tap),
+ * and a table of the taps' byte offsets in the planes (arena). Threads split output rows.
+ */
+function directConv(
+  c: CompileCtx,
+  o: {
+    x: string;
+    y: string;
+    r: string | undefined;
+    N: number;
+    C: number;
+    M: number;
+    HW: number;
+    xs: number;
+    zpU: number;
+    layout: string;
+    base: Record<number, number>;
+    ep: number;
+    cg: number;
+    kh: number;
+    kw: number;
+    oh: number;
+    ow: number;
+    w: Int8Array;
+  },
+): Step {
+  const { x, y, r, N, C, M, HW, xs, ep, cg, kh, kw, oh, ow } = o;
+  const kk = kh * kw, cq = Math.ceil(C / 4), kq = cq * kk, K = 4 * kq;
+  const Hp = oh + kh - 1, Wp = ow + kw - 1, ps = 4 * Hp * Wp;
+  const wr = new Int8Array(M * K), tab = new Int32Array(kq);
+  for (let m = 0; m < M; m++) {
+    for (let ci = 0; ci < C; ci++) {
+      for (let t = 0; t < kk; t++) {
+        wr[m * K + ((ci >> 2) * kk + t) * 4 + (ci & 3)] = o.w[(m * C + ci) * kk + t];
+      }
+    }
+  }
+  for (let j = 0; j < cq; j++) {
+    for (let t = 0; t < kk; t++) tab[j * kk + t] = j * ps + (Math.floor(t / kw) * Wp + t % kw) * 4;
+  }
+  const pk = makePanel(c, wr, M, K, o.zpU, o.layout, true, 4);
+  Object.assign(o.base, colFields(c, pk.corr, M, C * kk));
+  setWords(c, ep, o.base);
+  const tp = c.arena.i32(tab);
+  const xqBytes = roundUp(cq * ps + 32, 16);
+  const rows = rowGrain(oh, ow * M * K, c.threads);
+  c.scratch(xqBytes + pk.scratchBytes);
+  k4Paths.direct++;
+  return (env) => {
+    const xq = env.scratch;
+    const panel = pk.get(env, xqBytes);
+    for (let n = 0; n < N; n++) {
+      env.par(
+        "prep_dc",
+        [env.addr(x) + n * C * HW, xs, C, o.zpU - 128, cg, xq],
+        cq * Hp,
+        grainFor(PREP_WORK * 4 * Wp),
+      );
+      setWords(env, ep, {
+        [EP.out]: env.addr(y) + n * M * oh * ow,
+        [EP.res]: r ? env.addr(r) + n * M * oh * ow : 0,
+      });
+      env.par("conv_dc", [xq, panel, tp, kq, cg, ep], oh, rows);
+    }
+  };
+}
 
 /**
  * An s8 pointwise QConv (1×1, stride 1, no pad) on the k4 GEMM (as/k4.ts): the NCHW

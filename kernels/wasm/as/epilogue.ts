@@ -54,6 +54,10 @@ let vYzp: v128 = i32x4.splat(0), vQmin: v128 = i32x4.splat(0), vQmax: v128 = i32
 let gResFast: i32 = 0, gCr: i32 = 0, gRr: i32 = 0;
 let vCmh: v128 = i32x4.splat(0), vCml: v128 = i32x4.splat(0), vCk: v128 = i32x4.splat(0), vChf: v128 = i32x4.splat(0);
 let vRmh: v128 = i32x4.splat(0), vRml: v128 = i32x4.splat(0), vRk: v128 = i32x4.splat(0), vRhf: v128 = i32x4.splat(0);
+// The fused residual's zero points and C range, and the output requantization when its
+// shift is <= 0 (yReq4: r = −shift, mask 2^r − 1 and half), splatted once per call.
+let gYr: i32 = 0, vCzp: v128 = i32x4.splat(0), vRzp: v128 = i32x4.splat(0), vDlo: v128 = i32x4.splat(0);
+let vDhi: v128 = i32x4.splat(0), vYm: v128 = i32x4.splat(0), vYk: v128 = i32x4.splat(0), vYhf: v128 = i32x4.splat(0);
 
 /** Loads an epilogue record (call once per kernel invocation, before finish). */
 export function loadEp(ep: usize): void {
@@ -90,6 +94,17 @@ export function loadEp(ep: usize): void {
   vQmin = i32x4.splat(gQmin);
   vQmax = i32x4.splat(gQmax);
   gResFast = gRes && gCs <= 0 && gRs <= 0 ? 1 : 0;
+  if (gRes) {
+    vCzp = i32x4.splat(gCzp);
+    vRzp = i32x4.splat(gRzp);
+    vDlo = i32x4.splat(gDlo);
+    vDhi = i32x4.splat(gDhi);
+    vYm = i32x4.splat(gYm);
+    gYr = gYs > 0 ? 0 : -gYs;
+    const ky = <i32>((<u32>1 << gYr) - 1);
+    vYk = i32x4.splat(ky);
+    vYhf = i32x4.splat(ky >> 1);
+  }
   if (gResFast) {
     gCr = -gCs;
     gRr = -gRs;
@@ -120,6 +135,13 @@ export function loadEp(ep: usize): void {
     );
   }
   return addSat4(mbqm4s(i32x4.shl(dc, 20), gCm, gCs), mbqm4s(i32x4.shl(dr, 20), gRm, gRs));
+}
+
+/** MBQM(v, y_mult, y_shift) on 4 lanes (the fused residual's output stage). */
+// @ts-ignore: decorator
+@inline function yReq4(v: v128): v128 {
+  if (gYs > 0) return mbqm4s(v, gYm, gYs);
+  return rdbpot4(srdhm4v(v, vYm), gYr, vYk, vYhf);
 }
 
 /** Finishes one output: raw accumulator of output row gr, column c (after loadEp). */
@@ -253,6 +275,16 @@ export function vecEpilogue(): bool {
     finish4(gr0 + 4, c, v1);
     return;
   }
+  v128.store64_lane(gOut + <usize>gr0 + <usize>c * gOcs, codes8(gr0, c, v0, v1, 8), 0);
+}
+
+/**
+ * The output codes (bytes 0..7) of rows gr0..gr0+7 of column c, row stride 1 (raw values
+ * of rows gr0..+3 in v0, gr0+4..+7 in v1). n < 8: only rows gr0..gr0+n−1 are valid (the
+ * fused residual is read for those alone: nothing past the output's end is read).
+ */
+// @ts-ignore: decorator
+@inline export function codes8(gr0: i32, c: i32, v0: v128, v1: v128, n: i32): v128 {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
   const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
@@ -275,22 +307,42 @@ export function vecEpilogue(): bool {
   const off = <usize>gr0 + <usize>c * gOcs;
   let y0: v128, y1: v128;
   if (!gRes) {
-    const z = i32x4.splat(gYzp);
-    y0 = clamp4(i32x4.add(mbqm4s(a0, m, s), z), gQmin, gQmax);
-    y1 = clamp4(i32x4.add(mbqm4s(a1, m, s), z), gQmin, gQmax);
+    y0 = i32x4.add(mbqm4s(a0, m, s), vYzp);
+    y1 = i32x4.add(mbqm4s(a1, m, s), vYzp);
   } else {
-    const cz = i32x4.splat(gCzp), rz = i32x4.splat(gRzp), z = i32x4.splat(gYzp);
-    const c0 = clamp4(i32x4.add(mbqm4s(a0, m, s), cz), gDlo, gDhi);
-    const c1 = clamp4(i32x4.add(mbqm4s(a1, m, s), cz), gDlo, gDhi);
-    const rb = v128.load64_zero(gRes + off);
+    const c0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(a0, m, s), vCzp), vDlo), vDhi);
+    const c1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(a1, m, s), vCzp), vDlo), vDhi);
+    let rb: v128;
+    if (n >= 8) rb = v128.load64_zero(gRes + off);
+    else {
+      let r: u64 = 0;
+      for (let i = 0; i < n; i++) r |= <u64>load<u8>(gRes + off + <usize>i) << (<u64>i << 3);
+      rb = i64x2.splat(r);
+    }
     const r16 = gRsigned ? i16x8.extend_low_i8x16_s(rb) : i16x8.extend_low_i8x16_u(rb);
     const r0 = i32x4.extend_low_i16x8_s(r16), r1 = i32x4.extend_high_i16x8_s(r16);
-    const s0 = resSum4(i32x4.sub(c0, cz), i32x4.sub(r0, rz));
-    const s1 = resSum4(i32x4.sub(c1, cz), i32x4.sub(r1, rz));
-    y0 = clamp4(i32x4.add(mbqm4s(s0, gYm, gYs), z), gQmin, gQmax);
-    y1 = clamp4(i32x4.add(mbqm4s(s1, gYm, gYs), z), gQmin, gQmax);
+    y0 = i32x4.add(yReq4(resSum4(i32x4.sub(c0, vCzp), i32x4.sub(r0, vRzp))), vYzp);
+    y1 = i32x4.add(yReq4(resSum4(i32x4.sub(c1, vCzp), i32x4.sub(r1, vRzp))), vYzp);
   }
-  const n = i16x8.narrow_i32x4_s(y0, y1);
-  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n, n) : i8x16.narrow_i16x8_u(n, n);
-  v128.store64_lane(gOut + off, b, 0);
+  y0 = i32x4.min_s(i32x4.max_s(y0, vQmin), vQmax);
+  y1 = i32x4.min_s(i32x4.max_s(y1, vQmin), vQmax);
+  const n16 = i16x8.narrow_i32x4_s(y0, y1);
+  return gQmin < 0 ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16);
+}
+
+/** Stores bytes 0..n−1 of b at p (n < 8: a row's last outputs). */
+// @ts-ignore: decorator
+@inline export function storeN(p: usize, b: v128, n: i32): void {
+  let v = i64x2.extract_lane(b, 0), q = p;
+  if (n & 4) {
+    store<u32>(q, <u32>v);
+    v >>= 32;
+    q += 4;
+  }
+  if (n & 2) {
+    store<u16>(q, <u16>v);
+    v >>= 16;
+    q += 2;
+  }
+  if (n & 1) store<u8>(q, <u8>v);
 }

@@ -19,3 +19,4 @@ export { dwconv } from "./dwconv";
 export { qlayernorm, qlut, qsoftmax } from "./qnorm";
 export { gemm_k4_cols, gemm_k4_rows, prep_k4 } from "./k4";
 export { conv_k4, conv_k4_scratch_bytes } from "./convk4";
+export { conv_dc, prep_dc } from "./convdc";

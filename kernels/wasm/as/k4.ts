@@ -10,14 +10,14 @@
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
 import {
   EP_BIAS, EP_CCOL, EP_CROW, EP_MULT, EP_OCS, EP_ORS, EP_OUT, EP_QMAX, EP_QMIN, EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP,
-  finish, finish8, finish4, loadEp,
+  codes8, finish, finish8, finish4, loadEp, storeN,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
 import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
 
 /** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
 // @ts-ignore: decorator
-@inline function dot4(acc: v128, a: v128, w: v128): v128 {
+@inline export function dot4(acc: v128, a: v128, w: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return rdot(acc, a, w);
   // dot_i16x8 lanes are pair sums: pixel i = lanes 2i, 2i + 1 of (low half, high half)
   const l = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(w));
@@ -25,18 +25,19 @@ import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
   return i32x4.add(acc, i32x4.add(i32x4.shuffle(l, h, 0, 2, 4, 6), i32x4.shuffle(l, h, 1, 3, 5, 7)));
 }
 
+/** acc + the sum of each 4-byte lane group of an A4 vector (the pixels' Σa' over a quad). */
+// @ts-ignore: decorator
+@inline export function sum4(acc: v128, x: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return rsum(acc, x);
+  return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(x)));
+}
+
 /** The row correction −64·Σa' of the 4 pixels of one A4 group (kq quads), as lanes. */
 // @ts-ignore: decorator
 @inline function rowCorr4(a: usize, kq: usize): v128 {
   let s = i32x4.splat(0);
   const kb = kq << 4;
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    for (let k: usize = 0; k < kb; k += 16) s = rsum(s, v128.load(a + k));
-  } else {
-    for (let k: usize = 0; k < kb; k += 16) {
-      s = i32x4.add(s, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(a + k))));
-    }
-  }
+  for (let k: usize = 0; k < kb; k += 16) s = sum4(s, v128.load(a + k));
   return i32x4.neg(i32x4.shl(s, 6));
 }
 
@@ -55,7 +56,7 @@ let vZ16: v128 = i16x8.splat(0), vLo8: v128 = i8x16.splat(0), vHi8: v128 = i8x16
   return load<i32>(ep + <usize>off);
 }
 
-function loadFast(ep: usize, kq: i32): void {
+export function loadFast(ep: usize, kq: i32): void {
   kFast = !ld(ep, EP_RES) && !ld(ep, EP_CROW) && !ld(ep, EP_SCALAR) && ld(ep, EP_ORS) == 1 && kq <= 16384;
   kOut = <usize>ld(ep, EP_OUT);
   kOcs = <usize>ld(ep, EP_OCS);
@@ -70,24 +71,47 @@ function loadFast(ep: usize, kq: i32): void {
   vHi8 = i8x16.splat(<i8>hi);
 }
 
+/**
+ * The fast stage of pixels gr0..gr0+n−1 (n <= 8) of channel c (v0: the first 4, v1: the
+ * next 4): stores them and returns true, or false when the channel needs the full stage.
+ */
+// @ts-ignore: decorator
+@inline function fast8(gr0: i32, c: i32, v0: v128, v1: v128, n: i32): bool {
+  if (!kFast) return false;
+  const co = <usize>c << 2;
+  const sh = load<i32>(kShift + co);
+  const cc = kCcol ? load<i32>(kCcol + co) : 0;
+  const bi = kBias ? load<i32>(kBias + co) : 0;
+  if (sh >= 0 || sh < -30 || <u32>(cc + 0x20000000) >= 0x40000000 || <u32>(bi + 0x20000000) >= 0x40000000) return false;
+  const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
+  const r = -sh, half = i32x4.splat(1 << (r - 1));
+  const h0 = srdhm4v(i32x4.add(v0, b), m), h1 = srdhm4v(i32x4.add(v1, b), m);
+  const y = narrowClamp8(rdbpotNear4(h0, r, half), rdbpotNear4(h1, r, half), vZ16, vLo8, vHi8, kSigned);
+  const o = kOut + <usize>gr0 + <usize>c * kOcs;
+  if (n >= 8) v128.store64_lane(o, y, 0);
+  else storeN(o, y, n);
+  return true;
+}
+
 /** finish8 of pixels gr0..gr0+7 of channel c (v0: the first 4, v1: the next 4). */
 // @ts-ignore: decorator
 @inline function fin8(gr0: i32, c: i32, v0: v128, v1: v128): void {
-  if (kFast) {
-    const co = <usize>c << 2;
-    const sh = load<i32>(kShift + co);
-    const cc = kCcol ? load<i32>(kCcol + co) : 0;
-    const bi = kBias ? load<i32>(kBias + co) : 0;
-    if (sh < 0 && sh >= -30 && <u32>(cc + 0x20000000) < 0x40000000 && <u32>(bi + 0x20000000) < 0x40000000) {
-      const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
-      const r = -sh, half = i32x4.splat(1 << (r - 1));
-      const h0 = srdhm4v(i32x4.add(v0, b), m), h1 = srdhm4v(i32x4.add(v1, b), m);
-      const y = narrowClamp8(rdbpotNear4(h0, r, half), rdbpotNear4(h1, r, half), vZ16, vLo8, vHi8, kSigned);
-      v128.store64_lane(kOut + <usize>gr0 + <usize>c * kOcs, y, 0);
-      return;
-    }
-  }
-  finish8(gr0, c, v0, v1);
+  if (!fast8(gr0, c, v0, v1, 8)) finish8(gr0, c, v0, v1);
+}
+
+/**
+ * fin8 of pixels gr0..gr0+n−1 only (n <= 8; row stride 1, as conv outputs): the others
+ * are neither stored nor their residual read. The full stage is out of line.
+ */
+// @ts-ignore: decorator
+@inline export function fin8n(gr0: i32, c: i32, v0: v128, v1: v128, n: i32): void {
+  if (!fast8(gr0, c, v0, v1, n)) full8n(gr0, c, v0, v1, n);
+}
+
+function full8n(gr0: i32, c: i32, v0: v128, v1: v128, n: i32): void {
+  const y = codes8(gr0, c, v0, v1, n), o = kOut + <usize>gr0 + <usize>c * kOcs;
+  if (n >= 8) v128.store64_lane(o, y, 0);
+  else storeN(o, y, n);
 }
 
 /** Finishes lanes [i0, i1) of v (pixels gr0 + lane, channel c) one by one. */
@@ -228,23 +252,29 @@ export function prep_k4(x: usize, signed: i32, C: i32, HW: i32, kq: i32, dst: us
   for (; g + 4 <= hi && (g << 2) + 16 <= HW; g += 4) {
     const p = <usize>(g << 2);
     let d = dst + <usize>g * ldg;
-    for (let j = 0; j < cq; j++, d += 16) {
-      const s = x + <usize>(j << 2) * hw + p;
-      const r0 = v128.xor(v128.load(s), fv), r1 = v128.xor(v128.load(s + hw), fv);
-      const r2 = v128.xor(v128.load(s + 2 * hw), fv), r3 = v128.xor(v128.load(s + 3 * hw), fv);
-      const t0 = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-      const t1 = i8x16.shuffle(r0, r1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-      const t2 = i8x16.shuffle(r2, r3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-      const t3 = i8x16.shuffle(r2, r3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-      v128.store(d, i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11));
-      v128.store(d + ldg, i16x8.shuffle(t0, t2, 4, 12, 5, 13, 6, 14, 7, 15));
-      v128.store(d + 2 * ldg, i16x8.shuffle(t1, t3, 0, 8, 1, 9, 2, 10, 3, 11));
-      v128.store(d + 3 * ldg, i16x8.shuffle(t1, t3, 4, 12, 5, 13, 6, 14, 7, 15));
-    }
+    for (let j = 0; j < cq; j++, d += 16) zip16(x + <usize>(j << 2) * hw + p, hw, fv, d, ldg);
     // the channel tail quad of these 4 groups
     if (cq < kq) for (let i = 0; i < 4; i++) prepTail(x, flip, C, HW, kq, dst, g + i, cq);
   }
   for (; g < hi; g++) prepTail(x, flip, C, HW, kq, dst, g, 0);
+}
+
+/**
+ * 16 pixels (bytes at s, s + hw, s + 2·hw, s + 3·hw: 4 channel rows, xor fv) → 4 vectors
+ * [p0 c0..3 | p1 c0..3 | p2 c0..3 | p3 c0..3] of pixels 4i..4i+3 at d + i·ld.
+ */
+// @ts-ignore: decorator
+@inline export function zip16(s: usize, hw: usize, fv: v128, d: usize, ld: usize): void {
+  const r0 = v128.xor(v128.load(s), fv), r1 = v128.xor(v128.load(s + hw), fv);
+  const r2 = v128.xor(v128.load(s + 2 * hw), fv), r3 = v128.xor(v128.load(s + 3 * hw), fv);
+  const t0 = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const t1 = i8x16.shuffle(r0, r1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const t2 = i8x16.shuffle(r2, r3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const t3 = i8x16.shuffle(r2, r3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  v128.store(d, i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11));
+  v128.store(d + ld, i16x8.shuffle(t0, t2, 4, 12, 5, 13, 6, 14, 7, 15));
+  v128.store(d + 2 * ld, i16x8.shuffle(t1, t3, 0, 8, 1, 9, 2, 10, 3, 11));
+  v128.store(d + 3 * ld, i16x8.shuffle(t1, t3, 4, 12, 5, 13, 6, 14, 7, 15));
 }
 
 /** Quads [j0, kq) of A4 group g, byte by byte. */
