@@ -49,6 +49,8 @@ export interface RuntimeResult {
   top1_n?: number;
   /** Why this runtime did not run. */
   skipped?: string;
+  /** Why its top-1 pass gave no figure (e.g. it did not finish in the time limit). */
+  top1_error?: string;
 }
 
 /** One model × thread count. */
@@ -78,6 +80,30 @@ export interface BenchOptions {
   refAccLimit: number;
   /** Called when a runtime starts. */
   onStep?: (label: string) => void;
+  /**
+   * Seconds one runtime's top-1 pass may take (default 120); past it the pass is
+   * abandoned and the next runtime's starts (onnxruntime-web's 2-thread pool was seen to
+   * spin forever in ViT's batched top-1 pass, with or without edgeq loaded).
+   */
+  accTimeout?: number;
+  /** Called with the results so far: after the timed rounds and after each top-1 pass. */
+  onPartial?: (r: ModelResult) => void;
+}
+
+/**
+ * `p`, or a rejection naming `what` after `s` seconds (p keeps running).
+ *
+ * @example
+ * ```ts
+ * const a = await within(top1(runner, dir, 500, 1), 120, "top-1 pass");
+ * ```
+ */
+export function within<T>(p: Promise<T>, s: number, what: string): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, rej) => {
+    t = setTimeout(() => rej(new Error(`${what} did not finish in ${s} s`)), s * 1000);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
 }
 
 /**
@@ -180,7 +206,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
   // threads overlap the next one's run). The machine's speed drifts over seconds (shared
   // host); interleaving puts every runtime in the same windows, so the ratios hold.
   // edgeq's ref backend (plain TypeScript, seconds per run) is timed on its own.
-  const live: { res: RuntimeResult; r: Runner; slow: boolean; ms: number[] }[] = [];
+  const live: { res: RuntimeResult; r: Runner; slow: boolean; ms: number[]; hung?: boolean }[] = [];
   try {
     for (const p of plan) {
       o.onStep?.(`${m.name} ${p.rt} (${o.threads} thr): load`);
@@ -237,28 +263,43 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
       if (l.res.skipped) continue;
       l.res.latency = summarize(l.ms);
       l.res.rss_bytes = rss;
+    }
+    o.onPartial?.(summary());
+    for (const l of live) {
+      if (l.res.skipped) continue;
       if (m.classifierData) {
         const lim = l.slow ? o.refAccLimit : o.accLimit;
         if (lim > 0) {
           o.onStep?.(`${m.name} ${l.res.runtime} (${o.threads} thr): top-1`);
+          const limit = o.accTimeout ?? 120;
           try {
-            const a = await top1(l.r, m.classifierData, lim, m.inputShape[1]);
+            const a = await within(
+              top1(l.r, m.classifierData, lim, m.inputShape[1]),
+              limit,
+              "top-1 pass",
+            );
             l.res.top1 = a.top1;
             l.res.top1_n = a.n;
           } catch (e) {
-            l.res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
+            l.res.top1_error = (e as Error).message.split("\n")[0];
+            // a pass that never returned leaves its runtime busy: no dispose for it
+            if (l.res.top1_error.includes("did not finish")) l.hung = true;
           }
+          o.onPartial?.(summary());
         }
       }
     }
   } finally {
-    for (const l of live) await l.r.dispose().catch(() => {});
+    for (const l of live) if (!l.hung) await l.r.dispose().catch(() => {});
   }
-  return {
-    model: m.name,
-    threads: o.threads,
-    input_shape: m.inputShape,
-    runtimes: results,
-    peak_rss_bytes: memory().peak,
-  };
+  return summary();
+  function summary(): ModelResult {
+    return {
+      model: m.name,
+      threads: o.threads,
+      input_shape: m.inputShape,
+      runtimes: results.map((r) => ({ ...r })),
+      peak_rss_bytes: memory().peak,
+    };
+  }
 }

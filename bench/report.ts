@@ -79,7 +79,11 @@ export function formatTable(rows: readonly ReportRow[]): string {
       f(r.load_ms, 1),
       (r.model_bytes / 1024).toFixed(0),
       f(r.rss_bytes === undefined ? undefined : r.rss_bytes / 2 ** 20, 0),
-      r.top1 === undefined ? "—" : `${(100 * r.top1).toFixed(2)} (${r.top1_n})`,
+      r.top1 !== undefined
+        ? `${(100 * r.top1).toFixed(2)} (${r.top1_n})`
+        : r.top1_error
+        ? "timeout"
+        : "—",
       f(r.vs_ort_f32, 2),
       f(r.vs_ort_int8, 2),
     ]

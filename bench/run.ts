@@ -30,6 +30,7 @@ const USAGE = `usage: deno task bench [<model>...] [options]
   --backends LIST        edgeq backends to try (default ref,wasm,webgpu)
   --acc-limit N          Fashion-MNIST images for top-1 (default 500; 0 = skip)
   --ref-acc-limit N      images for top-1 on the ref backend (default 100)
+  --acc-timeout S        abandon one runtime's top-1 pass after S seconds (default 120)
   --timeout S            kill a model × thread-count process after S seconds (default 900)
   --json                 print JSON instead of the table
   --out-json FILE        also write the JSON to FILE
@@ -49,6 +50,7 @@ interface Opts {
   backends: ("ref" | "wasm" | "webgpu")[];
   accLimit: number;
   refAccLimit: number;
+  accTimeout: number;
   cache: string;
   zoo: string;
   calibLimit?: number;
@@ -68,6 +70,7 @@ function parse(argv: string[]) {
       backends: { type: "string", default: "ref,wasm,webgpu" },
       "acc-limit": { type: "string", default: "500" },
       "ref-acc-limit": { type: "string", default: "100" },
+      "acc-timeout": { type: "string", default: "120" },
       timeout: { type: "string", default: "900" },
       json: { type: "boolean" },
       "out-json": { type: "string" },
@@ -98,6 +101,7 @@ function parse(argv: string[]) {
     backends: backends as Opts["backends"],
     accLimit: int(v["acc-limit"]!, "acc-limit", 0),
     refAccLimit: int(v["ref-acc-limit"]!, "ref-acc-limit", 0),
+    accTimeout: int(v["acc-timeout"]!, "acc-timeout", 1),
     timeout: int(v.timeout!, "timeout", 1),
     cache: v.cache!,
     zoo: v.zoo!,
@@ -124,11 +128,16 @@ async function child(o: Opts) {
         backends: o.backends,
         accLimit: o.accLimit,
         refAccLimit: o.refAccLimit,
+        accTimeout: o.accTimeout,
         onStep: (s) => console.error(`@@step ${s}`),
+        // what is known so far, should the process be killed later (a hung runtime)
+        onPartial: (r) => console.log(`@@partial ${JSON.stringify([...out, r])}`),
       }),
     );
   }
   console.log(`@@result ${JSON.stringify(out)}`);
+  // a runtime whose pass was abandoned may still be spinning in its workers
+  Deno.exit(0);
 }
 
 async function spawnChild(
@@ -153,6 +162,7 @@ async function spawnChild(
     `--backends=${backends.join(",")}`,
     `--acc-limit=${o.accLimit}`,
     `--ref-acc-limit=${o.refAccLimit}`,
+    `--acc-timeout=${o.accTimeout}`,
     `--cache=${o.cache}`,
     `--zoo=${o.zoo}`,
     ...(o.calibLimit ? [`--calib-limit=${o.calibLimit}`] : []),
@@ -181,7 +191,19 @@ async function spawnChild(
   const stdout = await new Response(p.stdout).text();
   await readErr;
   const st = await p.status;
-  const line = stdout.split("\n").find((l) => l.startsWith("@@result "));
+  const lines = stdout.split("\n");
+  const line = lines.find((l) => l.startsWith("@@result "));
+  const partial = lines.filter((l) => l.startsWith("@@partial ")).pop();
+  if (!line && partial) {
+    // killed after its timed rounds: keep those figures, say what is missing
+    const res: ModelResult[] = JSON.parse(partial.slice(10));
+    for (const r of res.flatMap((x) => x.runtimes)) {
+      if (m.classifierData && r.top1 === undefined && !r.skipped && o.accLimit > 0) {
+        r.top1_error ??= `process killed after ${o.timeout} s before its top-1 pass ended`;
+      }
+    }
+    return res;
+  }
   if (!line) {
     const why = st.signal
       ? `killed (${st.signal}) after the ${o.timeout} s timeout or a signal`
@@ -278,6 +300,11 @@ export async function main(argv: string[]): Promise<number> {
         "runtimes timed in interleaved rounds).",
     );
     for (const s of skipped) console.log(`skipped ${s.name}: ${s.reason}`);
+    for (const r of results.flatMap((x) => x.runtimes.map((y) => ({ ...y, m: x })))) {
+      if (r.top1_error) {
+        console.log(`top-1 of ${r.m.model} ${r.runtime} (${r.m.threads} thr): ${r.top1_error}`);
+      }
+    }
   }
   return 0;
 }

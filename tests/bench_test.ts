@@ -9,7 +9,7 @@ import { summarize } from "../bench/measure.ts";
 import { formatTable, type ReportRow, withRatios } from "../bench/report.ts";
 import { renderSvg } from "../bench/svg.ts";
 import { resolveModels, ZOO_HINT } from "../bench/models.ts";
-import type { ModelResult } from "../bench/model_bench.ts";
+import { type ModelResult, within } from "../bench/model_bench.ts";
 
 /** Tag balance of an XML document (no DTD/CDATA: what renderSvg writes). */
 function wellFormed(xml: string): boolean {
@@ -59,6 +59,24 @@ Deno.test("bench: ratios, table and chart", () => {
   // 3 measured points (hollow: 2 threads) + 5 legend colours + 2 legend markers.
   assert.equal(svg.match(/<circle/g)!.length, 3 + 5 + 2);
   assert.equal(svg.match(/fill="white" stroke="#d62728"/g)!.length, 1);
+});
+
+Deno.test("bench: a pass that never returns is abandoned after its limit, and the table says so", async () => {
+  const t0 = performance.now();
+  await assert.rejects(within(new Promise(() => {}), 0.2, "top-1 pass"), /did not finish in 0.2 s/);
+  const ms = performance.now() - t0;
+  assert.ok(ms >= 190 && ms < 2000, `${ms} ms`);
+  assert.equal(await within(Promise.resolve(7), 5, "x"), 7);
+  const hung: ModelResult[] = [{
+    ...FAKE[0],
+    runtimes: FAKE[0].runtimes.map((r) =>
+      r.runtime === "ort-f32"
+        ? { ...r, top1: undefined, top1_error: "top-1 pass did not finish" }
+        : r
+    ),
+  }];
+  const row = formatTable(withRatios(hung)).split("\n").find((l) => /\bort-f32\b/.test(l))!;
+  assert.match(row, /\btimeout\b/);
 });
 
 Deno.test("bench: a missing zoo model is skipped with the command that makes it", async () => {
