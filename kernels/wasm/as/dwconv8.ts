@@ -147,43 +147,61 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
         v128.store(pp, i16x8.shuffle(v, u, 4, 12, 5, 13, 6, 14, 7, 15), 16);
       }
     }
-    // output rows: 8 pixels (4 pairs) to tmp, then transposed to 8 bytes per channel
-    for (let oy = 0; oy < oh; oy++) {
-      const prow = plane + <usize>(oy * sh) * rowB;
-      for (let ox0 = 0; ox0 < ow; ox0 += 8) {
-        const m = min(8, ow - ox0);
-        let p = prow + <usize>ox0 * stepB;
-        for (let j = 0; j < m; j += 2, p += stepB << 1) {
-          const na = pix(p, gr, k33, ni, offs, dr, r, half, z16);
-          const nb = pix(p + stepB, gr, k33, ni, offs, dr, r, half, z16);
-          let b = outSigned ? i8x16.narrow_i16x8_s(na, nb) : i8x16.narrow_i16x8_u(na, nb);
-          b = outSigned ? i8x16.min_s(i8x16.max_s(b, lo8), hi8) : i8x16.min_u(i8x16.max_u(b, lo8), hi8);
-          v128.store(tmp + (<usize>j << 3), b);
-        }
-        const yo = y + <usize>(oy * ow + ox0);
-        if (m == 8) {
-          // tmp: pixel j's 8 channels at 8j; transpose to channel l's 8 pixels
-          const a0 = i8x16.shuffle(v128.load(tmp), v128.load(tmp), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-          const a1 = i8x16.shuffle(v128.load(tmp, 16), v128.load(tmp, 16), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-          const a2 = i8x16.shuffle(v128.load(tmp, 32), v128.load(tmp, 32), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-          const a3 = i8x16.shuffle(v128.load(tmp, 48), v128.load(tmp, 48), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-          const b0 = i16x8.shuffle(a0, a1, 0, 8, 1, 9, 2, 10, 3, 11), b1 = i16x8.shuffle(a0, a1, 4, 12, 5, 13, 6, 14, 7, 15);
-          const b2 = i16x8.shuffle(a2, a3, 0, 8, 1, 9, 2, 10, 3, 11), b3 = i16x8.shuffle(a2, a3, 4, 12, 5, 13, 6, 14, 7, 15);
-          const c0 = i32x4.shuffle(b0, b2, 0, 4, 1, 5), c1 = i32x4.shuffle(b0, b2, 2, 6, 3, 7);
-          const c2 = i32x4.shuffle(b1, b3, 0, 4, 1, 5), c3 = i32x4.shuffle(b1, b3, 2, 6, 3, 7);
-          v128.store64_lane(yo + <usize>(g(gr, 0) * outHW), c0, 0);
-          if (n > 1) v128.store64_lane(yo + <usize>(g(gr, 4) * outHW), c0, 1);
-          if (n > 2) v128.store64_lane(yo + <usize>(g(gr, 8) * outHW), c1, 0);
-          if (n > 3) v128.store64_lane(yo + <usize>(g(gr, 12) * outHW), c1, 1);
-          if (n > 4) v128.store64_lane(yo + <usize>(g(gr, 16) * outHW), c2, 0);
-          if (n > 5) v128.store64_lane(yo + <usize>(g(gr, 20) * outHW), c2, 1);
-          if (n > 6) v128.store64_lane(yo + <usize>(g(gr, 24) * outHW), c3, 0);
-          if (n > 7) v128.store64_lane(yo + <usize>(g(gr, 28) * outHW), c3, 1);
-        } else {
-          for (let l = 0; l < n; l++) {
-            const yl = yo + <usize>(g(gr, l << 2) * outHW);
-            for (let j = 0; j < m; j++) store<u8>(yl + <usize>j, load<u8>(tmp + <usize>(j << 3) + <usize>l));
+    // the output plane as one run of oh·ow pixels (rows are contiguous in NCHW), 8 at a
+    // time (4 pairs) to tmp, then transposed to 8 bytes per channel; the last 8 end at the
+    // plane's end (recomputing up to 7 pixels: same bytes, same thread), a plane of fewer
+    // than 8 pixels goes byte by byte
+    for (let f0 = 0; f0 < outHW; f0 += 8) {
+      const fs = f0 + 8 > outHW && outHW >= 8 ? outHW - 8 : f0, m = min(8, outHW - fs);
+      let oy = fs / ow, ox = fs - oy * ow;
+      let p = plane + <usize>(oy * sh) * rowB + <usize>ox * stepB;
+      for (let j = 0; j < m; j += 2) {
+        const na = pix(p, gr, k33, ni, offs, dr, r, half, z16);
+        // the next pixel (the same one past an odd m)
+        if (j + 1 < m) {
+          ox++;
+          p += stepB;
+          if (ox == ow) {
+            ox = 0;
+            oy++;
+            p = plane + <usize>(oy * sh) * rowB;
           }
+        }
+        const nb = pix(p, gr, k33, ni, offs, dr, r, half, z16);
+        let b = outSigned ? i8x16.narrow_i16x8_s(na, nb) : i8x16.narrow_i16x8_u(na, nb);
+        b = outSigned ? i8x16.min_s(i8x16.max_s(b, lo8), hi8) : i8x16.min_u(i8x16.max_u(b, lo8), hi8);
+        v128.store(tmp + (<usize>j << 3), b);
+        ox++;
+        p += stepB;
+        if (ox == ow) {
+          ox = 0;
+          oy++;
+          p = plane + <usize>(oy * sh) * rowB;
+        }
+      }
+      const yo = y + <usize>fs;
+      if (m == 8) {
+        // tmp: pixel j's 8 channels at 8j; transpose to channel l's 8 pixels
+        const a0 = i8x16.shuffle(v128.load(tmp), v128.load(tmp), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        const a1 = i8x16.shuffle(v128.load(tmp, 16), v128.load(tmp, 16), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        const a2 = i8x16.shuffle(v128.load(tmp, 32), v128.load(tmp, 32), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        const a3 = i8x16.shuffle(v128.load(tmp, 48), v128.load(tmp, 48), 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        const b0 = i16x8.shuffle(a0, a1, 0, 8, 1, 9, 2, 10, 3, 11), b1 = i16x8.shuffle(a0, a1, 4, 12, 5, 13, 6, 14, 7, 15);
+        const b2 = i16x8.shuffle(a2, a3, 0, 8, 1, 9, 2, 10, 3, 11), b3 = i16x8.shuffle(a2, a3, 4, 12, 5, 13, 6, 14, 7, 15);
+        const c0 = i32x4.shuffle(b0, b2, 0, 4, 1, 5), c1 = i32x4.shuffle(b0, b2, 2, 6, 3, 7);
+        const c2 = i32x4.shuffle(b1, b3, 0, 4, 1, 5), c3 = i32x4.shuffle(b1, b3, 2, 6, 3, 7);
+        v128.store64_lane(yo + <usize>(g(gr, 0) * outHW), c0, 0);
+        if (n > 1) v128.store64_lane(yo + <usize>(g(gr, 4) * outHW), c0, 1);
+        if (n > 2) v128.store64_lane(yo + <usize>(g(gr, 8) * outHW), c1, 0);
+        if (n > 3) v128.store64_lane(yo + <usize>(g(gr, 12) * outHW), c1, 1);
+        if (n > 4) v128.store64_lane(yo + <usize>(g(gr, 16) * outHW), c2, 0);
+        if (n > 5) v128.store64_lane(yo + <usize>(g(gr, 20) * outHW), c2, 1);
+        if (n > 6) v128.store64_lane(yo + <usize>(g(gr, 24) * outHW), c3, 0);
+        if (n > 7) v128.store64_lane(yo + <usize>(g(gr, 28) * outHW), c3, 1);
+      } else {
+        for (let l = 0; l < n; l++) {
+          const yl = yo + <usize>(g(gr, l << 2) * outHW);
+          for (let j = 0; j < m; j++) store<u8>(yl + <usize>j, load<u8>(tmp + <usize>(j << 3) + <usize>l));
         }
       }
     }
