@@ -38,40 +38,71 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_W = 128;
 // slack for the odd pixel of a pair past the row end), the HWC8 row buffer (16·(wp + 1)),
 // 64 bytes for 8 output pixels, ni i32 item offsets.
 
-/** One output pixel's 8 lanes: i16 codes + the zero point, before the clamp. */
+/**
+ * Two output pixels (pair planes at p, p2): 16 codes, pixel p's 8 lanes then p2's. Both
+ * share each item's weight loads.
+ */
 // @ts-ignore: decorator
-@inline function pix(
-  p: usize, gr: usize, k33: bool, ni: i32, offs: usize, dr: usize, r: i32, half: v128,
-  z16: v128,
+@inline function pix2(
+  p: usize, p2: usize, gr: usize, k33: bool, ni: i32, offs: usize, dr: usize, r: i32,
+  half: v128, z16: v128, lo8: v128, hi8: v128, outSigned: bool,
 ): v128 {
-  let a0 = v128.load(gr, G_BIAS), a1 = v128.load(gr, G_BIAS + 16);
+  let a0 = v128.load(gr, G_BIAS), a1 = v128.load(gr, G_BIAS + 16), b0 = a0, b1 = a1;
   if (k33) {
     // items (ky, 0) at x, (ky, 2) at x + 2 (64 bytes on)
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p), v128.load(gr, G_W)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p, 16), v128.load(gr, G_W + 16)));
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p, 64), v128.load(gr, G_W + 32)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p, 80), v128.load(gr, G_W + 48)));
-    let q = p + dr;
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q), v128.load(gr, G_W + 64)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 16), v128.load(gr, G_W + 80)));
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q, 64), v128.load(gr, G_W + 96)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 80), v128.load(gr, G_W + 112)));
+    let wl: v128, wh: v128;
+    wl = v128.load(gr, G_W + 0); wh = v128.load(gr, G_W + 16);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p), wl));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p, 16), wh));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load(p2), wl));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(p2, 16), wh));
+    wl = v128.load(gr, G_W + 32); wh = v128.load(gr, G_W + 48);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p, 64), wl));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p, 80), wh));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load(p2, 64), wl));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(p2, 80), wh));
+    let q = p + dr, q2 = p2 + dr;
+    wl = v128.load(gr, G_W + 64); wh = v128.load(gr, G_W + 80);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q), wl));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 16), wh));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load(q2), wl));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(q2, 16), wh));
+    wl = v128.load(gr, G_W + 96); wh = v128.load(gr, G_W + 112);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q, 64), wl));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 80), wh));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load(q2, 64), wl));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(q2, 80), wh));
     q += dr;
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q), v128.load(gr, G_W + 128)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 16), v128.load(gr, G_W + 144)));
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q, 64), v128.load(gr, G_W + 160)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 80), v128.load(gr, G_W + 176)));
+    q2 += dr;
+    wl = v128.load(gr, G_W + 128); wh = v128.load(gr, G_W + 144);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q), wl));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 16), wh));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load(q2), wl));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(q2, 16), wh));
+    wl = v128.load(gr, G_W + 160); wh = v128.load(gr, G_W + 176);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q, 64), wl));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 80), wh));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load(q2, 64), wl));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(q2, 80), wh));
   } else {
     for (let t = 0; t < ni; t++) {
-      const q = p + <usize>load<i32>(offs + (<usize>t << 2)), wi = gr + G_W + (<usize>t << 5);
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(q), v128.load(wi)));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(q, 16), v128.load(wi, 16)));
+      const o = <usize>load<i32>(offs + (<usize>t << 2)), wi = gr + G_W + (<usize>t << 5);
+      const wl = v128.load(wi), wh = v128.load(wi, 16);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(p + o), wl));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(p + o, 16), wh));
+      b0 = i32x4.add(b0, i32x4.dot_i16x8_s(v128.load(p2 + o), wl));
+      b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(p2 + o, 16), wh));
     }
   }
-  // |acc| < 2^30 + kk·32640 < 2^30 + 2^29: h + 2^(r−1) cannot overflow (dwconv.ts put8)
-  const q0 = rdbpotNear4(srdhm4v(a0, v128.load(gr, G_MULT)), r, half);
-  const q1 = rdbpotNear4(srdhm4v(a1, v128.load(gr, G_MULT + 16)), r, half);
-  return i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), z16);
+  // |acc| < 2^30 + kk·32640 < 2^30 + 2^29: h + 2^(r−1) cannot overflow (dwconv.ts put8);
+  // then the zero point and clamp in i16 / i8 lanes (as narrowClamp8)
+  const m0 = v128.load(gr, G_MULT), m1 = v128.load(gr, G_MULT + 16);
+  const na = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+    rdbpotNear4(srdhm4v(a0, m0), r, half), rdbpotNear4(srdhm4v(a1, m1), r, half)), z16);
+  const nb = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+    rdbpotNear4(srdhm4v(b0, m0), r, half), rdbpotNear4(srdhm4v(b1, m1), r, half)), z16);
+  if (outSigned) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(na, nb), lo8), hi8);
+  return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(na, nb), lo8), hi8);
 }
 
 /** Channel groups [lo, hi) of one image. x NCHW 8-bit, y NCHW 8-bit, rec: the record above. */
@@ -156,7 +187,7 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
       let oy = fs / ow, ox = fs - oy * ow;
       let p = plane + <usize>(oy * sh) * rowB + <usize>ox * stepB;
       for (let j = 0; j < m; j += 2) {
-        const na = pix(p, gr, k33, ni, offs, dr, r, half, z16);
+        const pa = p;
         // the next pixel (the same one past an odd m)
         if (j + 1 < m) {
           ox++;
@@ -167,9 +198,7 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
             p = plane + <usize>(oy * sh) * rowB;
           }
         }
-        const nb = pix(p, gr, k33, ni, offs, dr, r, half, z16);
-        let b = outSigned ? i8x16.narrow_i16x8_s(na, nb) : i8x16.narrow_i16x8_u(na, nb);
-        b = outSigned ? i8x16.min_s(i8x16.max_s(b, lo8), hi8) : i8x16.min_u(i8x16.max_u(b, lo8), hi8);
+        const b = pix2(pa, p, gr, k33, ni, offs, dr, r, half, z16, lo8, hi8, outSigned);
         v128.store(tmp + (<usize>j << 3), b);
         ox++;
         p += stepB;
