@@ -333,3 +333,45 @@ Deno.test("wasm footprint: direct convs (odd rows: overlapping tails, OW < 8; re
     assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
   }
 });
+
+function dwNode(
+  r: Rng,
+  o: { N: number; C: number; H: number; W: number; k: number; s: number },
+): TestNode {
+  const { N, C, H, W, k, s } = o;
+  const w = new Int8Array(C * k * k).map(() => r.int(-128, 127));
+  return {
+    op: "QConv",
+    attrs: {
+      kernel_shape: [k, k],
+      pads: [1, 1, 1, 1],
+      strides: [s, s],
+      group: C,
+      x_zp: r.int(-20, 20),
+      // shifts −8..−11 (2^-k scales): several shift groups, partial ones
+      ...mults(r, C, 2 ** r.int(0, 6) * k * k),
+      dtype: "int8",
+      y_zp: r.int(-10, 10),
+    } as TestNode["attrs"],
+    inputs: [
+      { t: randQ(r, "int8", [N, C, H, W]) },
+      { t: { dtype: "int8", shape: [C, 1, k, k], data: w }, constant: true },
+      undefined,
+    ],
+  };
+}
+
+Deno.test("wasm footprint: depthwise convs (channel groups by shift; per channel)", async () => {
+  const r = new Rng(17);
+  const nodes: TestNode[] = [
+    dwNode(r, { N: 2, C: 37, H: 7, W: 7, k: 3, s: 1 }), // dwconv8: partial groups
+    dwNode(r, { N: 1, C: 67, H: 14, W: 13, k: 3, s: 2 }),
+    dwNode(r, { N: 1, C: 21, H: 9, W: 11, k: 5, s: 1 }), // the item loop
+    dwNode(r, { N: 1, C: 13, H: 40, W: 33, k: 3, s: 1 }), // map > 1024: dwconv
+  ];
+  const fp = await nodesFootprint(nodes);
+  assert.deepEqual(fp.bad, []);
+  for (const k of ["dwconv8", "dwconv"]) {
+    assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
+  }
+});

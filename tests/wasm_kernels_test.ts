@@ -219,9 +219,73 @@ Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd w
       ],
     });
   }
+  // today's kernel (the channel-vectorized one has its own test below)
   const before = binaryCalls.depthwiseNodes;
-  await check("depthwise", nodes);
+  convOptions.dwc8 = false;
+  try {
+    await check("depthwise", nodes);
+  } finally {
+    convOptions.dwc8 = true;
+  }
   assert.equal(binaryCalls.depthwiseNodes - before, 20 * CONFIGS.length);
+});
+
+Deno.test("wasm QConv: channel-vectorized depthwise kernel (groups by shift, odd C and maps, strides 1/2)", async () => {
+  const r = new Rng(71);
+  const nodes: TestNode[] = [];
+  const maps = [[1, 1], [3, 5], [7, 7], [14, 14], [9, 13], [4, 17], [1, 9], [12, 11]];
+  // C = 1 is a group-1 conv (not depthwise)
+  const chans = [2, 5, 13, 67, 8, 17, 3, 24];
+  for (let i = 0; i < 16; i++) {
+    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+    const C = chans[i % chans.length];
+    // the last 6 other windows (1×1, 5×5, 3×1, dilation 2: the tap loop), the rest 3×3
+    const k = i < 10 ? [3, 3] : r.pick([[1, 1], [5, 5], [3, 1], [3, 3]]);
+    const dil = i >= 10 && i % 2 ? 2 : 1;
+    const [mh, mw] = maps[i % maps.length];
+    const H = Math.max(mh, (k[0] - 1) * dil + 1), W = Math.max(mw, (k[1] - 1) * dil + 1);
+    const pads = i % 3 === 0 ? [1, 1, 1, 1] : [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
+    const mult: number[] = [], shift: number[] = [];
+    const bias = new Int32Array(C);
+    for (let m = 0; m < C; m++) {
+      // several shifts in one layer (partial groups); shift -30 and -1 at the bounds
+      const e = r.u32() % 8;
+      const f = e === 0
+        ? r.float(4.7e-10, 9.2e-10)
+        : e === 1
+        ? r.float(0.26, 0.49)
+        : r.float(0.05, 1) / (2 ** r.int(0, 4) * k[0] * k[1] * 128);
+      const q = quantizeMultiplier(f);
+      mult.push(q.mult);
+      shift.push(q.shift);
+      bias[m] = m % 5 === 0
+        ? (r.u32() & 1 ? 1 : -1) * (2 ** 30 - 1 - r.int(0, 3000))
+        : r.int(-50000, 50000);
+    }
+    nodes.push({
+      op: "QConv",
+      attrs: {
+        kernel_shape: k,
+        pads,
+        strides: [r.int(1, 2), 1 + (i % 2)],
+        dilations: [dil, dil],
+        group: C,
+        x_zp: zpOf(r, xdt),
+        mult,
+        shift,
+        dtype: ydt,
+        ...clamp(r, ydt),
+      },
+      inputs: [
+        { t: randQ(r, xdt, [r.int(1, 2), C, H, W]) },
+        { t: randW(r, [C, 1, k[0], k[1]]), constant: true },
+        i % 4 === 3 ? undefined : { t: { dtype: "int32", shape: [C], data: bias }, constant: true },
+      ],
+    });
+  }
+  const before = binaryCalls.depthwiseC8Nodes;
+  await check("depthwise c8", nodes);
+  assert.equal(binaryCalls.depthwiseC8Nodes - before, nodes.length * CONFIGS.length);
 });
 
 Deno.test("wasm depthwise requantization: fast and fallback channels (shift 0, -31, |bias| near 2^30)", async () => {

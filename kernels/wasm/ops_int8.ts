@@ -346,7 +346,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const y = node.outputs[0];
   const hasR = !!r;
   if (group !== 1 && group === C && M === C && !hasR) {
-    const dw = depthwise(c, {
+    const dw = (convOptions.dwc8 ? depthwiseC8 : depthwise)(c, {
       x,
       y,
       N,
@@ -511,17 +511,20 @@ export function compileQConv(c: CompileCtx): Step | undefined {
  * Switches for benchmarks and tests (A/B of kernel paths in one process); read when a
  * node is compiled. `k4`: s8 pointwise convs take the k4 GEMM (as/k4.ts); `k4conv`: s8
  * convs with a window (not pointwise, not channel-split) too (as/convk4.ts); `direct`: s8
- * convs with a window, stride 1 and dilation 1 take the direct conv (as/convdc.ts) first.
+ * convs with a window, stride 1 and dilation 1 take the direct conv (as/convdc.ts) first;
+ * `dwc8`: depthwise convs with small output maps take the channel-vectorized kernel
+ * (as/dwconv8.ts) where its preconditions hold.
  *
  * @example
  * ```ts
  * convOptions.k4 = false; // compile the next models on the pixel-row GEMM
  * ```
  */
-export const convOptions: { k4: boolean; k4conv: boolean; direct: boolean } = {
+export const convOptions: { k4: boolean; k4conv: boolean; direct: boolean; dwc8: boolean } = {
   k4: true,
   k4conv: true,
   direct: true,
+  dwc8: true,
 };
 
 /** Largest input channel count of a pointwise conv on the k4 GEMM. */
@@ -791,6 +794,118 @@ function depthwise(
   };
 }
 
+/**
+ * Input maps (H · W) at most this large take the channel-vectorized depthwise kernel (A/B
+ * on MobileNetV2 at 1 thread: 28×28 and smaller won, 56×56 → 28×28 at stride 2 and the
+ * larger maps lost).
+ */
+export const DWC8_MAX_MAP = 1024;
+
+/** Bytes of a dwconv8 group record before its item weights (as/dwconv8.ts). */
+const DWC8_HEAD = 128;
+
+/**
+ * The channel-vectorized depthwise kernel (as/dwconv8.ts) for input maps up to
+ * {@link DWC8_MAX_MAP} when its preconditions hold: every channel's shift in −30..−1
+ * (multiplier < 1/2: the near-rounding RDBPOT), |bias| < 2^30, width stride 1 or 2,
+ * kh·kw <= 16384. Channels are grouped by equal shift, up to 8 per group; threads split
+ * the groups. Otherwise today's kernel ({@link depthwise}).
+ */
+function depthwiseC8(c: CompileCtx, o: Parameters<typeof depthwise>[1]): Step | undefined {
+  const a = c.node.attrs;
+  const { mult, shift } = readMultipliers(c.op, a, "mult", "shift", o.C);
+  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
+  const bias = b ? (b.data as Int32Array) : new Int32Array(o.C);
+  const [sh, sw] = o.win.strides, [dh, dw] = o.win.dilations, [ph, pw] = o.win.padBegin;
+  const kk = o.kh * o.kw;
+  if (
+    o.H * o.W > DWC8_MAX_MAP || (sw !== 1 && sw !== 2) || kk > 16384 ||
+    shift.some((v) => v > -1 || v < -30) || bias.some((v) => Math.abs(v) >= 2 ** 30)
+  ) return depthwise(c, o);
+  const [qmin, qmax] = readClamp(c.op, a, o.ydt);
+  const hp = Math.max(o.H + ph, (o.oh - 1) * sh + (o.kh - 1) * dh + 1);
+  const wp = Math.max(o.W + pw, (o.ow - 1) * sw + (o.kw - 1) * dw + 1);
+  // items: per tap row the taps in pairs (kx, kx + 1) at dilation 1, else one by one
+  const step = dw === 1 ? 2 : 1, perRow = Math.ceil(o.kw / step), ni = o.kh * perRow;
+  // pair plane + 128 bytes of over-read slack, the HWC8 row buffer, 8 output pixels, item
+  // offsets (as/dwconv8.ts)
+  const sstride = roundUp(32 * hp * wp + 128, 16) + 16 * (wp + 1) + 64 + roundUp(4 * ni, 16);
+  c.scratch(c.threads * sstride);
+  // groups of up to 8 channels with equal shift
+  const byShift = new Map<number, number[]>();
+  for (let m = 0; m < o.C; m++) {
+    const l = byShift.get(shift[m]) ?? [];
+    l.push(m);
+    byShift.set(shift[m], l);
+  }
+  const groups: number[][] = [];
+  for (const l of byShift.values()) {
+    for (let i = 0; i < l.length; i += 8) groups.push(l.slice(i, i + 8));
+  }
+  const gstride = DWC8_HEAD + 32 * ni;
+  const recs = new ArrayBuffer(groups.length * gstride);
+  groups.forEach((ch, gi) => {
+    const i32 = new Int32Array(recs, gi * gstride, DWC8_HEAD / 4);
+    const w16 = new Int16Array(recs, gi * gstride + DWC8_HEAD, 16 * ni);
+    for (let l = 0; l < 8; l++) i32[l] = ch[Math.min(l, ch.length - 1)];
+    i32[8] = -shift[ch[0]];
+    i32[9] = ch.length;
+    i32[10] = ch.every((m) => m < o.C - 1) ? 1 : 0;
+    ch.forEach((m, l) => {
+      i32[16 + l] = bias[m];
+      i32[24 + l] = mult[m];
+      // item t, lane l: the i16 pair at element 8·(2t + (l >> 2)) + 2·(l & 3)
+      for (let ky = 0; ky < o.kh; ky++) {
+        for (let j = 0; j < perRow; j++) {
+          const t = ky * perRow + j, at = 8 * (2 * t + (l >> 2)) + 2 * (l & 3);
+          for (let e = 0; e < step; e++) {
+            const kx = j * step + e;
+            if (kx < o.kw) w16[at + e] = o.w[m * kk + ky * o.kw + kx];
+          }
+        }
+      }
+    });
+  });
+  const rec = c.arena.i32([
+    o.H,
+    o.W,
+    o.kh,
+    o.kw,
+    sh,
+    sw,
+    dh,
+    dw,
+    ph,
+    pw,
+    o.oh,
+    o.ow,
+    hp,
+    wp,
+    o.zpU,
+    o.xs,
+    readZp(c.op, a, "y_zp", o.ydt),
+    qmin,
+    qmax,
+    0,
+    sstride,
+    c.arena.put(new Uint8Array(recs)),
+    gstride,
+  ]);
+  const inPlane = o.H * o.W, outPlane = o.oh * o.ow;
+  binaryCalls.depthwiseC8Nodes++;
+  return (env) => {
+    new Int32Array(env.buf(), rec, 20)[19] = env.scratch;
+    for (let n = 0; n < o.N; n++) {
+      env.par(
+        "dwconv8",
+        [env.addr(o.x) + n * o.C * inPlane, env.addr(o.y) + n * o.C * outPlane, rec],
+        groups.length,
+        grainFor(8 * (DW_WORK * outPlane * kk + hp * wp)),
+      );
+    }
+  };
+}
+
 /** Bytes of bgemm_rows scratch per thread (as/binary.ts: two 32-byte tile sums, padded). */
 const BGEMM_TMP = 128;
 
@@ -862,17 +977,24 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
 
 /**
  * Counters for tests and profiling: popcount GEMM calls per mode, and QConv nodes compiled
- * onto the SIMD depthwise kernel.
+ * onto the SIMD depthwise kernel (depthwiseNodes) and onto its channel-vectorized
+ * variant (depthwiseC8Nodes).
  *
  * @example
  * ```ts
  * const before = binaryCalls.pm1; // ... run ...; binaryCalls.pm1 - before
  * ```
  */
-export const binaryCalls: { pm1: number; codes2: number; depthwiseNodes: number } = {
+export const binaryCalls: {
+  pm1: number;
+  codes2: number;
+  depthwiseNodes: number;
+  depthwiseC8Nodes: number;
+} = {
   pm1: 0,
   codes2: 0,
   depthwiseNodes: 0,
+  depthwiseC8Nodes: 0,
 };
 
 /**

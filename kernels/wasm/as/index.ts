@@ -16,6 +16,7 @@ export { transpose } from "./layout";
 export { erf, fbinary, layernorm, softmax } from "./float";
 export { bgemm_rows, pack_bits } from "./binary";
 export { dwconv } from "./dwconv";
+export { dwconv8 } from "./dwconv8";
 export { qlayernorm, qlut, qsoftmax } from "./qnorm";
 export { gemm_k4_cols, gemm_k4_rows, prep_k4 } from "./k4";
 export { conv_k4, conv_k4_scratch_bytes } from "./convk4";
