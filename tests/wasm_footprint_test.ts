@@ -10,12 +10,13 @@
  * stride-1 3×3 convs on prep_dc + conv_dc, strided convs on conv_k4 with per-thread
  * scratch, conv_im2row + gemm_cols7, fused residuals, QGemm, GAP, quantize / dequantize) at
  * the real grains and with every call split, and odd-shaped single nodes with every call
- * split; the checker itself must catch an overlap.
+ * split (QMatMul with folded Transposes included); the checker itself must catch an overlap.
  */
 import assert from "node:assert/strict";
 import { chunkCount, chunkRange, ThreadPool } from "../kernels/wasm/threads.ts";
 import { compileWasm } from "../kernels/wasm/compile.ts";
 import { convOptions } from "../kernels/wasm/ops_int8.ts";
+import { fusedCounts } from "../kernels/wasm/fuse.ts";
 import type { KernelInstance } from "../kernels/wasm/instance.ts";
 import { nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
 import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
@@ -373,5 +374,46 @@ Deno.test("wasm footprint: depthwise convs (channel groups by shift; per channel
   assert.deepEqual(fp.bad, []);
   for (const k of ["dwconv8", "dwconv"]) {
     assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
+  }
+});
+
+Deno.test("wasm footprint: QMatMul, plain and with its head Transposes folded (strided rows)", async () => {
+  const r = new Rng(17);
+  const q = (shape: number[]): Tensor => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return { dtype: "uint8", shape, data: new Uint8Array(n).map(() => r.int(0, 255)) };
+  };
+  const m = quantizeMultiplier(0.3 / (16 * 255));
+  const attrs = { a_zp: 120, b_zp: 131, mult: m.mult, shift: m.shift, y_zp: 128, dtype: "uint8" };
+  const tr = (perm: number[], t: Tensor): TestNode => ({
+    op: "Transpose",
+    domain: "",
+    attrs: { perm },
+    inputs: [{ t }],
+    internal: true,
+  });
+  const nodes: TestNode[] = [
+    // plain: 3 heads of 13 × 9 × 11
+    { op: "QMatMul", attrs, inputs: [{ t: q([3, 13, 9]) }, { t: q([3, 9, 11]) }] },
+    // [1, T, H, D] split into heads (A), kᵀ (B, unit stride along K), the heads merged back
+    tr([0, 2, 1, 3], q([1, 21, 3, 16])),
+    tr([0, 2, 3, 1], q([1, 21, 3, 16])),
+    { op: "QMatMul", attrs, inputs: [undefined, undefined], from: { 0: 1, 1: 2 }, internal: true },
+    tr([0, 2, 1, 3], q([1, 21, 3, 16])),
+    { op: "QMatMul", attrs, inputs: [undefined, undefined], from: { 0: 3, 1: 4 }, internal: true },
+    {
+      op: "Transpose",
+      domain: "",
+      attrs: { perm: [0, 2, 1, 3] },
+      inputs: [undefined],
+      from: { 0: 5 },
+    },
+  ];
+  const folded = fusedCounts.transpose;
+  const fp = await nodesFootprint(nodes);
+  assert.equal(fusedCounts.transpose - folded, 4, "the head split, kᵀ, v and the merge fold");
+  assert.deepEqual(fp.bad, []);
+  for (const k of ["qmatmul_prep4_par", "qmatmul_rows4"]) {
+    assert.ok((fp.calls.get(k) ?? 0) >= 3, `${k} split (${[...fp.calls]})`);
   }
 });
