@@ -83,15 +83,18 @@ export interface BenchOptions {
   /**
    * Seconds one runtime's top-1 pass may take (default 120); past it the pass is
    * abandoned and the next runtime's starts (onnxruntime-web's 2-thread pool was seen to
-   * spin forever in ViT's batched top-1 pass, with or without edgeq loaded).
+   * spin forever in ViT's batched top-1 pass, also with only edgeq's ref backend beside it).
    */
   accTimeout?: number;
   /** Called with the results so far: after the timed rounds and after each top-1 pass. */
   onPartial?: (r: ModelResult) => void;
 }
 
+/** The rejection of {@link within}: the promise is still pending. */
+export class LateError extends Error {}
+
 /**
- * `p`, or a rejection naming `what` after `s` seconds (p keeps running).
+ * `p`, or a {@link LateError} naming `what` after `s` seconds (p keeps running).
  *
  * @example
  * ```ts
@@ -101,7 +104,7 @@ export interface BenchOptions {
 export function within<T>(p: Promise<T>, s: number, what: string): Promise<T> {
   let t: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, rej) => {
-    t = setTimeout(() => rej(new Error(`${what} did not finish in ${s} s`)), s * 1000);
+    t = setTimeout(() => rej(new LateError(`${what} did not finish in ${s} s`)), s * 1000);
   });
   return Promise.race([p, late]).finally(() => clearTimeout(t));
 }
@@ -192,6 +195,14 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     eqp: await Deno.readFile(m.eqpPath),
   };
   const results: RuntimeResult[] = [];
+  // the figures so far (a copy: reported partially, then completed)
+  const summary = (): ModelResult => ({
+    model: m.name,
+    threads: o.threads,
+    input_shape: m.inputShape,
+    runtimes: results.map((r) => ({ ...r })),
+    peak_rss_bytes: memory().peak,
+  });
   const plan: { rt: RuntimeName; bytes: Uint8Array; make: () => Promise<Runner> }[] = [
     { rt: "ort-f32", bytes: files.onnx, make: () => ortRunner(files.onnx, m, o.threads) },
     { rt: "ort-int8", bytes: files.qdq, make: () => ortRunner(files.qdq, m, o.threads) },
@@ -283,7 +294,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
           } catch (e) {
             l.res.top1_error = (e as Error).message.split("\n")[0];
             // a pass that never returned leaves its runtime busy: no dispose for it
-            if (l.res.top1_error.includes("did not finish")) l.hung = true;
+            l.hung = e instanceof LateError;
           }
           o.onPartial?.(summary());
         }
@@ -293,13 +304,4 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     for (const l of live) if (!l.hung) await l.r.dispose().catch(() => {});
   }
   return summary();
-  function summary(): ModelResult {
-    return {
-      model: m.name,
-      threads: o.threads,
-      input_shape: m.inputShape,
-      runtimes: results.map((r) => ({ ...r })),
-      peak_rss_bytes: memory().peak,
-    };
-  }
 }

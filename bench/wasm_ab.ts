@@ -25,11 +25,10 @@ const nodes = Number(opt("--nodes", "0"));
 const base = opt("--base", "");
 const grain = Number(opt("--grain", "0"));
 const sw = opt("--switch", base || grain ? "" : "k4");
-const switches =
-  (sw in gemmOptions ? gemmOptions : sw in fuseOptions ? fuseOptions : convOptions) as Record<
-    string,
-    boolean
-  >;
+const switches = ([gemmOptions, fuseOptions].find((o) => sw in o) ?? convOptions) as Record<
+  string,
+  boolean
+>;
 const path = args[0];
 if (!path) {
   throw new Error("usage: wasm_ab.ts MODEL.eqp [--switch NAME | --grain S | --base DIR]");

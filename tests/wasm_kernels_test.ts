@@ -181,43 +181,82 @@ Deno.test("wasm QConv: random geometries (group 1, grouped, residual, clamps)", 
   await check("QConv", Array.from({ length: 40 }, () => convCase(r)));
 });
 
+/**
+ * A depthwise QConv of C channels on random codes and weights: channel m's multiplier is
+ * f(m) (quantized), its bias bias[m] (no bias input when absent); dtypes and the output
+ * clamp at random.
+ */
+function dwCase(
+  r: Rng,
+  o: {
+    N: number;
+    C: number;
+    H: number;
+    W: number;
+    k: number[];
+    pads: number[];
+    strides: number[];
+    dil: number;
+    f: (m: number) => number;
+    bias?: Int32Array;
+  },
+): TestNode {
+  const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
+  const mult: number[] = [], shift: number[] = [];
+  for (let m = 0; m < o.C; m++) {
+    const q = quantizeMultiplier(o.f(m));
+    mult.push(q.mult);
+    shift.push(q.shift);
+  }
+  return {
+    op: "QConv",
+    attrs: {
+      kernel_shape: o.k,
+      pads: o.pads,
+      strides: o.strides,
+      dilations: [o.dil, o.dil],
+      group: o.C,
+      x_zp: zpOf(r, xdt),
+      mult,
+      shift,
+      dtype: ydt,
+      ...clamp(r, ydt),
+    },
+    inputs: [
+      { t: randQ(r, xdt, [o.N, o.C, o.H, o.W]) },
+      { t: randW(r, [o.C, 1, o.k[0], o.k[1]]), constant: true },
+      o.bias ? { t: { dtype: "int32", shape: [o.C], data: o.bias }, constant: true } : undefined,
+    ],
+  };
+}
+
+/** Biases of C channels: every `every`-th near ±2^30 (the kernels' bound), the rest small. */
+function dwBias(r: Rng, C: number, every: number): Int32Array {
+  return new Int32Array(C).map((_, m) =>
+    m % every === 0 ? (r.u32() & 1 ? 1 : -1) * (2 ** 30 - 1 - r.int(0, 3000)) : r.int(-50000, 50000)
+  );
+}
+
 Deno.test("wasm QConv: SIMD depthwise kernel (strides 1/2, dilation, pads, odd widths)", async () => {
   const r = new Rng(13);
   const nodes: TestNode[] = [];
   // the last 4: 3×3, dilation 1 (the unrolled path), width strides 1, 2, 1, 2
   for (let i = 0; i < 20; i++) {
-    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
     const k3 = i >= 16;
     const C = r.int(2, 37), kh = k3 ? 3 : r.pick([1, 3, 5]), kw = k3 ? 3 : r.pick([1, 3, 5]);
     const dil = k3 ? 1 : r.pick([1, 1, 2]);
-    const H = r.int((kh - 1) * dil + 1, 19), W = r.int((kw - 1) * dil + 1, 29);
-    const pads = [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
-    const mult: number[] = [], shift: number[] = [];
-    for (let m = 0; m < C; m++) {
-      const q = quantizeMultiplier(r.float(0.05, 1) / (Math.sqrt(kh * kw) * 128));
-      mult.push(q.mult);
-      shift.push(q.shift);
-    }
-    nodes.push({
-      op: "QConv",
-      attrs: {
-        kernel_shape: [kh, kw],
-        pads,
-        strides: [r.int(1, 3), k3 ? 1 + (i % 2) : r.int(1, 2)],
-        dilations: [dil, dil],
-        group: C,
-        x_zp: zpOf(r, xdt),
-        mult,
-        shift,
-        dtype: ydt,
-        ...clamp(r, ydt),
-      },
-      inputs: [
-        { t: randQ(r, xdt, [r.int(1, 2), C, H, W]) },
-        { t: randW(r, [C, 1, kh, kw]), constant: true },
-        r.u32() % 4 ? { t: randBias(r, C), constant: true } : undefined,
-      ],
-    });
+    nodes.push(dwCase(r, {
+      N: r.int(1, 2),
+      C,
+      H: r.int((kh - 1) * dil + 1, 19),
+      W: r.int((kw - 1) * dil + 1, 29),
+      k: [kh, kw],
+      pads: [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)],
+      strides: [r.int(1, 3), k3 ? 1 + (i % 2) : r.int(1, 2)],
+      dil,
+      f: () => r.float(0.05, 1) / (Math.sqrt(kh * kw) * 128),
+      bias: r.u32() % 4 ? randBias(r, C).data as Int32Array : undefined,
+    }));
   }
   // today's kernel (the channel-vectorized one has its own test below)
   const before = binaryCalls.depthwiseNodes;
@@ -237,51 +276,31 @@ Deno.test("wasm QConv: channel-vectorized depthwise kernel (groups by shift, odd
   // C = 1 is a group-1 conv (not depthwise)
   const chans = [2, 5, 13, 67, 8, 17, 3, 24];
   for (let i = 0; i < 16; i++) {
-    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
     const C = chans[i % chans.length];
     // the last 6 other windows (1×1, 5×5, 3×1, dilation 2: the tap loop), the rest 3×3
     const k = i < 10 ? [3, 3] : r.pick([[1, 1], [5, 5], [3, 1], [3, 3]]);
     const dil = i >= 10 && i % 2 ? 2 : 1;
     const [mh, mw] = maps[i % maps.length];
-    const H = Math.max(mh, (k[0] - 1) * dil + 1), W = Math.max(mw, (k[1] - 1) * dil + 1);
-    const pads = i % 3 === 0 ? [1, 1, 1, 1] : [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)];
-    const mult: number[] = [], shift: number[] = [];
-    const bias = new Int32Array(C);
-    for (let m = 0; m < C; m++) {
+    nodes.push(dwCase(r, {
+      N: r.int(1, 2),
+      C,
+      H: Math.max(mh, (k[0] - 1) * dil + 1),
+      W: Math.max(mw, (k[1] - 1) * dil + 1),
+      k,
+      pads: i % 3 === 0 ? [1, 1, 1, 1] : [r.int(0, 2), r.int(0, 2), r.int(0, 2), r.int(0, 2)],
+      strides: [r.int(1, 2), 1 + (i % 2)],
+      dil,
       // several shifts in one layer (partial groups); shift -30 and -1 at the bounds
-      const e = r.u32() % 8;
-      const f = e === 0
-        ? r.float(4.7e-10, 9.2e-10)
-        : e === 1
-        ? r.float(0.26, 0.49)
-        : r.float(0.05, 1) / (2 ** r.int(0, 4) * k[0] * k[1] * 128);
-      const q = quantizeMultiplier(f);
-      mult.push(q.mult);
-      shift.push(q.shift);
-      bias[m] = m % 5 === 0
-        ? (r.u32() & 1 ? 1 : -1) * (2 ** 30 - 1 - r.int(0, 3000))
-        : r.int(-50000, 50000);
-    }
-    nodes.push({
-      op: "QConv",
-      attrs: {
-        kernel_shape: k,
-        pads,
-        strides: [r.int(1, 2), 1 + (i % 2)],
-        dilations: [dil, dil],
-        group: C,
-        x_zp: zpOf(r, xdt),
-        mult,
-        shift,
-        dtype: ydt,
-        ...clamp(r, ydt),
+      f: () => {
+        const e = r.u32() % 8;
+        return e === 0
+          ? r.float(4.7e-10, 9.2e-10)
+          : e === 1
+          ? r.float(0.26, 0.49)
+          : r.float(0.05, 1) / (2 ** r.int(0, 4) * k[0] * k[1] * 128);
       },
-      inputs: [
-        { t: randQ(r, xdt, [r.int(1, 2), C, H, W]) },
-        { t: randW(r, [C, 1, k[0], k[1]]), constant: true },
-        i % 4 === 3 ? undefined : { t: { dtype: "int32", shape: [C], data: bias }, constant: true },
-      ],
-    });
+      bias: i % 4 === 3 ? undefined : dwBias(r, C, 5),
+    }));
   }
   const before = binaryCalls.depthwiseC8Nodes;
   await check("depthwise c8", nodes);
@@ -292,48 +311,27 @@ Deno.test("wasm depthwise requantization: fast and fallback channels (shift 0, -
   const r = new Rng(43);
   const nodes: TestNode[] = [];
   for (let i = 0; i < 8; i++) {
-    const xdt: Q = r.pick(["int8", "uint8"] as const), ydt: Q = r.pick(["int8", "uint8"] as const);
     const C = r.int(5, 41), k = i < 6 ? 3 : 5;
-    const H = r.int(k, 17), W = r.int(k, 27);
-    const mult: number[] = [], shift: number[] = [];
-    const bias = new Int32Array(C);
-    for (let m = 0; m < C; m++) {
+    nodes.push(dwCase(r, {
+      N: 1,
+      C,
+      H: r.int(k, 17),
+      W: r.int(k, 27),
+      k: [k, k],
+      pads: [1, 1, 1, 1],
+      strides: [r.int(1, 2), 1 + (i % 2)],
+      dil: 1,
       // per channel: the usual multipliers, [0.5, 1) (shift 0), tiny (shift -31), ~2^-30
-      const kind = m % 4;
-      const f = kind === 1
-        ? r.float(0.5, 0.99)
-        : kind === 2
-        ? r.float(2.4e-10, 4.6e-10)
-        : kind === 3
-        ? r.float(1e-9, 1.8e-9)
-        : r.float(0.05, 1) / (k * 128);
-      const q = quantizeMultiplier(f);
-      mult.push(q.mult);
-      shift.push(q.shift);
-      bias[m] = m % 3 === 0
-        ? (r.u32() & 1 ? 1 : -1) * (2 ** 30 - 1 - r.int(0, 3000))
-        : r.int(-50000, 50000);
-    }
-    nodes.push({
-      op: "QConv",
-      attrs: {
-        kernel_shape: [k, k],
-        pads: [1, 1, 1, 1],
-        strides: [r.int(1, 2), 1 + (i % 2)],
-        dilations: [1, 1],
-        group: C,
-        x_zp: zpOf(r, xdt),
-        mult,
-        shift,
-        dtype: ydt,
-        ...clamp(r, ydt),
-      },
-      inputs: [
-        { t: randQ(r, xdt, [1, C, H, W]) },
-        { t: randW(r, [C, 1, k, k]), constant: true },
-        { t: { dtype: "int32", shape: [C], data: bias }, constant: true },
-      ],
-    });
+      f: (m) =>
+        m % 4 === 1
+          ? r.float(0.5, 0.99)
+          : m % 4 === 2
+          ? r.float(2.4e-10, 4.6e-10)
+          : m % 4 === 3
+          ? r.float(1e-9, 1.8e-9)
+          : r.float(0.05, 1) / (k * 128),
+      bias: dwBias(r, C, 3),
+    }));
   }
   // shift −31 where h = SRDHM(acc) passes 2^30: bias 2^30 − 1 plus every tap at its
   // largest positive product (255 · 127), multiplier 2^31 − 1; the fast rounding

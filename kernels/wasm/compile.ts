@@ -235,13 +235,6 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       s = fallbackStep(g, node);
       fallbacks.push(`${node.name} (${node.op})`);
     }
-    if (fusions.foldUsers.has(node.name)) {
-      // a Transpose some QMatMul may read or write in place: decided once all are compiled
-      const run = s, name = node.name;
-      s = (env) => {
-        if (!isFolded(fusions, name)) run(env);
-      };
-    }
     steps.push(s);
     for (const b of g.blocks) {
       const bj = (b as { join?: string }).join;
@@ -250,6 +243,10 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
         skipSteps.set(b.index, compileSkippedJoin(c, bi, b.shortcut));
       }
     }
+  });
+  // a Transpose that every reader reads or writes in place (fuse.ts) has nothing to do
+  g.nodes.forEach((n, i) => {
+    if (isFolded(fusions, n.name)) steps[i] = () => {};
   });
   const weightBytes = arena.top;
 
@@ -270,7 +267,8 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   g.nodes.forEach((n, i) => {
     n.inputs.forEach((x) => touch(x, i));
     n.outputs.forEach((x) => touch(x, i));
-    fusions.extra.get(n.name)?.forEach((x) => touch(x, i));
+    // a QMatMul reads / writes its folded Transposes' buffers in place
+    fusions.transposes.get(n.name)?.forEach((f) => f && touch(f.src, i));
   });
   for (const o of g.outputs) {
     touch(o.name, g.nodes.length);

@@ -13,7 +13,8 @@
  * reads and per-column splats cost more than the separate SIMD QAdd saves; not kept.
  * @module
  */
-import type { Graph, Node } from "../../runtime/graph.ts";
+import { attrInts, type Graph, type Node } from "../../runtime/graph.ts";
+import { strides } from "../../runtime/tensor.ts";
 
 /**
  * A Transpose read or written in place by a QMatMul: `src` is the value in memory
@@ -38,8 +39,6 @@ export interface FusionPlan {
   foldUsers: Map<string, number>;
   /** Transpose name → how many QMatMul compilers folded it (filled while compiling). */
   folded: Map<string, number>;
-  /** Node name → values it reads or writes beyond its own inputs and outputs (liveness). */
-  extra: Map<string, string[]>;
 }
 
 /**
@@ -63,8 +62,12 @@ export const fuseOptions: { transpose: boolean } = { transpose: true };
  */
 export const fusedCounts: { transpose: number } = { transpose: 0 };
 
+const EIGHT_BIT = new Set(["int8", "uint8"]);
+
 /**
- * The fusions of a bound graph (static shapes).
+ * The fusions of a bound graph (static shapes): Transposes next to a QMatMul, an input
+ * Transpose read by QMatMuls only or the only consumer of a QMatMul's output, with their
+ * element strides in the QMatMul's terms.
  *
  * @example
  * ```ts
@@ -73,86 +76,44 @@ export const fusedCounts: { transpose: number } = { transpose: 0 };
  * ```
  */
 export function planFusions(g: Graph): FusionPlan {
-  const plan: FusionPlan = {
-    transposes: new Map(),
-    foldUsers: new Map(),
-    folded: new Map(),
-    extra: new Map(),
-  };
-  const consumers = new Map<string, number[]>();
-  g.nodes.forEach((n, i) => {
-    for (const x of n.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), i]);
-  });
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  if (fuseOptions.transpose) planTransposes(g, plan, consumers, outputs);
-  return plan;
-}
-
-const EIGHT_BIT = new Set(["int8", "uint8"]);
-
-function contiguous(shape: number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
+  const plan: FusionPlan = { transposes: new Map(), foldUsers: new Map(), folded: new Map() };
+  if (!fuseOptions.transpose) return plan;
+  const producer = new Map<string, Node>(), consumers = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) if (o) producer.set(o, n);
+    for (const x of n.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), n]);
   }
-  return s;
-}
-
-function permOf(n: Node, rank: number): number[] {
-  const p = n.attrs.perm as number[] | undefined;
-  return p ? [...p] : Array.from({ length: rank }, (_, i) => rank - 1 - i);
-}
-
-/**
- * Transposes next to a QMatMul: an input Transpose read by QMatMuls only, or the only
- * consumer of a QMatMul's output. Their element strides in the QMatMul's terms.
- */
-function planTransposes(
-  g: Graph,
-  plan: FusionPlan,
-  consumers: Map<string, number[]>,
-  outputs: Set<string>,
-): void {
-  g.nodes.forEach((n) => {
-    if (n.domain !== "edgeq" || n.op !== "QMatMul") return;
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const isTranspose = (n: Node | undefined): n is Node => n?.op === "Transpose" && !n.domain;
+  const permOf = (n: Node, rank: number) =>
+    attrInts(n.attrs, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  for (const n of g.nodes) {
+    if (n.domain !== "edgeq" || n.op !== "QMatMul") continue;
     const slots: (FoldedTranspose | undefined)[] = [undefined, undefined, undefined];
     for (const j of [0, 1]) {
-      const t = n.inputs[j];
-      const tn = g.nodes.find((m) => m.outputs[0] === t && m.op === "Transpose" && !m.domain);
-      if (!tn || outputs.has(t) || g.initializers.has(tn.inputs[0])) continue;
-      const users = (consumers.get(t) ?? []).map((i) => g.nodes[i]);
+      const t = n.inputs[j], tn = producer.get(t);
+      if (!isTranspose(tn) || outputs.has(t) || g.initializers.has(tn.inputs[0])) continue;
+      const users = consumers.get(t) ?? [];
       if (!users.every((u) => u.domain === "edgeq" && u.op === "QMatMul")) continue;
       const xm = g.values.get(tn.inputs[0]);
       if (!xm || !EIGHT_BIT.has(xm.dtype)) continue;
-      const xs = contiguous(xm.shape);
+      const xs = strides(xm.shape);
       plan.foldUsers.set(tn.name, users.length);
-      slots[j] = {
-        node: tn,
-        src: tn.inputs[0],
-        strides: permOf(tn, xm.shape.length).map((p) => xs[p]),
-      };
+      slots[j] = { node: tn, src: tn.inputs[0], strides: permOf(tn, xs.length).map((p) => xs[p]) };
     }
     const y = n.outputs[0], use = consumers.get(y) ?? [];
-    const un = use.length === 1 ? g.nodes[use[0]] : undefined;
-    if (un && un.op === "Transpose" && !un.domain && !outputs.has(y)) {
-      const ym = g.values.get(y)!, u = un.outputs[0], um = g.values.get(u);
-      if (um) {
-        const us = contiguous(um.shape), p = permOf(un, ym.shape.length);
-        const strides = new Array<number>(p.length);
-        p.forEach((j, i) => (strides[j] = us[i]));
-        plan.foldUsers.set(un.name, 1);
-        slots[2] = { node: un, src: u, strides };
-      }
+    const un = use.length === 1 ? use[0] : undefined;
+    const um = un && g.values.get(un.outputs[0]);
+    if (isTranspose(un) && um && !outputs.has(y)) {
+      // output axis i of the Transpose is the QMatMul's axis perm[i]
+      const us = strides(um.shape), st = new Array<number>(us.length);
+      permOf(un, us.length).forEach((a, i) => (st[a] = us[i]));
+      plan.foldUsers.set(un.name, 1);
+      slots[2] = { node: un, src: un.outputs[0], strides: st };
     }
-    if (slots.some(Boolean)) {
-      plan.transposes.set(n.name, slots);
-      // the QMatMul reads the Transposes' inputs / writes the output one in place
-      const extra = slots.filter((s): s is FoldedTranspose => !!s).map((s) => s.src);
-      plan.extra.set(n.name, [...(plan.extra.get(n.name) ?? []), ...extra]);
-    }
-  });
+    if (slots.some(Boolean)) plan.transposes.set(n.name, slots);
+  }
+  return plan;
 }
 
 /**
@@ -160,7 +121,7 @@ function planTransposes(
  *
  * @example
  * ```ts
- * if (!isFolded(plan, node.name)) transpose(env);
+ * if (isFolded(plan, node.name)) steps[i] = () => {};
  * ```
  */
 export function isFolded(plan: FusionPlan, name: string): boolean {

@@ -272,17 +272,21 @@ function batchStride(shape: number[], strides: number[]): number | undefined {
 function foldedMatrix(
   c: CompileCtx,
   slot: number,
-  rank: number,
   b: boolean,
 ): [string, number, number, number] | undefined {
   const f = c.transposes?.[slot];
-  if (!f || f.strides.length !== rank || rank < 2) return undefined;
-  const st = f.strides, shape = c.meta(slot === 2 ? c.node.outputs[0] : c.node.inputs[slot]).shape;
-  const bs = batchStride(shape.slice(0, -2), st.slice(0, -2));
+  if (!f) return undefined;
+  const shape = c.meta(slot === 2 ? c.node.outputs[0] : c.node.inputs[slot]).shape;
+  const st = f.strides, r = shape.length;
+  const bs = r >= 2 && st.length === r
+    ? batchStride(shape.slice(0, -2), st.slice(0, -2))
+    : undefined;
   if (bs === undefined) return undefined;
-  let out: [string, number, number, number] | undefined;
-  if (st[rank - 1] === 1) out = [f.src, bs, st[rank - 2], 0];
-  else if (b && st[rank - 2] === 1) out = [f.src, bs, st[rank - 1], 1];
+  const out: [string, number, number, number] | undefined = st[r - 1] === 1
+    ? [f.src, bs, st[r - 2], 0]
+    : b && st[r - 2] === 1
+    ? [f.src, bs, st[r - 1], 1]
+    : undefined;
   if (out) {
     c.fold!(f.node.name);
     fusedCounts.transpose++;
@@ -324,9 +328,9 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
     const bSlices = nbB === 1 ? 1 : nb;
     // Transposes read / written in place (fuse.ts): [name in memory, slice stride, row
     // stride (the stride of the other matrix axis), B: unit stride along K]
-    const foldA = foldedMatrix(c, 0, am.shape.length, false);
-    const foldB = nbB === nb ? foldedMatrix(c, 1, bm.shape.length, true) : undefined;
-    const foldY = foldedMatrix(c, 2, ym.shape.length, false);
+    const foldA = foldedMatrix(c, 0, false);
+    const foldB = nbB === nb ? foldedMatrix(c, 1, true) : undefined;
+    const foldY = foldedMatrix(c, 2, false);
     const [aName, sA, lda] = foldA ?? [A, M * K, K, 0];
     const [bName, sB, ldb, bt] = foldB ?? [B, K * N, N, 0];
     const [yName, sY, ldy] = foldY ?? [y, M * N, N, 0];

@@ -289,6 +289,21 @@ function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
   };
 }
 
+/** Points the epilogue at image n's output (and residual): `plane` elements per image. */
+function imageOut(
+  env: RunEnv,
+  ep: number,
+  y: string,
+  r: string | undefined,
+  n: number,
+  plane: number,
+): void {
+  setWords(env, ep, {
+    [EP.out]: env.addr(y) + n * plane,
+    [EP.res]: r ? env.addr(r) + n * plane : 0,
+  });
+}
+
 /**
  * QConv (8-bit weights): im2row + GEMM for group 1, a direct kernel otherwise.
  *
@@ -370,10 +385,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
     setWords(c, ep, base);
     return (env) => {
       for (let n = 0; n < N; n++) {
-        setWords(env, ep, {
-          [EP.out]: env.addr(y) + n * M * P,
-          [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
-        });
+        imageOut(env, ep, y, r, n, M * P);
         env.par(
           "conv_direct",
           [env.addr(x) + n * C * HW, xs, xZp, C, wp, group, cg, ep],
@@ -388,49 +400,17 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   const s8 = fitsS8(w.data as Int8Array, layout);
   const pointwise = kh === 1 && kw === 1 && win.strides.every((s) => s === 1) &&
     win.padBegin.every((p) => p === 0) && oh === H && ow === W;
+  const k4o: K4Conv = { x, y, r, N, C, M, HW, xs, zpU, layout, base, ep, w: w.data as Int8Array };
   // k4 GEMM for short reductions (its gain is the hsums and padding the pixel-row GEMM
   // spends per output; at C > 256 the two measured even, or k4 a few % slower at 7×7)
   if (s8 && pointwise && convOptions.k4 && C <= K4_MAX_C) {
-    return pointwiseK4(c, {
-      x,
-      y,
-      r,
-      N,
-      C,
-      M,
-      HW,
-      xs,
-      zpU,
-      layout,
-      base,
-      ep,
-      w: w.data as Int8Array,
-    });
+    return pointwiseK4(c, k4o);
   }
   if (
     s8 && !pointwise && convOptions.direct && win.strides.every((s) => s === 1) &&
     win.dilations.every((d) => d === 1) && roundUp(C, 4) * kh * kw <= K4_MAX_K
   ) {
-    return directConv(c, {
-      x,
-      y,
-      r,
-      N,
-      C,
-      M,
-      HW,
-      xs,
-      zpU,
-      layout,
-      base,
-      ep,
-      cg,
-      kh,
-      kw,
-      oh,
-      ow,
-      w: w.data as Int8Array,
-    });
+    return directConv(c, { ...k4o, cg, kh, kw, oh, ow });
   }
   const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, kk = kh * kw;
   const dense = s8 && kk > 1 && C % 16 !== 0;
@@ -490,10 +470,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
       env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(PREP_WORK * C));
       // in order on this thread (each row's copy spills into the next)
       if (dense) kx.compact_rows(xp, rb, C, xd, 0, HW, 0);
-      setWords(env, ep, {
-        [EP.out]: env.addr(y) + n * M * P,
-        [EP.res]: hasR ? env.addr(r) + n * M * P : 0,
-      });
+      imageOut(env, ep, y, r, n, M * P);
       if (pointwise) {
         env.par(rowsFn, [xp, rb, panel, rb, rb / 16, ep, 0, M], P, grainFor(M * Cp));
       } else if (byCols) {
@@ -532,8 +509,9 @@ const K4_MAX_C = 256;
 
 /**
  * Longest patch (kh·kw·C, padded as the conv path pads it) of a windowed conv on k4, and
- * of a stride-1 conv on the direct path (kh·kw·⌈C/4⌉·4): at ResNet-18's 3×3 convs (K =
- * 576+) the pixel-row GEMM measured 13–20 % faster than the direct conv (C = 128, 256).
+ * of a stride-1 conv on the direct path (kh·kw·⌈C/4⌉·4): at 3×3 convs with K = 1152+ the
+ * direct conv took 1.13× (C = 128, 28×28) and 1.21× (C = 256, 14×14) the pixel-row GEMM's
+ * time in an in-process A/B.
  */
 const K4_MAX_K = 288;
 
@@ -566,6 +544,23 @@ function rowGrain(rows: number, work: number, threads: number): number {
   return best;
 }
 
+/** The s8 QConv operands and epilogue the k4 planners share (compileQConv fills them). */
+interface K4Conv {
+  x: string;
+  y: string;
+  r: string | undefined;
+  N: number;
+  C: number;
+  M: number;
+  HW: number;
+  xs: number;
+  zpU: number;
+  layout: string;
+  base: Record<number, number>;
+  ep: number;
+  w: Int8Array;
+}
+
 /**
  * An s8 QConv with a window, stride 1 and dilation 1, direct (as/convdc.ts): each image
  * becomes ⌈C/4⌉ quad planes (Hp·Wp·4 bytes each, the pad border included, + 32 bytes of
@@ -574,26 +569,7 @@ function rowGrain(rows: number, work: number, threads: number): number {
  */
 function directConv(
   c: CompileCtx,
-  o: {
-    x: string;
-    y: string;
-    r: string | undefined;
-    N: number;
-    C: number;
-    M: number;
-    HW: number;
-    xs: number;
-    zpU: number;
-    layout: string;
-    base: Record<number, number>;
-    ep: number;
-    cg: number;
-    kh: number;
-    kw: number;
-    oh: number;
-    ow: number;
-    w: Int8Array;
-  },
+  o: K4Conv & { cg: number; kh: number; kw: number; oh: number; ow: number },
 ): Step {
   const { x, y, r, N, C, M, HW, xs, ep, cg, kh, kw, oh, ow } = o;
   const kk = kh * kw, cq = Math.ceil(C / 4), kq = cq * kk, K = 4 * kq;
@@ -627,10 +603,7 @@ function directConv(
         cq * Hp,
         grainFor(PREP_WORK * 4 * Wp),
       );
-      setWords(env, ep, {
-        [EP.out]: env.addr(y) + n * M * oh * ow,
-        [EP.res]: r ? env.addr(r) + n * M * oh * ow : 0,
-      });
+      imageOut(env, ep, y, r, n, M * oh * ow);
       env.par("conv_dc", [xq, panel, tp, kq, cg, ep], oh, rows);
     }
   };
@@ -642,24 +615,7 @@ function directConv(
  * rows of ⌈C/4⌉·4 bytes (persistent: M·⌈C/4⌉·4 bytes, no more than the 16-padded s8
  * panel); each relaxed dot gives 4 pixels of one channel, no horizontal sums.
  */
-function pointwiseK4(
-  c: CompileCtx,
-  o: {
-    x: string;
-    y: string;
-    r: string | undefined;
-    N: number;
-    C: number;
-    M: number;
-    HW: number;
-    xs: number;
-    zpU: number;
-    layout: string;
-    base: Record<number, number>;
-    ep: number;
-    w: Int8Array;
-  },
-): Step {
+function pointwiseK4(c: CompileCtx, o: K4Conv): Step {
   const { x, y, r, N, C, M, HW, xs, ep } = o;
   const pk = makePanel(c, o.w, M, C, o.zpU, o.layout, true, 4);
   const kq = pk.kp / 4, ldg = 16 * kq, G = Math.ceil(HW / 4);
@@ -678,10 +634,7 @@ function pointwiseK4(
         G,
         grainFor(PREP_WORK * 4 * C),
       );
-      setWords(env, ep, {
-        [EP.out]: env.addr(y) + n * M * HW,
-        [EP.res]: r ? env.addr(r) + n * M * HW : 0,
-      });
+      imageOut(env, ep, y, r, n, M * HW);
       env.par("gemm_k4_rows", [a4, ldg, panel, pk.kp, kq, ep, M], HW, grainFor(M * pk.kp));
     }
   };
@@ -711,87 +664,97 @@ const PREP_WORK = 16;
  */
 export const convPaths: { byCols: number } = { byCols: 0 };
 
+/** A depthwise QConv's shape and operands (compileQConv hands them to the planners). */
+interface DwConv {
+  x: string;
+  y: string;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  win: { strides: number[]; dilations: number[]; padBegin: number[] };
+  xs: number;
+  zpU: number;
+  ydt: QDType;
+  w: Int8Array;
+}
+
+/**
+ * What both depthwise kernels read from the node: per-channel multipliers, the bias (0s
+ * when absent), the window and the padded plane's extent (hp × wp).
+ */
+function dwParams(c: CompileCtx, o: DwConv) {
+  const { mult, shift } = readMultipliers(c.op, c.node.attrs, "mult", "shift", o.C);
+  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
+  const bias = b ? (b.data as Int32Array) : undefined;
+  const [sh, sw] = o.win.strides, [dh, dw] = o.win.dilations, [ph, pw] = o.win.padBegin;
+  const hp = Math.max(o.H + ph, (o.oh - 1) * sh + (o.kh - 1) * dh + 1);
+  const wp = Math.max(o.W + pw, (o.ow - 1) * sw + (o.kw - 1) * dw + 1);
+  return { mult, shift, bias, sh, sw, dh, dw, ph, pw, hp, wp };
+}
+
+/**
+ * The record both depthwise kernels share (as/dwconv.ts / dwconv8.ts: words 0–20; word
+ * 19, the scratch base, is written per run), then the kernel's own words.
+ */
+function dwRecord(
+  c: CompileCtx,
+  o: DwConv,
+  p: ReturnType<typeof dwParams>,
+  sstride: number,
+  own: number[],
+): number {
+  const [qmin, qmax] = readClamp(c.op, c.node.attrs, o.ydt);
+  const { sh, sw, dh, dw, ph, pw, hp, wp } = p;
+  const yzp = readZp(c.op, c.node.attrs, "y_zp", o.ydt);
+  return c.arena.i32([
+    ...[o.H, o.W, o.kh, o.kw, sh, sw, dh, dw, ph, pw, o.oh, o.ow, hp, wp],
+    ...[o.zpU, o.xs, yzp, qmin, qmax, 0, sstride],
+    ...own,
+  ]);
+}
+
+/** The step of a depthwise kernel: `units` parts per image (channels or channel groups). */
+function dwStep(o: DwConv, kernel: string, rec: number, units: number, grain: number): Step {
+  const inPlane = o.H * o.W, outPlane = o.oh * o.ow;
+  return (env) => {
+    new Int32Array(env.buf(), rec, 20)[19] = env.scratch;
+    for (let n = 0; n < o.N; n++) {
+      env.par(
+        kernel,
+        [env.addr(o.x) + n * o.C * inPlane, env.addr(o.y) + n * o.C * outPlane, rec],
+        units,
+        grain,
+      );
+    }
+  };
+}
+
 /**
  * The SIMD depthwise kernel (as/dwconv.ts) when its preconditions hold: multipliers
  * <= 1 (shift <= 0), |bias| < 2^30 (no int32 saturation possible), stride 1 or 2 along
  * the width. Undefined otherwise (the direct kernel runs).
  */
-function depthwise(
-  c: CompileCtx,
-  o: {
-    x: string;
-    y: string;
-    N: number;
-    C: number;
-    H: number;
-    W: number;
-    kh: number;
-    kw: number;
-    oh: number;
-    ow: number;
-    win: { strides: number[]; dilations: number[]; padBegin: number[] };
-    xs: number;
-    zpU: number;
-    ydt: QDType;
-    w: Int8Array;
-  },
-): Step | undefined {
-  const a = c.node.attrs;
-  const { mult, shift } = readMultipliers(c.op, a, "mult", "shift", o.C);
-  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
-  const [sh, sw] = o.win.strides, [dh, dw] = o.win.dilations, [ph, pw] = o.win.padBegin;
-  if (shift.some((v) => v > 0) || (sw !== 1 && sw !== 2)) return undefined;
-  if (b && (b.data as Int32Array).some((v) => Math.abs(v) >= 2 ** 30)) return undefined;
-  const [qmin, qmax] = readClamp(c.op, a, o.ydt);
-  const hp = Math.max(o.H + ph, (o.oh - 1) * sh + (o.kh - 1) * dh + 1);
-  const wp = Math.max(o.W + pw, (o.ow - 1) * sw + (o.kw - 1) * dw + 1);
+function depthwise(c: CompileCtx, o: DwConv): Step | undefined {
+  const p = dwParams(c, o);
+  if (p.shift.some((v) => v > 0) || (p.sw !== 1 && p.sw !== 2)) return undefined;
+  if (p.bias?.some((v) => Math.abs(v) >= 2 ** 30)) return undefined;
+  const { hp, wp } = p;
   // i16 plane + 64 bytes of over-read slack, kk tap vectors, a partial store (as/dwconv.ts)
   const sstride = roundUp(2 * hp * wp + 64, 16) + 16 * o.kh * o.kw + 16;
   c.scratch(c.threads * sstride);
-  const rec = c.arena.i32([
-    o.H,
-    o.W,
-    o.kh,
-    o.kw,
-    sh,
-    sw,
-    dh,
-    dw,
-    ph,
-    pw,
-    o.oh,
-    o.ow,
-    hp,
-    wp,
-    o.zpU,
-    o.xs,
-    readZp(c.op, a, "y_zp", o.ydt),
-    qmin,
-    qmax,
-    0,
-    sstride,
-    b ? c.arena.put(b.data) : 0,
-    c.arena.i32(mult),
-    c.arena.i32(shift),
+  const rec = dwRecord(c, o, p, sstride, [
+    p.bias ? c.arena.put(p.bias) : 0,
+    c.arena.i32(p.mult),
+    c.arena.i32(p.shift),
     c.arena.put(o.w),
   ]);
-  const inPlane = o.H * o.W, outPlane = o.oh * o.ow;
   binaryCalls.depthwiseNodes++;
-  return (env) => {
-    new Int32Array(env.buf(), rec, 20)[19] = env.scratch;
-    for (let n = 0; n < o.N; n++) {
-      env.par(
-        "dwconv",
-        [
-          env.addr(o.x) + n * o.C * inPlane,
-          env.addr(o.y) + n * o.C * outPlane,
-          rec,
-        ],
-        o.C,
-        grainFor(DW_WORK * outPlane * o.kh * o.kw + hp * wp),
-      );
-    }
-  };
+  return dwStep(o, "dwconv", rec, o.C, grainFor(DW_WORK * o.oh * o.ow * o.kh * o.kw + hp * wp));
 }
 
 /**
@@ -811,33 +774,24 @@ const DWC8_HEAD = 128;
  * kh·kw <= 16384. Channels are grouped by equal shift, up to 8 per group; threads split
  * the groups. Otherwise today's kernel ({@link depthwise}).
  */
-function depthwiseC8(c: CompileCtx, o: Parameters<typeof depthwise>[1]): Step | undefined {
-  const a = c.node.attrs;
-  const { mult, shift } = readMultipliers(c.op, a, "mult", "shift", o.C);
-  const b = c.node.inputs[2] ? c.constant(c.node.inputs[2]) : undefined;
-  const bias = b ? (b.data as Int32Array) : new Int32Array(o.C);
-  const [sh, sw] = o.win.strides, [dh, dw] = o.win.dilations, [ph, pw] = o.win.padBegin;
+function depthwiseC8(c: CompileCtx, o: DwConv): Step | undefined {
+  const p = dwParams(c, o);
+  const { mult, shift, hp, wp } = p;
+  const bias = p.bias ?? new Int32Array(o.C);
   const kk = o.kh * o.kw;
   if (
-    o.H * o.W > DWC8_MAX_MAP || (sw !== 1 && sw !== 2) || kk > 16384 ||
+    o.H * o.W > DWC8_MAX_MAP || (p.sw !== 1 && p.sw !== 2) || kk > 16384 ||
     shift.some((v) => v > -1 || v < -30) || bias.some((v) => Math.abs(v) >= 2 ** 30)
   ) return depthwise(c, o);
-  const [qmin, qmax] = readClamp(c.op, a, o.ydt);
-  const hp = Math.max(o.H + ph, (o.oh - 1) * sh + (o.kh - 1) * dh + 1);
-  const wp = Math.max(o.W + pw, (o.ow - 1) * sw + (o.kw - 1) * dw + 1);
   // items: per tap row the taps in pairs (kx, kx + 1) at dilation 1, else one by one
-  const step = dw === 1 ? 2 : 1, perRow = Math.ceil(o.kw / step), ni = o.kh * perRow;
+  const step = p.dw === 1 ? 2 : 1, perRow = Math.ceil(o.kw / step), ni = o.kh * perRow;
   // pair plane + 128 bytes of over-read slack, the HWC8 row buffer, 8 output pixels, item
   // offsets (as/dwconv8.ts)
   const sstride = roundUp(32 * hp * wp + 128, 16) + 16 * (wp + 1) + 64 + roundUp(4 * ni, 16);
   c.scratch(c.threads * sstride);
   // groups of up to 8 channels with equal shift
   const byShift = new Map<number, number[]>();
-  for (let m = 0; m < o.C; m++) {
-    const l = byShift.get(shift[m]) ?? [];
-    l.push(m);
-    byShift.set(shift[m], l);
-  }
+  for (let m = 0; m < o.C; m++) byShift.set(shift[m], [...(byShift.get(shift[m]) ?? []), m]);
   const groups: number[][] = [];
   for (const l of byShift.values()) {
     for (let i = 0; i < l.length; i += 8) groups.push(l.slice(i, i + 8));
@@ -866,44 +820,10 @@ function depthwiseC8(c: CompileCtx, o: Parameters<typeof depthwise>[1]): Step | 
       }
     });
   });
-  const rec = c.arena.i32([
-    o.H,
-    o.W,
-    o.kh,
-    o.kw,
-    sh,
-    sw,
-    dh,
-    dw,
-    ph,
-    pw,
-    o.oh,
-    o.ow,
-    hp,
-    wp,
-    o.zpU,
-    o.xs,
-    readZp(c.op, a, "y_zp", o.ydt),
-    qmin,
-    qmax,
-    0,
-    sstride,
-    c.arena.put(new Uint8Array(recs)),
-    gstride,
-  ]);
-  const inPlane = o.H * o.W, outPlane = o.oh * o.ow;
+  const rec = dwRecord(c, o, p, sstride, [c.arena.put(new Uint8Array(recs)), gstride]);
   binaryCalls.depthwiseC8Nodes++;
-  return (env) => {
-    new Int32Array(env.buf(), rec, 20)[19] = env.scratch;
-    for (let n = 0; n < o.N; n++) {
-      env.par(
-        "dwconv8",
-        [env.addr(o.x) + n * o.C * inPlane, env.addr(o.y) + n * o.C * outPlane, rec],
-        groups.length,
-        grainFor(8 * (DW_WORK * outPlane * kk + hp * wp)),
-      );
-    }
-  };
+  const grain = grainFor(8 * (DW_WORK * o.oh * o.ow * kk + hp * wp));
+  return dwStep(o, "dwconv8", rec, groups.length, grain);
 }
 
 /** Bytes of bgemm_rows scratch per thread (as/binary.ts: two 32-byte tile sums, padded). */

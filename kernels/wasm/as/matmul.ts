@@ -109,6 +109,24 @@ export const MM_WORDS: i32 = 24;
 // per-tensor multiplier on 4 lanes). ccol is padded to N4 = 4·ceil(N/4) per slice.
 
 /** Encodes column block b of slice t of B' into the k2 layout; ccol of its 4 columns. */
+/**
+ * The k-pair vector k, k+1 of columns c0..c0+3 (element (k, n) at src + k·sk + n·sn)
+ * written byte by byte at q (0 past K and N) and returned: the block encoders' edges.
+ */
+// @ts-ignore: decorator
+@inline function pairBytes(
+  src: usize, sk: usize, sn: usize, fb: i32, K: i32, N: i32, c0: i32, k: i32, q: usize,
+): v128 {
+  v128.store(q, i16x8.splat(0));
+  for (let i = 0; i < 4; i++) {
+    if (c0 + i >= N) break;
+    const p = src + <usize>(c0 + i) * sn, e = q + (<usize>i << 2);
+    if (k < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>k * sk) ^ fb));
+    if (k + 1 < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>(k + 1) * sk) ^ fb), 2);
+  }
+  return v128.load(q);
+}
+
 // @ts-ignore: decorator
 @inline function encodeBlockB(
   src: usize, fb: i32, K: i32, N: i32, Kp: i32, c0: i32, dst: usize, ccol: usize, azpU: i32, ldb: i32,
@@ -122,17 +140,7 @@ export const MM_WORDS: i32 = 24;
       const p = src + <usize>k * ln + <usize>c0;
       const r0 = v128.xor(v128.load32_zero(p), fv), r1 = v128.xor(v128.load32_zero(p + ln), fv);
       w = i16x8.extend_low_i8x16_s(i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 0, 0, 0, 0, 0, 0, 0, 0));
-    } else {
-      const q = dst + (<usize>k << 3);
-      v128.store(q, i16x8.splat(0));
-      for (let i = 0; i < 4; i++) {
-        if (c0 + i >= N) break;
-        const p = src + <usize>(c0 + i), e = q + (<usize>i << 2);
-        if (k < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>k * ln) ^ fb));
-        if (k + 1 < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>(k + 1) * ln) ^ fb), 2);
-      }
-      w = v128.load(q);
-    }
+    } else w = pairBytes(src, ln, 1, fb, K, N, c0, k, dst + (<usize>k << 3));
     v128.store(dst + (<usize>k << 3), w);
     acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(w));
   }
@@ -173,15 +181,8 @@ export const MM_WORDS: i32 = 24;
     }
   }
   for (; k < Kp; k += 2) {
-    const q = dst + (<usize>k << 3);
-    v128.store(q, i16x8.splat(0));
-    for (let i = 0; i < 4; i++) {
-      if (c0 + i >= N) break;
-      const p = p0 + <usize>i * ln, e = q + (<usize>i << 2);
-      if (k < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>k) ^ fb));
-      if (k + 1 < K) store<i16>(e, <i16><i8>(load<u8>(p + <usize>(k + 1)) ^ fb), 2);
-    }
-    acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(v128.load(q)));
+    const w = pairBytes(src, 1, ln, fb, K, N, c0, k, dst + (<usize>k << 3));
+    acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(w));
   }
   v128.store(ccol, i32x4.mul(acc, i32x4.splat(-azpU)));
 }
