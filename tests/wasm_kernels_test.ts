@@ -444,21 +444,20 @@ Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residua
   assert.equal(k4Paths.pointwise - before, dense * CONFIGS.length);
 });
 
-Deno.test("wasm k4 output stage: fast and fallback channels in one call (shift 0 / > 0, big bias)", async () => {
+Deno.test("wasm k4 output stage: fast and fallback channels in one call (shift 0 / > 0, big bias), with and without a residual", async () => {
   const r = new Rng(41);
   const nodes: TestNode[] = [];
-  for (const [C, M, H, W] of [[16, 67, 9, 11], [24, 33, 8, 8], [3, 20, 13, 5], [67, 9, 4, 7]]) {
-    const n = convCase(r, { w7: true, pointwise: true });
+  const geoms = [[16, 67, 9, 11], [24, 33, 8, 8], [3, 20, 13, 5], [67, 9, 4, 7]];
+  for (const [i, [C, M, H, W]] of [...geoms, ...geoms].entries()) {
+    // the second round with a fused residual (the fast stage's pair-table lookup)
+    const res = i >= geoms.length;
+    let n = convCase(r, { w7: true, pointwise: true });
+    while (!!n.inputs[3] !== res) n = convCase(r, { w7: true, pointwise: true });
     const xdt = n.inputs[0]!.t.dtype as Q;
     n.attrs.group = 1;
     n.inputs[0] = { t: randQ(r, xdt, [1, C, H, W]) };
     n.inputs[1] = { t: randW7(r, [M, C, 1, 1]), constant: true };
-    n.inputs.length = 3; // no residual (that takes finish8 whole)
-    for (
-      const k of ["c_zp", "r_zp", "c_mult", "c_shift", "r_mult", "r_shift", "y_mult", "y_shift"]
-    ) {
-      delete (n.attrs as Record<string, unknown>)[k];
-    }
+    if (res) n.inputs[3] = { t: randQ(r, n.inputs[3]!.t.dtype as Q, [1, M, H, W]) };
     // per channel: the usual multipliers, multipliers in [0.5, 1) (shift 0), > 1, tiny
     // (shift -31); biases around ±2^29 and ±2^31 (saturation) among small ones
     const mult: number[] = [], shift: number[] = [];
@@ -633,6 +632,27 @@ function addCase(r: Rng, shapeA: number[], shapeB: number[]): TestNode {
     }],
   };
 }
+
+Deno.test("wasm fused residual without the pair table (the vector stage): k4, direct, im2row", async () => {
+  const r = new Rng(47);
+  const withRes = (o: Parameters<typeof convCase>[1]) => {
+    let n = convCase(r, o);
+    while (!n.inputs[3]) n = convCase(r, o);
+    return n;
+  };
+  const nodes = [
+    ...Array.from({ length: 12 }, () => withRes({ w7: true, pointwise: true })),
+    ...Array.from({ length: 12 }, () => withRes({})),
+    directCase(r, { N: 2, C: 16, M: 16, H: 28, W: 28, k: [3, 3], pads: [1, 1, 1, 1] }, true),
+    directCase(r, { N: 2, C: 7, M: 9, H: 9, W: 7, k: [3, 3], pads: [2, 0, 1, 2] }, true),
+  ];
+  convOptions.pairTable = false;
+  try {
+    await check("residual, no pair table", nodes);
+  } finally {
+    convOptions.pairTable = true;
+  }
+});
 
 Deno.test("wasm QAdd / QRelu: same shape, single value, broadcast", async () => {
   const r = new Rng(31);

@@ -23,7 +23,7 @@ import {
   signedOf,
   type Step,
 } from "./step.ts";
-import { periodOf } from "./ops_int8.ts";
+import { EP, EP_WORDS, periodOf } from "./ops_int8.ts";
 import { fusedCounts } from "./fuse.ts";
 
 /** Words of the batched QMatMul record (as/matmul.ts MM_WORDS). */
@@ -336,15 +336,15 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
     const [yName, sY, ldy] = foldY ?? [y, M * N, N, 0];
     const N4 = roundUp(N, 4);
     const ccol = c.arena.alloc(bSlices * N4 * 4), crow = c.arena.alloc(nb * M * 4);
-    const eps = c.arena.i32(new Int32Array(nb * 24));
-    const ev0 = new Int32Array(c.arena.buffer, eps, nb * 24);
+    const eps = c.arena.i32(new Int32Array(nb * EP_WORDS));
+    const ev0 = new Int32Array(c.arena.buffer, eps, nb * EP_WORDS);
     for (let t = 0; t < nb; t++) {
       ev0.set(
         [0, ccol + (bSlices === 1 ? 0 : t) * N * 4, crow + t * M * 4, mult[0], shift[0]],
-        t * 24,
+        t * EP_WORDS,
       );
-      ev0.set([yZp, qmin, qmax, 0, N, 1], t * 24 + 5);
-      ev0[t * 24 + 23] = 1; // scalar multiplier
+      ev0.set([yZp, qmin, qmax, 0, N, 1], t * EP_WORDS + EP.yzp);
+      ev0[t * EP_WORDS + EP.scalar] = 1; // scalar multiplier
     }
     const aBytes = roundUp(nb * M * rb, 16);
     c.scratch(aBytes + bSlices * N4 * rb);
@@ -355,31 +355,31 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
       r.set([env.addr(aName), as, env.addr(bName), bs, M, K, N, Kp, env.scratch]);
       r.set([env.scratch + aBytes, ccol, crow, azpU, bzp2, nb, bSlices, eps, N4], 9);
       r.set([sA, lda, sB, ldb, bt, ldy], 18);
-      const ev = new Int32Array(env.buf(), eps, nb * 24);
+      const ev = new Int32Array(env.buf(), eps, nb * EP_WORDS);
       const out = env.addr(yName);
-      for (let t = 0; t < nb; t++) ev[t * 24 + 8] = out + t * sY;
+      for (let t = 0; t < nb; t++) ev[t * EP_WORDS + EP.out] = out + t * sY;
       env.par("qmatmul_prep4_par", [rec], items, grainFor(4 * K));
       env.par("qmatmul_rows4", [rec], nb * M, grainFor(N * Kp));
     };
   }
-  const ep = c.arena.i32(new Int32Array(24));
+  const ep = c.arena.i32(new Int32Array(EP_WORDS));
   const ccol = c.arena.alloc(N * 4), crow = c.arena.alloc(M * 4);
-  const e = new Int32Array(c.arena.buffer, ep, 24);
-  e[1] = ccol;
-  e[2] = crow;
-  e[3] = mult[0];
-  e[4] = shift[0];
-  e[5] = yZp;
-  e[6] = qmin;
-  e[7] = qmax;
-  e[9] = N;
-  e[10] = 1;
-  e[23] = 1; // scalar multiplier
+  const e = new Int32Array(c.arena.buffer, ep, EP_WORDS);
+  e[EP.ccol] = ccol;
+  e[EP.crow] = crow;
+  e[EP.mult] = mult[0];
+  e[EP.shift] = shift[0];
+  e[EP.yzp] = yZp;
+  e[EP.qmin] = qmin;
+  e[EP.qmax] = qmax;
+  e[EP.ors] = N;
+  e[EP.ocs] = 1;
+  e[EP.scalar] = 1; // scalar multiplier
   const aBytes = roundUp(M * rb, 16);
   c.scratch(aBytes + N * rb);
   return (env) => {
     const aPk = env.scratch, bPk = env.scratch + aBytes;
-    const ev = new Int32Array(env.buf(), ep, 24);
+    const ev = new Int32Array(env.buf(), ep, EP_WORDS);
     for (let t = 0; t < nb; t++) {
       env.k.qmatmul_prep(
         env.addr(A) + t * M * K,
@@ -397,7 +397,7 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
         azpU,
         bzp2,
       );
-      ev[8] = env.addr(y) + t * M * N;
+      ev[EP.out] = env.addr(y) + t * M * N;
       if (M >= 8) env.par("gemm_rows", [aPk, rb, bPk, rb, Kp / 8, ep, 0, N], M, grainFor(N * Kp));
       else env.par("gemm_cols", [aPk, rb, bPk, rb, Kp / 8, ep, M], N, grainFor(M * Kp));
     }

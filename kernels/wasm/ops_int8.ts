@@ -30,9 +30,15 @@ import {
 } from "./step.ts";
 import { type LayoutName, pack } from "../../runtime/format/layouts.ts";
 import { chunkCount } from "./threads.ts";
+import {
+  ADD_LEFT_SHIFT,
+  multiplyByQuantizedMultiplier,
+  requantize,
+  sat32,
+} from "../ref/quant/requant.ts";
 
 /** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
-const EP = {
+export const EP = {
   bias: 0,
   ccol: 1,
   crow: 2,
@@ -57,8 +63,10 @@ const EP = {
   dlo: 21,
   dhi: 22,
   scalar: 23,
+  ptab: 24,
 } as const;
-const EP_WORDS = 24;
+/** Words of an epilogue record (as/epilogue.ts EP_WORDS). */
+export const EP_WORDS = 25;
 
 /** Conv geometry record (as/conv.ts), i32 words. */
 const CG = {
@@ -274,10 +282,40 @@ function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
   const rm = readMultipliers(c.op, a, "r_mult", "r_shift", 1);
   const ym = readMultipliers(c.op, a, "y_mult", "y_shift", 1);
   const [dlo, dhi] = qRange(ydt);
+  const czp = readZp(c.op, a, "c_zp", ydt), rzp = readZp(c.op, a, "r_zp", rdt);
+  const yzp = readZp(c.op, a, "y_zp", ydt);
+  const [qmin, qmax] = readClamp(c.op, a, ydt);
+  let ptab = 0;
+  if (convOptions.pairTable) {
+    // T[C·256 + R] for the bytes of the conv's code C (in [dlo, dhi], the output type's
+    // range) and of the residual's code R: quantizedAdd's two input terms depend on one
+    // code each, so 2·256 input requantizations and 65536 output ones
+    const signedC = dlo < 0, signedR = signedOf(rdt) === 1;
+    const code = (b: number, signed: boolean) => (signed ? (b << 24) >> 24 : b);
+    const sc = new Float64Array(256), sr = new Float64Array(256);
+    for (let b = 0; b < 256; b++) {
+      sc[b] = multiplyByQuantizedMultiplier(
+        (code(b, signedC) - czp) * 2 ** ADD_LEFT_SHIFT,
+        cm.mult[0],
+        cm.shift[0],
+      );
+      sr[b] = multiplyByQuantizedMultiplier(
+        (code(b, signedR) - rzp) * 2 ** ADD_LEFT_SHIFT,
+        rm.mult[0],
+        rm.shift[0],
+      );
+    }
+    const t = new Uint8Array(65536);
+    for (let i = 0; i < 65536; i++) {
+      const sum = sat32(sc[i >> 8] + sr[i & 255]);
+      t[i] = requantize(sum, ym.mult[0], ym.shift[0], yzp, qmin, qmax) & 255;
+    }
+    ptab = c.arena.put(t);
+  }
   return {
     [EP.rsigned]: signedOf(rdt),
-    [EP.czp]: readZp(c.op, a, "c_zp", ydt),
-    [EP.rzp]: readZp(c.op, a, "r_zp", rdt),
+    [EP.czp]: czp,
+    [EP.rzp]: rzp,
     [EP.cm]: cm.mult[0],
     [EP.cs]: cm.shift[0],
     [EP.rm]: rm.mult[0],
@@ -286,6 +324,7 @@ function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
     [EP.ys]: ym.shift[0],
     [EP.dlo]: dlo,
     [EP.dhi]: dhi,
+    [EP.ptab]: ptab,
   };
 }
 
@@ -497,11 +536,18 @@ export function compileQConv(c: CompileCtx): Step | undefined {
  * convOptions.k4 = false; // compile the next models on the pixel-row GEMM
  * ```
  */
-export const convOptions: { k4: boolean; k4conv: boolean; direct: boolean; dwc8: boolean } = {
+export const convOptions: {
+  k4: boolean;
+  k4conv: boolean;
+  direct: boolean;
+  dwc8: boolean;
+  pairTable: boolean;
+} = {
   k4: true,
   k4conv: true,
   direct: true,
   dwc8: true,
+  pairTable: true,
 };
 
 /** Largest input channel count of a pointwise conv on the k4 GEMM. */

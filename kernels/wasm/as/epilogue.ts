@@ -33,7 +33,13 @@ export const EP_DHI: i32 = 88;
  * each splatted to 4 lanes; ccol and shift stay as well, as arrays).
  */
 export const EP_SCALAR: i32 = 92;
-export const EP_WORDS: i32 = 24;
+/**
+ * The fused residual's pair table or 0: 65536 output codes, T[C·256 + R] = qaddCore(C −
+ * c_zp, R − r_zp, ...) for the bytes C (the conv's requantized code) and R (the residual's
+ * code), built from the reference arithmetic at compile time (ops_int8.ts pairTable).
+ */
+export const EP_PTAB: i32 = 96;
+export const EP_WORDS: i32 = 25;
 
 // @ts-ignore: decorator
 @inline function f(ep: usize, off: i32): i32 {
@@ -46,7 +52,7 @@ let gBias: usize = 0, gCcol: usize = 0, gCrow: usize = 0, gMult: usize = 0, gShi
 let gYzp: i32 = 0, gQmin: i32 = 0, gQmax: i32 = 0, gOut: usize = 0, gOrs: usize = 0;
 let gOcs: usize = 0, gRes: usize = 0, gRsigned: i32 = 0, gCzp: i32 = 0, gRzp: i32 = 0;
 let gCm: i32 = 0, gCs: i32 = 0, gRm: i32 = 0, gRs: i32 = 0, gYm: i32 = 0, gYs: i32 = 0;
-let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0, gTab: usize = 0;
+let gDlo: i32 = 0, gDhi: i32 = 0, gScalar: i32 = 0, gTab: usize = 0, gPtab: usize = 0;
 // y_zp, qmin, qmax splatted once per call (finish4 runs per tile: no splats there)
 let vYzp: v128 = i32x4.splat(0), vQmin: v128 = i32x4.splat(0), vQmax: v128 = i32x4.splat(0);
 // The fused residual's input requantizations when both shifts are <= 0 (resSum4): the
@@ -85,6 +91,7 @@ export function loadEp(ep: usize): void {
   gDlo = f(ep, EP_DLO);
   gDhi = f(ep, EP_DHI);
   gScalar = f(ep, EP_SCALAR);
+  gPtab = gRes ? <usize>f(ep, EP_PTAB) : 0;
   gTab = 0;
   if (gScalar == 2) {
     gTab = gMult;
@@ -165,8 +172,12 @@ export function finish(gr: i32, c: i32, raw: i32): void {
     y = requant(acc, m, s, gYzp, gQmin, gQmax);
   } else {
     const cv = requant(acc, m, s, gCzp, gDlo, gDhi);
-    const rv = ld8(gRes + idx, gRsigned);
-    y = qaddCore(cv - gCzp, rv - gRzp, gCm, gCs, gRm, gRs, gYm, gYs, gYzp, gQmin, gQmax);
+    if (gPtab) {
+      y = load<u8>(gPtab + ((<usize>cv & 255) << 8) + <usize>load<u8>(gRes + idx));
+    } else {
+      const rv = ld8(gRes + idx, gRsigned);
+      y = qaddCore(cv - gCzp, rv - gRzp, gCm, gCs, gRm, gRs, gYm, gYs, gYzp, gQmin, gQmax);
+    }
   }
   store<u8>(gOut + idx, <u8>y);
 }
@@ -189,6 +200,56 @@ export function vecEpilogue(): bool {
   }
   if (gRsigned) return i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(b));
   return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b));
+}
+
+/**
+ * The pair table's output codes (i32 lanes) for the conv codes cv and residual codes rv
+ * (i32 lanes): T[(C & 255)·256 + (R & 255)], read as the output type.
+ */
+// @ts-ignore: decorator
+@inline function pair4(cv: v128, rv: v128): v128 {
+  const ix = v128.or(i32x4.shl(v128.and(cv, i32x4.splat(255)), 8), v128.and(rv, i32x4.splat(255)));
+  const lo = i64x2.extract_lane(ix, 0), hi = i64x2.extract_lane(ix, 1);
+  const t = gPtab;
+  if (gQmin < 0) {
+    let r = i32x4.splat(<i32>load<i8>(t + <usize>(<u32>lo)));
+    r = i32x4.replace_lane(r, 1, <i32>load<i8>(t + <usize>(lo >>> 32)));
+    r = i32x4.replace_lane(r, 2, <i32>load<i8>(t + <usize>(<u32>hi)));
+    return i32x4.replace_lane(r, 3, <i32>load<i8>(t + <usize>(hi >>> 32)));
+  }
+  let r = i32x4.splat(<i32>load<u8>(t + <usize>(<u32>lo)));
+  r = i32x4.replace_lane(r, 1, <i32>load<u8>(t + <usize>(lo >>> 32)));
+  r = i32x4.replace_lane(r, 2, <i32>load<u8>(t + <usize>(<u32>hi)));
+  return i32x4.replace_lane(r, 3, <i32>load<u8>(t + <usize>(hi >>> 32)));
+}
+
+/**
+ * The pair table t's 8 output codes (bytes 0..7) for the conv codes cb and the residual
+ * codes rb (bytes 0..7 of each): u16 indices C·256 + R (the bytes interleaved), looked up
+ * with scalar loads and packed into one u64.
+ */
+// @ts-ignore: decorator
+@inline export function pair8(t: usize, cb: v128, rb: v128): v128 {
+  const ix = i8x16.shuffle(rb, cb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const lo = i64x2.extract_lane(ix, 0), hi = i64x2.extract_lane(ix, 1);
+  const r: u64 =
+    <u64>load<u8>(t + <usize>(lo & 0xffff)) |
+    (<u64>load<u8>(t + <usize>((lo >>> 16) & 0xffff)) << 8) |
+    (<u64>load<u8>(t + <usize>((lo >>> 32) & 0xffff)) << 16) |
+    (<u64>load<u8>(t + <usize>(lo >>> 48)) << 24) |
+    (<u64>load<u8>(t + <usize>(hi & 0xffff)) << 32) |
+    (<u64>load<u8>(t + <usize>((hi >>> 16) & 0xffff)) << 40) |
+    (<u64>load<u8>(t + <usize>((hi >>> 32) & 0xffff)) << 48) |
+    (<u64>load<u8>(t + <usize>(hi >>> 48)) << 56);
+  return i64x2.splat(<i64>r);
+}
+
+/** Bytes 0..n−1 at p (n < 8) as bytes 0..n−1 of a vector (the rest 0): a row's tail. */
+// @ts-ignore: decorator
+@inline export function load8n(p: usize, n: i32): v128 {
+  let r: u64 = 0;
+  for (let i = 0; i < n; i++) r |= <u64>load<u8>(p + <usize>i) << (<u64>i << 3);
+  return i64x2.splat(<i64>r);
 }
 
 /** The output codes (i32 lanes) of 4 consecutive rows gr0..gr0+3 of column c (raw values in v). */
@@ -217,6 +278,7 @@ export function vecEpilogue(): bool {
   const cz = i32x4.splat(gCzp);
   const cv = clamp4(i32x4.add(mbqm4s(acc, m, s), cz), gDlo, gDhi);
   const rv = loadRes4(gRes + <usize>gr0 * gOrs + <usize>c * gOcs);
+  if (gPtab) return pair4(cv, rv);
   const sum = resSum4(i32x4.sub(cv, cz), i32x4.sub(rv, i32x4.splat(gRzp)));
   return i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(sum, gYm, gYs), vYzp), vQmin), vQmax);
 }
@@ -312,12 +374,10 @@ export function vecEpilogue(): bool {
   } else {
     const c0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(a0, m, s), vCzp), vDlo), vDhi);
     const c1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4s(a1, m, s), vCzp), vDlo), vDhi);
-    let rb: v128;
-    if (n >= 8) rb = v128.load64_zero(gRes + off);
-    else {
-      let r: u64 = 0;
-      for (let i = 0; i < n; i++) r |= <u64>load<u8>(gRes + off + <usize>i) << (<u64>i << 3);
-      rb = i64x2.splat(r);
+    const rb = n >= 8 ? v128.load64_zero(gRes + off) : load8n(gRes + off, n);
+    if (gPtab) {
+      const n16 = i16x8.narrow_i32x4_s(c0, c1);
+      return pair8(gPtab, gDlo < 0 ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16), rb);
     }
     const r16 = gRsigned ? i16x8.extend_low_i8x16_s(rb) : i16x8.extend_low_i8x16_u(rb);
     const r0 = i32x4.extend_low_i16x8_s(r16), r1 = i32x4.extend_high_i16x8_s(r16);

@@ -9,8 +9,8 @@
 // layout). K is padded to a multiple of 4 only (a' and w' are 0 in the padding).
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
 import {
-  EP_BIAS, EP_CCOL, EP_CROW, EP_MULT, EP_OCS, EP_ORS, EP_OUT, EP_QMAX, EP_QMIN, EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP,
-  codes8, finish, finish8, finish4, loadEp, storeN,
+  EP_BIAS, EP_CCOL, EP_CROW, EP_CZP, EP_DHI, EP_DLO, EP_MULT, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
+  EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, load8n, loadEp, pair8, storeN,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
 import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
@@ -45,11 +45,16 @@ import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
 // without saturation), SRDHM, RDBPOT as (h + 2^(r−1) + (h >> 31)) >> r, then the
 // zero point and clamp in i16 / i8 lanes. Exact when |raw| < 2^29 (|raw| <= 8192·K: the
 // 7-bit operands), |ccol|, |bias| < 2^29 (no int32 saturation or overflow anywhere) and
-// shift in [-30, -1]; other channels, residuals, row corrections, per-tensor multipliers
-// and strided rows take finish8. The record's fields are read once per call (gemmK4).
-let kFast: bool = false, kSigned: bool = false;
+// shift in [-30, -1]. A fused residual takes it when it has a pair table (EP_PTAB): the
+// stage makes the conv's codes C (zero point c_zp, range [d_lo, d_hi]) and looks up
+// T[C·256 + R]. Other channels, residuals without a table, row corrections, per-tensor
+// multipliers and strided rows take finish8. The record's fields are read once per call
+// (gemmK4).
+let kFast: bool = false, kSigned: bool = false, kDSigned: bool = false;
 let kOut: usize = 0, kOcs: usize = 0, kCcol: usize = 0, kBias: usize = 0, kMult: usize = 0, kShift: usize = 0;
+let kRes: usize = 0, kPtab: usize = 0;
 let vZ16: v128 = i16x8.splat(0), vLo8: v128 = i8x16.splat(0), vHi8: v128 = i8x16.splat(0);
+let vCz16: v128 = i16x8.splat(0), vDlo8: v128 = i8x16.splat(0), vDhi8: v128 = i8x16.splat(0);
 
 // @ts-ignore: decorator
 @inline function ld(ep: usize, off: i32): i32 {
@@ -57,7 +62,9 @@ let vZ16: v128 = i16x8.splat(0), vLo8: v128 = i8x16.splat(0), vHi8: v128 = i8x16
 }
 
 export function loadFast(ep: usize, kq: i32): void {
-  kFast = !ld(ep, EP_RES) && !ld(ep, EP_CROW) && !ld(ep, EP_SCALAR) && ld(ep, EP_ORS) == 1 && kq <= 16384;
+  kRes = <usize>ld(ep, EP_RES);
+  kPtab = kRes ? <usize>ld(ep, EP_PTAB) : 0;
+  kFast = (!kRes || kPtab != 0) && !ld(ep, EP_CROW) && !ld(ep, EP_SCALAR) && ld(ep, EP_ORS) == 1 && kq <= 16384;
   kOut = <usize>ld(ep, EP_OUT);
   kOcs = <usize>ld(ep, EP_OCS);
   kCcol = <usize>ld(ep, EP_CCOL);
@@ -69,6 +76,13 @@ export function loadFast(ep: usize, kq: i32): void {
   vZ16 = i16x8.splat(<i16>ld(ep, EP_YZP));
   vLo8 = i8x16.splat(<i8>lo);
   vHi8 = i8x16.splat(<i8>hi);
+  if (kPtab) {
+    const dlo = ld(ep, EP_DLO);
+    kDSigned = dlo < 0;
+    vCz16 = i16x8.splat(<i16>ld(ep, EP_CZP));
+    vDlo8 = i8x16.splat(<i8>dlo);
+    vDhi8 = i8x16.splat(<i8>ld(ep, EP_DHI));
+  }
 }
 
 /**
@@ -86,8 +100,13 @@ export function loadFast(ep: usize, kq: i32): void {
   const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
   const r = -sh, half = i32x4.splat(1 << (r - 1));
   const h0 = srdhm4v(i32x4.add(v0, b), m), h1 = srdhm4v(i32x4.add(v1, b), m);
-  const y = narrowClamp8(rdbpotNear4(h0, r, half), rdbpotNear4(h1, r, half), vZ16, vLo8, vHi8, kSigned);
-  const o = kOut + <usize>gr0 + <usize>c * kOcs;
+  const q0 = rdbpotNear4(h0, r, half), q1 = rdbpotNear4(h1, r, half);
+  const off = <usize>gr0 + <usize>c * kOcs, o = kOut + off;
+  let y: v128;
+  if (kPtab) {
+    const cb = narrowClamp8(q0, q1, vCz16, vDlo8, vDhi8, kDSigned);
+    y = pair8(kPtab, cb, n >= 8 ? v128.load64_zero(kRes + off) : load8n(kRes + off, n));
+  } else y = narrowClamp8(q0, q1, vZ16, vLo8, vHi8, kSigned);
   if (n >= 8) v128.store64_lane(o, y, 0);
   else storeN(o, y, n);
   return true;
