@@ -10,7 +10,8 @@
  * stride-1 3×3 convs on prep_dc + conv_dc, strided convs on conv_k4 with per-thread
  * scratch, conv_im2row + gemm_cols7, fused residuals, QGemm, GAP, quantize / dequantize) at
  * the real grains and with every call split, and odd-shaped single nodes with every call
- * split (QMatMul with folded Transposes included); the checker itself must catch an overlap.
+ * split (QGemm on the k4 GEMM and QMatMul with folded Transposes included); the checker
+ * itself must catch an overlap.
  */
 import assert from "node:assert/strict";
 import { chunkCount, chunkRange, ThreadPool } from "../kernels/wasm/threads.ts";
@@ -296,7 +297,9 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
     convNode(r, { N: 2, C: 5, M: 9, H: 7, W: 9, k: 1, s: 1 }), // k4: channel tail, odd pixels
     convNode(r, { N: 1, C: 3, M: 19, H: 23, W: 21, k: 7, s: 2 }), // stem: conv_k4, dense taps
     convNode(r, { N: 2, C: 16, M: 9, H: 11, W: 13, k: 3, s: 1, res: true }), // conv_k4
-    gemmNode(r, 11, 37, 10),
+    gemmNode(r, 11, 37, 10), // k4 (rows as pixels)
+    gemmNode(r, 29, 37, 11), // k4: odd rows
+    gemmNode(r, 13, 300, 10), // K > 256: gemm_rows7
     gemmNode(r, 3, 100, 13),
     qaddNode(r, [2, 37, 11]),
   ];
@@ -310,6 +313,7 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
       "gemm_cols7",
       "gemm_rows7",
       "prep_k4",
+      "prep_k4_rows",
       "gemm_k4_rows",
       "conv_k4",
       "qadd",

@@ -424,6 +424,23 @@ Deno.test("wasm 7-bit weights (s8 layout): QConv and QGemm, odd shapes, both pat
   assert.equal(gemmPaths.split - before.split, CONFIGS.length);
 });
 
+Deno.test("wasm k4 GEMM (QGemm, rows as pixels, row-major output): odd rows, K and N", async () => {
+  const r = new Rng(53);
+  const nodes: TestNode[] = [];
+  for (const K of [1, 3, 4, 5, 15, 16, 17, 31, 33, 64, 100, 128, 192, 256]) {
+    for (const rows of [8, 9, 13, 50, 67]) {
+      if (nodes.length % 3 === 2 && rows > 13) continue; // keep the run short
+      const n = gemmCase(r, K, true);
+      const xdt = n.inputs[0]!.t.dtype as Q;
+      n.inputs[0] = { t: randQ(r, xdt, rows === 50 ? [2, 25, K] : [rows, K]) };
+      nodes.push(n);
+    }
+  }
+  const before = k4Paths.gemm;
+  await check("k4 QGemm", nodes);
+  assert.equal(k4Paths.gemm - before, nodes.length * CONFIGS.length);
+});
+
 Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residuals, split parts", async () => {
   const r = new Rng(31);
   const nodes = Array.from({ length: 28 }, () => convCase(r, { w7: true, pointwise: true }));

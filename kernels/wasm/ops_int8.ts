@@ -238,14 +238,15 @@ function colFields(c: CompileCtx, corr: number, n: number, k: number): Record<nu
 
 /**
  * Switches for benchmarks and tests, read when a node is compiled. `colTable`: QGemm's
- * per-column epilogue constants as a vector table (colTable below).
+ * per-column epilogue constants as a vector table (colTable below). `k4gemm`: QGemm with 7-bit
+ * weights, K <= 256 and 8+ rows on the k4 GEMM (rows as its pixels).
  *
  * @example
  * ```ts
  * gemmOptions.colTable = false; // compile the next models with the scalar column arrays
  * ```
  */
-export const gemmOptions: { colTable: boolean } = { colTable: true };
+export const gemmOptions: { colTable: boolean; k4gemm: boolean } = { colTable: true, k4gemm: true };
 
 /**
  * Switches a per-column record to the vector table (as/epilogue.ts EP_SCALAR = 2): for each
@@ -570,10 +571,11 @@ const K4_MAX_K = 288;
  * const before = k4Paths.pointwise; // ... compile ...; k4Paths.pointwise - before
  * ```
  */
-export const k4Paths: { pointwise: number; conv: number; direct: number } = {
+export const k4Paths: { pointwise: number; conv: number; direct: number; gemm: number } = {
   pointwise: 0,
   conv: 0,
   direct: 0,
+  gemm: 0,
 };
 
 /**
@@ -898,7 +900,10 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   const xs = signedOf(xdt);
   const xZp = readZp(c.op, a, "x_zp", xdt);
   const s8 = fitsS8(w.data as Int8Array, layout);
-  const pk = makePanel(c, w.data as Int8Array, N, K, xs ? xZp + 128 : xZp, layout, s8);
+  // the k4 GEMM (rows as its pixels, output row-major) for short reductions and 8+ rows
+  const k4 = s8 && gemmOptions.k4gemm && gemmOptions.colTable && K <= K4_MAX_C && rows >= 8 &&
+    layout !== "b1";
+  const pk = makePanel(c, w.data as Int8Array, N, K, xs ? xZp + 128 : xZp, layout, s8, k4 ? 4 : 16);
   const [packFn, rowsFn, colsFn] = s8
     ? ["pack_rows7", "gemm_rows7", "gemm_cols7"]
     : ["pack_rows", "gemm_rows", "gemm_cols"];
@@ -927,6 +932,19 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   const bin = bep
     ? binaryGemm(c, w.data as Int8Array, N, K, rows, xdt, bep, panelOff + pk.scratchBytes)
     : undefined;
+  if (k4) {
+    const kq = pk.kp / 4, ldg = 16 * kq, G = Math.ceil(rows / 4);
+    const a4Bytes = roundUp(G * ldg, 16);
+    c.scratch(a4Bytes + pk.scratchBytes);
+    k4Paths.gemm++;
+    return (env) => {
+      const a4 = env.scratch;
+      const panel = pk.get(env, a4Bytes);
+      env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, grainFor(PREP_WORK * 4 * K));
+      setWords(env, ep, { [EP.out]: env.addr(y) });
+      env.par("gemm_k4_rows", [a4, ldg, panel, pk.kp, kq, ep, N], rows, grainFor(N * pk.kp));
+    };
+  }
   c.scratch(panelOff + pk.scratchBytes + (bin?.scratchBytes ?? 0));
   return (env) => {
     if (bin) setWords(env, bep, { [EP.out]: env.addr(y) });

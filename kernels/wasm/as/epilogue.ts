@@ -252,22 +252,47 @@ export function vecEpilogue(): bool {
   return i64x2.splat(<i64>r);
 }
 
+/**
+ * req4 with the column's constants from the vector table (EP_SCALAR = 2; no residual): no
+ * splats. s: the column's shift.
+ */
+// @ts-ignore: decorator
+@inline function reqTab4(gr0: i32, c: i32, v: v128, s: i32): v128 {
+  const co = <usize>c << 2;
+  const t = gTab + (co << 4);
+  let a = i32x4.add(v, v128.load(t, 16));
+  if (gCrow) a = i32x4.add(a, v128.load(gCrow + (<usize>gr0 << 2)));
+  if (gBias) a = addSat4(a, i32x4.splat(load<i32>(gBias + co)));
+  let h: v128;
+  if (s > 0) h = srdhm4v(shlSat4(a, s), v128.load(t));
+  else h = rdbpot4(srdhm4v(a, v128.load(t)), -s, v128.load(t, 32), v128.load(t, 48));
+  return i32x4.min_s(i32x4.max_s(i32x4.add(h, vYzp), vQmin), vQmax);
+}
+
+/**
+ * finish4x4 for a record with the vector table (EP_SCALAR = 2, no residual) and column
+ * stride 1 (a row-major output): rows gr0..gr0+3 × columns c..c+3, 4 bytes per row.
+ */
+// @ts-ignore: decorator
+@inline export function finishTab4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  const sh = gShift + (<usize>c << 2);
+  const n01 = i16x8.narrow_i32x4_s(reqTab4(gr0, c, v0, load<i32>(sh)), reqTab4(gr0, c + 1, v1, load<i32>(sh, 4)));
+  const n23 = i16x8.narrow_i32x4_s(reqTab4(gr0, c + 2, v2, load<i32>(sh, 8)), reqTab4(gr0, c + 3, v3, load<i32>(sh, 12)));
+  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
+  const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const o = gOut + <usize>gr0 * gOrs + <usize>c;
+  v128.store32_lane(o, t, 0);
+  v128.store32_lane(o + gOrs, t, 1);
+  v128.store32_lane(o + 2 * gOrs, t, 2);
+  v128.store32_lane(o + 3 * gOrs, t, 3);
+}
+
 /** The output codes (i32 lanes) of 4 consecutive rows gr0..gr0+3 of column c (raw values in v). */
 // @ts-ignore: decorator
 @inline function req4(gr0: i32, c: i32, v: v128): v128 {
   const co = <usize>c << 2;
   const s = gScalar ? <i32>gShift : load<i32>(gShift + co);
-  if (gTab && !gRes) {
-    // the column's constants from the vector table: no splats
-    const t = gTab + (co << 4);
-    let a = i32x4.add(v, v128.load(t, 16));
-    if (gCrow) a = i32x4.add(a, v128.load(gCrow + (<usize>gr0 << 2)));
-    if (gBias) a = addSat4(a, i32x4.splat(load<i32>(gBias + co)));
-    let h: v128;
-    if (s > 0) h = srdhm4v(shlSat4(a, s), v128.load(t));
-    else h = rdbpot4(srdhm4v(a, v128.load(t)), -s, v128.load(t, 32), v128.load(t, 48));
-    return i32x4.min_s(i32x4.max_s(i32x4.add(h, vYzp), vQmin), vQmax);
-  }
+  if (gTab && !gRes) return reqTab4(gr0, c, v, s);
   const m = gScalar ? <i32>gMult : gTab ? load<i32>(gTab + (co << 4)) : load<i32>(gMult + co);
   let acc = v;
   if (gCcol) acc = i32x4.add(acc, i32x4.splat(load<i32>(gCcol + co)));

@@ -10,7 +10,7 @@
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
 import {
   EP_BIAS, EP_CCOL, EP_CROW, EP_CZP, EP_DHI, EP_DLO, EP_MULT, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
-  EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, load8n, loadEp, pair8, storeN,
+  EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, finishTab4x4, load8n, loadEp, pair8, storeN,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
 import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
@@ -53,6 +53,10 @@ import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
 let kFast: bool = false, kSigned: bool = false, kDSigned: bool = false;
 let kOut: usize = 0, kOcs: usize = 0, kCcol: usize = 0, kBias: usize = 0, kMult: usize = 0, kShift: usize = 0;
 let kRes: usize = 0, kPtab: usize = 0;
+// Row-major output (QGemm: pixels are rows of y, channels its columns, column stride 1;
+// its record always has the vector table): the 8 × 4 tile is finished as two 4 × 4
+// blocks, 4 contiguous bytes per row (finishTab4x4).
+let kRowMajor: bool = false;
 let vZ16: v128 = i16x8.splat(0), vLo8: v128 = i8x16.splat(0), vHi8: v128 = i8x16.splat(0);
 let vCz16: v128 = i16x8.splat(0), vDlo8: v128 = i8x16.splat(0), vDhi8: v128 = i8x16.splat(0);
 
@@ -62,6 +66,7 @@ let vCz16: v128 = i16x8.splat(0), vDlo8: v128 = i8x16.splat(0), vDhi8: v128 = i8
 }
 
 export function loadFast(ep: usize, kq: i32): void {
+  kRowMajor = ld(ep, EP_OCS) == 1 && ld(ep, EP_ORS) != 1 && ld(ep, EP_SCALAR) == 2 && !ld(ep, EP_RES);
   kRes = <usize>ld(ep, EP_RES);
   kPtab = kRes ? <usize>ld(ep, EP_PTAB) : 0;
   kFast = (!kRes || kPtab != 0) && !ld(ep, EP_CROW) && !ld(ep, EP_SCALAR) && ld(ep, EP_ORS) == 1 && kq <= 16384;
@@ -209,10 +214,15 @@ function pairK4(a: usize, ldg: usize, w: usize, ldw: usize, kq: usize, gr0: i32,
       s03 = dot4(s03, x0, v);
       s13 = dot4(s13, x1, v);
     }
-    fin8(gr0, c, s00, s10);
-    fin8(gr0, c + 1, s01, s11);
-    fin8(gr0, c + 2, s02, s12);
-    fin8(gr0, c + 3, s03, s13);
+    if (kRowMajor) {
+      finishTab4x4(gr0, c, s00, s01, s02, s03);
+      finishTab4x4(gr0 + 4, c, s10, s11, s12, s13);
+    } else {
+      fin8(gr0, c, s00, s10);
+      fin8(gr0, c + 1, s01, s11);
+      fin8(gr0, c + 2, s02, s12);
+      fin8(gr0, c + 3, s03, s13);
+    }
   }
   for (; c < c1; c++) {
     const w0 = w + <usize>c * ldw;
@@ -294,6 +304,47 @@ export function prep_k4(x: usize, signed: i32, C: i32, HW: i32, kq: i32, dst: us
   v128.store(d + ld, i16x8.shuffle(t0, t2, 4, 12, 5, 13, 6, 14, 7, 15));
   v128.store(d + 2 * ld, i16x8.shuffle(t1, t3, 0, 8, 1, 9, 2, 10, 3, 11));
   v128.store(d + 3 * ld, i16x8.shuffle(t1, t3, 4, 12, 5, 13, 6, 14, 7, 15));
+}
+
+/**
+ * Row-major 8-bit rows (row r at x + r·K; signed: int8) → A4 groups [lo, hi) (group g =
+ * rows 4g..4g+3 at dst + g·16·kq); rows ≥ R and k ≥ K hold 0. Four quads of 4 whole rows
+ * at a time are a 4 × 4 transpose of 32-bit lanes; the rest byte by byte.
+ */
+export function prep_k4_rows(x: usize, signed: i32, K: i32, R: i32, kq: i32, dst: usize, lo: i32, hi: i32, _tid: i32): void {
+  const flip: u8 = signed ? 0 : 0x80;
+  const fv = i8x16.splat(<i8>flip);
+  const ldg = <usize>kq << 4, lk = <usize>K, k16 = K >> 4;
+  for (let g = lo; g < hi; g++) {
+    const d = dst + <usize>g * ldg;
+    let j = 0;
+    if ((g << 2) + 4 <= R) {
+      const s0 = x + <usize>(g << 2) * lk, s1 = s0 + lk, s2 = s1 + lk, s3 = s2 + lk;
+      for (let b = 0; b < k16; b++) {
+        const o = <usize>b << 4;
+        const v0 = v128.xor(v128.load(s0 + o), fv), v1 = v128.xor(v128.load(s1 + o), fv);
+        const v2 = v128.xor(v128.load(s2 + o), fv), v3 = v128.xor(v128.load(s3 + o), fv);
+        const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
+        const t2 = i32x4.shuffle(v0, v1, 2, 6, 3, 7), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+        const q = d + (o << 2);
+        v128.store(q, i32x4.shuffle(t0, t1, 0, 1, 4, 5));
+        v128.store(q + 16, i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+        v128.store(q + 32, i32x4.shuffle(t2, t3, 0, 1, 4, 5));
+        v128.store(q + 48, i32x4.shuffle(t2, t3, 2, 3, 6, 7));
+      }
+      j = k16 << 2;
+    }
+    for (; j < kq; j++) {
+      for (let i = 0; i < 4; i++) {
+        const r = (g << 2) + i;
+        for (let k = 0; k < 4; k++) {
+          const kk = (j << 2) + k;
+          const v: u8 = r < R && kk < K ? load<u8>(x + <usize>r * lk + <usize>kk) ^ flip : 0;
+          store<u8>(d + <usize>((j << 4) + (i << 2) + k), v);
+        }
+      }
+    }
+  }
 }
 
 /** Quads [j0, kq) of A4 group g, byte by byte. */
