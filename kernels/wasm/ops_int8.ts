@@ -64,9 +64,10 @@ export const EP = {
   dhi: 22,
   scalar: 23,
   ptab: 24,
+  ftab: 25,
 } as const;
 /** Words of an epilogue record (as/epilogue.ts EP_WORDS). */
-export const EP_WORDS = 25;
+export const EP_WORDS = 26;
 
 /** Conv geometry record (as/conv.ts), i32 words. */
 const CG = {
@@ -267,6 +268,33 @@ function colTable(c: CompileCtx, ep: number, n: number): void {
   }
   const p = c.arena.i32(t);
   setWords(c, ep, { [EP.mult]: p, [EP.scalar]: 2 });
+}
+
+/**
+ * The k4 fast output stage's channel table (as/k4.ts fast8; EP.ftab): 64 bytes a channel,
+ * ccol + bias, mult and 2^(r−1) each over 4 lanes, then r = −shift, or 0 where the channel
+ * needs the full stage (shift outside [-30, -1], |ccol| or |bias| >= 2^29, or a
+ * per-tensor multiplier, row corrections or strided rows in the record). Call once the
+ * record is complete.
+ */
+function fastTable(c: CompileCtx, ep: number, n: number): void {
+  const rec = new Int32Array(c.arena.buffer, ep, EP_WORDS).slice();
+  if (rec[EP.scalar] || rec[EP.crow] || rec[EP.ors] !== 1) return;
+  const view = (p: number) => (p ? new Int32Array(c.arena.buffer, p, n).slice() : undefined);
+  const mult = view(rec[EP.mult])!, shift = view(rec[EP.shift])!;
+  const ccol = view(rec[EP.ccol]), bias = view(rec[EP.bias]);
+  const t = new Int32Array(n * 16);
+  const small = (v: number) => Math.abs(v) < 2 ** 29;
+  for (let j = 0; j < n; j++) {
+    const cc = ccol ? ccol[j] : 0, bi = bias ? bias[j] : 0, sh = shift[j];
+    if (sh >= 0 || sh < -30 || !small(cc) || !small(bi)) continue; // r = 0: full stage
+    const r = -sh;
+    t.fill(cc + bi, j * 16, j * 16 + 4);
+    t.fill(mult[j], j * 16 + 4, j * 16 + 8);
+    t.fill(2 ** (r - 1), j * 16 + 8, j * 16 + 12);
+    t[j * 16 + 12] = r;
+  }
+  setWords(c, ep, { [EP.ftab]: c.arena.i32(t) });
 }
 
 function biasPtr(c: CompileCtx): number {
@@ -476,6 +504,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   Object.assign(base, colFields(c, pk.corr, M, C * kk));
   setWords(c, cg, { [CG.rb]: rb, [CG.dense]: dense ? C : 0, [CG.kp]: prb });
   setWords(c, ep, base);
+  if (k4) fastTable(c, ep, M);
   const pad = c.arena.alloc(rb);
   if (s8) c.k.fill_row7(pad, zpU, C, Cp);
   else c.k.fill_row(pad, zpU, C, Cp);
@@ -636,6 +665,7 @@ function directConv(
   const pk = makePanel(c, wr, M, K, o.zpU, o.layout, true, 4);
   Object.assign(o.base, colFields(c, pk.corr, M, C * kk));
   setWords(c, ep, o.base);
+  fastTable(c, ep, M);
   const tp = c.arena.i32(tab);
   const xqBytes = roundUp(cq * ps + 32, 16);
   const rows = rowGrain(oh, ow * M * K, c.threads);
@@ -669,6 +699,7 @@ function pointwiseK4(c: CompileCtx, o: K4Conv): Step {
   const kq = pk.kp / 4, ldg = 16 * kq, G = Math.ceil(HW / 4);
   Object.assign(o.base, colFields(c, pk.corr, M, C));
   setWords(c, ep, o.base);
+  fastTable(c, ep, M);
   const a4Bytes = roundUp(G * ldg, 16);
   c.scratch(a4Bytes + pk.scratchBytes);
   k4Paths.pointwise++;

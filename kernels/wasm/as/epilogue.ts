@@ -39,7 +39,9 @@ export const EP_SCALAR: i32 = 92;
  * code), built from the reference arithmetic at compile time (ops_int8.ts pairTable).
  */
 export const EP_PTAB: i32 = 96;
-export const EP_WORDS: i32 = 25;
+/** The k4 fast stage's channel table or 0 (as/k4.ts fast8; ops_int8.ts fastTable). */
+export const EP_FTAB: i32 = 100;
+export const EP_WORDS: i32 = 26;
 
 // @ts-ignore: decorator
 @inline function f(ep: usize, off: i32): i32 {

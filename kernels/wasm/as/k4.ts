@@ -9,7 +9,7 @@
 // layout). K is padded to a multiple of 4 only (a' and w' are 0 in the padding).
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
 import {
-  EP_BIAS, EP_CCOL, EP_CROW, EP_CZP, EP_DHI, EP_DLO, EP_MULT, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
+  EP_CZP, EP_DHI, EP_DLO, EP_FTAB, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
   EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, finishTab4x4, load8n, loadEp, pair8, storeN,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
@@ -48,10 +48,12 @@ import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
 // shift in [-30, -1]. A fused residual takes it when it has a pair table (EP_PTAB): the
 // stage makes the conv's codes C (zero point c_zp, range [d_lo, d_hi]) and looks up
 // T[C·256 + R]. Other channels, residuals without a table, row corrections, per-tensor
-// multipliers and strided rows take finish8. The record's fields are read once per call
-// (gemmK4).
+// multipliers and strided rows take finish8. The per-channel constants come from the
+// record's channel table (EP_FTAB, 64 bytes a channel: ccol + bias, mult, 2^(r−1) as
+// vectors, then r, 0 for a channel of the full stage; ops_int8.ts fastTable), no table:
+// no fast stage. The record's fields are read once per call (gemmK4).
 let kFast: bool = false, kSigned: bool = false, kDSigned: bool = false;
-let kOut: usize = 0, kOcs: usize = 0, kCcol: usize = 0, kBias: usize = 0, kMult: usize = 0, kShift: usize = 0;
+let kOut: usize = 0, kOcs: usize = 0, kFtab: usize = 0;
 let kRes: usize = 0, kPtab: usize = 0;
 // Row-major output (QGemm: pixels are rows of y, channels its columns, column stride 1;
 // its record always has the vector table): the 8 × 4 tile is finished as two 4 × 4
@@ -69,13 +71,10 @@ export function loadFast(ep: usize, kq: i32): void {
   kRowMajor = ld(ep, EP_OCS) == 1 && ld(ep, EP_ORS) != 1 && ld(ep, EP_SCALAR) == 2 && !ld(ep, EP_RES);
   kRes = <usize>ld(ep, EP_RES);
   kPtab = kRes ? <usize>ld(ep, EP_PTAB) : 0;
-  kFast = (!kRes || kPtab != 0) && !ld(ep, EP_CROW) && !ld(ep, EP_SCALAR) && ld(ep, EP_ORS) == 1 && kq <= 16384;
+  kFtab = <usize>ld(ep, EP_FTAB);
+  kFast = (!kRes || kPtab != 0) && kFtab != 0 && kq <= 16384;
   kOut = <usize>ld(ep, EP_OUT);
   kOcs = <usize>ld(ep, EP_OCS);
-  kCcol = <usize>ld(ep, EP_CCOL);
-  kBias = <usize>ld(ep, EP_BIAS);
-  kMult = <usize>ld(ep, EP_MULT);
-  kShift = <usize>ld(ep, EP_SHIFT);
   const lo = ld(ep, EP_QMIN), hi = ld(ep, EP_QMAX);
   kSigned = lo < 0;
   vZ16 = i16x8.splat(<i16>ld(ep, EP_YZP));
@@ -97,13 +96,10 @@ export function loadFast(ep: usize, kq: i32): void {
 // @ts-ignore: decorator
 @inline function fast8(gr0: i32, c: i32, v0: v128, v1: v128, n: i32): bool {
   if (!kFast) return false;
-  const co = <usize>c << 2;
-  const sh = load<i32>(kShift + co);
-  const cc = kCcol ? load<i32>(kCcol + co) : 0;
-  const bi = kBias ? load<i32>(kBias + co) : 0;
-  if (sh >= 0 || sh < -30 || <u32>(cc + 0x20000000) >= 0x40000000 || <u32>(bi + 0x20000000) >= 0x40000000) return false;
-  const b = i32x4.splat(cc + bi), m = i32x4.splat(load<i32>(kMult + co));
-  const r = -sh, half = i32x4.splat(1 << (r - 1));
+  const t = kFtab + (<usize>c << 6);
+  const r = load<i32>(t, 48);
+  if (!r) return false;
+  const b = v128.load(t), m = v128.load(t, 16), half = v128.load(t, 32);
   const h0 = srdhm4v(i32x4.add(v0, b), m), h1 = srdhm4v(i32x4.add(v1, b), m);
   const q0 = rdbpotNear4(h0, r, half), q1 = rdbpotNear4(h1, r, half);
   const off = <usize>gr0 + <usize>c * kOcs, o = kOut + off;
