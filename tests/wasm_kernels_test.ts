@@ -445,7 +445,10 @@ Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residua
   const r = new Rng(31);
   const nodes = Array.from({ length: 28 }, () => convCase(r, { w7: true, pointwise: true }));
   // long K and maps of 16+ pixels (the SIMD interleave of prep_k4, 8-pixel tiles)
-  for (const [C, H, W] of [[67, 5, 7], [5, 9, 9], [200, 4, 5], [16, 6, 6], [3, 17, 3]]) {
+  // C 300 on a 12×13 map: past K4_MAX_C, on k4 for wide maps
+  for (
+    const [C, H, W] of [[67, 5, 7], [5, 9, 9], [200, 4, 5], [16, 6, 6], [3, 17, 3], [300, 12, 13]]
+  ) {
     const n = convCase(r, { w7: true, pointwise: true });
     const xdt = n.inputs[0]!.t.dtype as Q, M = n.inputs[1]!.t.shape[0];
     n.attrs.group = 1;
