@@ -406,11 +406,13 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   if (s8 && pointwise && convOptions.k4 && C <= K4_MAX_C) {
     return pointwiseK4(c, k4o);
   }
+  const [sh, sw] = win.strides;
   if (
-    s8 && !pointwise && convOptions.direct && win.strides.every((s) => s === 1) &&
-    win.dilations.every((d) => d === 1) && roundUp(C, 4) * kh * kw <= K4_MAX_K
+    s8 && !pointwise && convOptions.direct && win.dilations.every((d) => d === 1) &&
+    roundUp(C, 4) * kh * kw <= K4_MAX_K &&
+    ((sh === 1 && sw === 1) || (convOptions.dcStride && sh <= 4 && sw <= 4))
   ) {
-    return directConv(c, { ...k4o, cg, kh, kw, oh, ow });
+    return directConv(c, { ...k4o, cg, kh, kw, oh, ow, sh, sw });
   }
   const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, kk = kh * kw;
   const dense = s8 && kk > 1 && C % 16 !== 0;
@@ -497,10 +499,19 @@ export function compileQConv(c: CompileCtx): Step | undefined {
  * convOptions.k4 = false; // compile the next models on the pixel-row GEMM
  * ```
  */
-export const convOptions: { k4: boolean; k4conv: boolean; direct: boolean; dwc8: boolean } = {
+export const convOptions: {
+  k4: boolean;
+  k4conv: boolean;
+  direct: boolean;
+  dcStride: boolean;
+  dcPack: boolean;
+  dwc8: boolean;
+} = {
   k4: true,
   k4conv: true,
   direct: true,
+  dcStride: true,
+  dcPack: true,
   dwc8: true,
 };
 
@@ -524,10 +535,18 @@ const K4_MAX_K = 288;
  * const before = k4Paths.pointwise; // ... compile ...; k4Paths.pointwise - before
  * ```
  */
-export const k4Paths: { pointwise: number; conv: number; direct: number } = {
+export const k4Paths: {
+  pointwise: number;
+  conv: number;
+  direct: number;
+  directStrided: number;
+  directPacked: number;
+} = {
   pointwise: 0,
   conv: 0,
   direct: 0,
+  directStrided: 0,
+  directPacked: 0,
 };
 
 /**
@@ -562,49 +581,69 @@ interface K4Conv {
 }
 
 /**
- * An s8 QConv with a window, stride 1 and dilation 1, direct (as/convdc.ts): each image
- * becomes ⌈C/4⌉ quad planes (Hp·Wp·4 bytes each, the pad border included, + 32 bytes of
- * slack: scratch), the weights W4 rows over the taps (j·kh + r)·kw + s (4 bytes a tap),
- * and a table of the taps' byte offsets in the planes (arena). Threads split output rows.
+ * An s8 QConv with a window and dilation 1, direct (as/convdc.ts): each image becomes
+ * ⌈C/4⌉ quad planes per stride phase (Hq·Wq·4 bytes each, the pad border included, + 32
+ * bytes of slack: scratch; at stride 1 one phase, the padded map), the weights W4 rows
+ * over the taps (j·kh + r)·kw + s (4 bytes a tap), and a table of the taps' byte offsets
+ * in the planes (arena). A 1-channel input with kw <= 4 (the stems) packs a row of taps
+ * into one quad instead (prep_dc1; taps r, kh quads). Threads split output rows.
  */
 function directConv(
   c: CompileCtx,
-  o: K4Conv & { cg: number; kh: number; kw: number; oh: number; ow: number },
+  o: K4Conv & {
+    cg: number;
+    kh: number;
+    kw: number;
+    oh: number;
+    ow: number;
+    sh: number;
+    sw: number;
+  },
 ): Step {
-  const { x, y, r, N, C, M, HW, xs, ep, cg, kh, kw, oh, ow } = o;
-  const kk = kh * kw, cq = Math.ceil(C / 4), kq = cq * kk, K = 4 * kq;
-  const Hp = oh + kh - 1, Wp = ow + kw - 1, ps = 4 * Hp * Wp;
+  const { x, y, r, N, C, M, HW, xs, ep, cg, kh, kw, oh, ow, sh, sw } = o;
+  const kk = kh * kw, Hp = (oh - 1) * sh + kh, Wp = (ow - 1) * sw + kw;
+  const nY = Math.min(sh, kh), nX = Math.min(sw, kw), Hq = Math.ceil(Hp / sh);
+  const pack = convOptions.dcPack && C === 1 && kw > 1 && kw <= 4 && 3 * sw + kw <= 16;
+  const Wq = pack ? ow : Math.ceil(Wp / sw), rb = 4 * Wq, ps = Hq * rb;
+  const cq = Math.ceil(C / 4), kq = pack ? kh : cq * kk, K = 4 * kq;
   const wr = new Int8Array(M * K), tab = new Int32Array(kq);
   for (let m = 0; m < M; m++) {
     for (let ci = 0; ci < C; ci++) {
       for (let t = 0; t < kk; t++) {
-        wr[m * K + ((ci >> 2) * kk + t) * 4 + (ci & 3)] = o.w[(m * C + ci) * kk + t];
+        const at = pack ? Math.floor(t / kw) * 4 + t % kw : ((ci >> 2) * kk + t) * 4 + (ci & 3);
+        wr[m * K + at] = o.w[(m * C + ci) * kk + t];
       }
     }
   }
-  for (let j = 0; j < cq; j++) {
-    for (let t = 0; t < kk; t++) tab[j * kk + t] = j * ps + (Math.floor(t / kw) * Wp + t % kw) * 4;
+  // tap (r, s) of quad j: plane (j, r % sh, s % sw), pixel (r / sh, s / sw)
+  const plane = (j: number, r: number, s: number) =>
+    pack ? (r % sh) * ps : ((j * nY + r % sh) * nX + s % sw) * ps;
+  for (let j = 0; j < (pack ? 1 : cq); j++) {
+    for (let t = 0; t < (pack ? kh : kk); t++) {
+      const [rr, ss] = pack ? [t, 0] : [Math.floor(t / kw), t % kw];
+      tab[j * kk + t] = plane(j, rr, ss) + (Math.floor(rr / sh) * Wq + Math.floor(ss / sw)) * 4;
+    }
   }
   const pk = makePanel(c, wr, M, K, o.zpU, o.layout, true, 4);
   Object.assign(o.base, colFields(c, pk.corr, M, C * kk));
   setWords(c, ep, o.base);
   const tp = c.arena.i32(tab);
-  const xqBytes = roundUp(cq * ps + 32, 16);
+  const planes = pack ? nY : cq * nY * nX;
+  const xqBytes = roundUp(planes * ps + 32, 16);
   const rows = rowGrain(oh, ow * M * K, c.threads);
   c.scratch(xqBytes + pk.scratchBytes);
   k4Paths.direct++;
+  if (pack) k4Paths.directPacked++;
+  if (sh > 1 || sw > 1) k4Paths.directStrided++;
   return (env) => {
     const xq = env.scratch;
     const panel = pk.get(env, xqBytes);
     for (let n = 0; n < N; n++) {
-      env.par(
-        "prep_dc",
-        [env.addr(x) + n * C * HW, xs, C, o.zpU - 128, cg, xq],
-        cq * Hp,
-        grainFor(PREP_WORK * 4 * Wp),
-      );
+      const xa = env.addr(x) + n * C * HW, prepGrain = grainFor(PREP_WORK * 4 * Wq);
+      if (pack) env.par("prep_dc1", [xa, xs, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
+      else env.par("prep_dc", [xa, xs, C, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
       imageOut(env, ep, y, r, n, M * oh * ow);
-      env.par("conv_dc", [xq, panel, tp, kq, cg, ep], oh, rows);
+      env.par("conv_dc", [xq, panel, tp, kq, rb, cg, ep], oh, rows);
     }
   };
 }
