@@ -644,10 +644,20 @@ Deno.test("wasm direct conv (s8): strides 2 and 3 (phase planes), 1-channel tap 
   const strided = (geoms.length - 4) * 2; // all but 4 (stride-1 stems)
   const packed = 5 * 2; // C = 1, kw <= 4
   const before = { ...k4Paths };
-  await check("direct conv (strided, packed)", nodes);
+  // every strided conv on the direct path (by default only those that measured faster)
+  convOptions.dcStrideAll = true;
+  try {
+    await check("direct conv (strided, packed)", nodes);
+  } finally {
+    convOptions.dcStrideAll = false;
+  }
   assert.equal(k4Paths.direct - before.direct, nodes.length * CONFIGS.length);
   assert.equal(k4Paths.directPacked - before.directPacked, packed * CONFIGS.length);
   assert.equal(k4Paths.directStrided - before.directStrided, strided * CONFIGS.length);
+  // by default: the strided C <= 3 stems (3×3) and 1×1 convs with C <= 32 only
+  const dflt = { ...k4Paths };
+  await check("direct conv (default)", nodes);
+  assert.equal(k4Paths.directStrided - dflt.directStrided, 5 * 2 * CONFIGS.length);
   // with the new paths off the strided convs take im2row, the stems the quad planes
   convOptions.dcStride = convOptions.dcPack = false;
   const off = { ...k4Paths };

@@ -410,7 +410,7 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   if (
     s8 && !pointwise && convOptions.direct && win.dilations.every((d) => d === 1) &&
     roundUp(C, 4) * kh * kw <= K4_MAX_K &&
-    ((sh === 1 && sw === 1) || (convOptions.dcStride && sh <= 4 && sw <= 4))
+    ((sh === 1 && sw === 1) || (convOptions.dcStride && stridedDirect(C, kh, kw, sh, sw)))
   ) {
     return directConv(c, { ...k4o, cg, kh, kw, oh, ow, sh, sw });
   }
@@ -491,7 +491,9 @@ export function compileQConv(c: CompileCtx): Step | undefined {
  * node is compiled. `k4`: s8 pointwise convs take the k4 GEMM (as/k4.ts); `k4conv`: s8
  * convs with a window (not pointwise, not channel-split) too (as/convk4.ts); `direct`: s8
  * convs with a window, stride 1 and dilation 1 take the direct conv (as/convdc.ts) first;
- * `dwc8`: depthwise convs with small output maps take the channel-vectorized kernel
+ * `dcStride`: strided ones too where they measured faster (stridedDirect), `dcStrideAll`:
+ * every strided one within its K limit; `dcPack`: 1-channel inputs (kw <= 4) pack a row
+ * of taps into one quad on the direct conv (prep_dc1); `dwc8`: depthwise convs with small output maps take the channel-vectorized kernel
  * (as/dwconv8.ts) where its preconditions hold.
  *
  * @example
@@ -504,6 +506,7 @@ export const convOptions: {
   k4conv: boolean;
   direct: boolean;
   dcStride: boolean;
+  dcStrideAll: boolean;
   dcPack: boolean;
   dwc8: boolean;
 } = {
@@ -511,9 +514,28 @@ export const convOptions: {
   k4conv: true,
   direct: true,
   dcStride: true,
+  dcStrideAll: false,
   dcPack: true,
   dwc8: true,
 };
+
+/**
+ * Whether a strided s8 conv (dilation 1, within K4_MAX_K) takes the direct conv's phase
+ * planes: in in-process A/Bs at 1 thread (ms, im2row → direct) the stems with C <= 3 and
+ * a 3×3 window won (MobileNetV2 3×3 s2 C 3 at 224×224: 1.09 → 0.80), the 7×7 one lost
+ * (ResNet-18: 3.71 → 4.02); the 1×1 s2 downsamples won at C 16 (ResNet-14: 0.014 →
+ * 0.012) and lost at C 64..256 (ResNet-18: 0.251 → 0.280, 0.196 → 0.227, 0.178 →
+ * 0.204); the 3×3 s2 with C 16 / 32 (ResNet-14) went even or slower (0.035 → 0.036,
+ * 0.029 → 0.033). convOptions.dcStrideAll takes every one (tests, A/Bs).
+ */
+function stridedDirect(C: number, kh: number, kw: number, sh: number, sw: number): boolean {
+  if (sh > 4 || sw > 4) return false;
+  if (convOptions.dcStrideAll) return true;
+  return C <= 3 ? kh * kw <= 9 : kh * kw === 1 && C <= DC_S2_MAX_C;
+}
+
+/** Largest C of a strided 1×1 conv on the direct path (stridedDirect). */
+const DC_S2_MAX_C = 32;
 
 /** Largest input channel count of a pointwise conv on the k4 GEMM. */
 const K4_MAX_C = 256;
