@@ -7,7 +7,8 @@
  *    spill past a part's own rows into the neighbour's, or scratch shared by the threads),
  *  - or the two orders leave different memory (a part reads what the other writes).
  * Covered: the quantized ResNet-14 fixture (the bench model's kernels: prep_x7, the
- * stride-1 3×3 convs on prep_dc + conv_dc, strided convs on conv_k4 with per-thread
+ * stride-1 3×3 convs on prep_dc + conv_dc, the stem on prep_dc1 (packed taps), the 1×1
+ * stride-2 downsamples on prep_dc (a phase plane), 3×3 strided convs on conv_k4 with per-thread
  * scratch, conv_im2row + gemm_cols7, fused residuals, QGemm, GAP, quantize / dequantize) at
  * the real grains and with every call split, and odd-shaped single nodes with every call
  * split (QGemm on the k4 GEMM and QMatMul with folded Transposes included); the checker
@@ -140,6 +141,7 @@ Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each ot
       ? [
         "prep_x7",
         "prep_dc",
+        "prep_dc1",
         "conv_dc",
         "conv_k4",
         "conv_im2row",
@@ -156,7 +158,17 @@ Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each ot
 });
 
 Deno.test("wasm footprint: the checker catches an overlap (part 1 starting one item early)", async () => {
-  for (const kernel of ["conv_k4", "conv_dc", "conv_gemm7", "gemm_cols7", "prep_x7", "qadd"]) {
+  for (
+    const kernel of [
+      "conv_k4",
+      "conv_dc",
+      "prep_dc1",
+      "conv_gemm7",
+      "gemm_cols7",
+      "prep_x7",
+      "qadd",
+    ]
+  ) {
     const fp = kernel === "qadd"
       ? await nodesFootprint([qaddNode(new Rng(5), [2, 37, 11])], { kernel, shiftLo: 1 })
       : kernel === "conv_gemm7"
@@ -323,7 +335,7 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
   }
 });
 
-Deno.test("wasm footprint: direct convs (odd rows: overlapping tails, OW < 8; residual)", async () => {
+Deno.test("wasm footprint: direct convs (odd rows: overlapping tails, OW < 8; residual; strided; packed)", async () => {
   const r = new Rng(13);
   const nodes: TestNode[] = [
     convNode(r, { N: 2, C: 16, M: 16, H: 28, W: 28, k: 3, s: 1, res: true }), // ResNet-14
@@ -331,10 +343,18 @@ Deno.test("wasm footprint: direct convs (odd rows: overlapping tails, OW < 8; re
     convNode(r, { N: 2, C: 32, M: 35, H: 14, W: 14, k: 3, s: 1, res: true }), // 2 pairs
     convNode(r, { N: 1, C: 7, M: 13, H: 9, W: 7, k: 3, s: 1, res: true }), // OW 7 < 8
     convNode(r, { N: 1, C: 3, M: 6, H: 6, W: 3, k: 5, s: 1 }), // OW 3 < 4
+    convNode(r, { N: 2, C: 16, M: 32, H: 28, W: 28, k: 3, s: 2, res: true }), // phase planes
+    convNode(r, { N: 1, C: 32, M: 19, H: 15, W: 13, k: 3, s: 2 }), // OW 7
+    convNode(r, { N: 2, C: 16, M: 32, H: 28, W: 27, k: 1, s: 2, res: true }), // downsample
+    convNode(r, { N: 1, C: 3, M: 11, H: 33, W: 31, k: 3, s: 2 }), // stem, channel tail
+    convNode(r, { N: 2, C: 1, M: 16, H: 28, W: 28, k: 3, s: 1, res: true }), // packed taps
+    convNode(r, { N: 1, C: 1, M: 9, H: 19, W: 37, k: 3, s: 2 }), // packed, stride 2
   ];
-  const fp = await nodesFootprint(nodes);
+  // every strided conv on the direct path (by default only some)
+  convOptions.dcStrideAll = true;
+  const fp = await nodesFootprint(nodes).finally(() => convOptions.dcStrideAll = false);
   assert.deepEqual(fp.bad, []);
-  for (const k of ["prep_dc", "conv_dc"]) {
+  for (const k of ["prep_dc", "prep_dc1", "conv_dc"]) {
     assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);
   }
 });

@@ -580,17 +580,26 @@ Deno.test("wasm k4 GEMM (s8 windowed QConv): stems (7×7 / 3×3, stride 2), smal
  */
 function directCase(
   r: Rng,
-  o: { N: number; C: number; M: number; H: number; W: number; k: number[]; pads: number[] },
+  o: {
+    N: number;
+    C: number;
+    M: number;
+    H: number;
+    W: number;
+    k: number[];
+    pads: number[];
+    s?: number[];
+  },
   res: boolean,
 ): TestNode {
   let n = convCase(r, { w7: true });
   while (!!n.inputs[3] !== res) n = convCase(r, { w7: true });
-  const { N, C, M, H, W, pads } = o, [kh, kw] = o.k;
+  const { N, C, M, H, W, pads } = o, [kh, kw] = o.k, [sh, sw] = o.s ?? [1, 1];
   const xdt = n.inputs[0]!.t.dtype as Q;
   Object.assign(n.attrs, {
     kernel_shape: [kh, kw],
     pads,
-    strides: [1, 1],
+    strides: [sh, sw],
     dilations: [1, 1],
     group: 1,
     ...mults(r, M, C * kh * kw),
@@ -599,7 +608,8 @@ function directCase(
   n.inputs[1] = { t: randW7(r, [M, C, kh, kw]), constant: true };
   if (n.inputs[2]) n.inputs[2] = { t: randBias(r, M), constant: true };
   if (res) {
-    const oh = H + pads[0] + pads[2] - kh + 1, ow = W + pads[1] + pads[3] - kw + 1;
+    const oh = Math.floor((H + pads[0] + pads[2] - kh) / sh) + 1;
+    const ow = Math.floor((W + pads[1] + pads[3] - kw) / sw) + 1;
     n.inputs[3] = { t: randQ(r, n.inputs[3]!.t.dtype as Q, [N, M, oh, ow]) };
   }
   return n;
@@ -625,6 +635,58 @@ Deno.test("wasm direct conv (s8, stride 1): odd maps and rows (OW < 8, 1×1), C 
   const before = k4Paths.direct;
   await check("direct conv", nodes);
   assert.equal(k4Paths.direct - before, (nodes.length - 2) * CONFIGS.length);
+});
+
+Deno.test("wasm direct conv (s8): strides 2 and 3 (phase planes), 1-channel tap packing", async () => {
+  const r = new Rng(47);
+  const geoms = [
+    { N: 2, C: 16, M: 32, H: 28, W: 28, k: [3, 3], pads: [1, 1, 1, 1], s: [2, 2] }, // ResNet-14
+    { N: 1, C: 32, M: 64, H: 14, W: 14, k: [3, 3], pads: [1, 1, 1, 1], s: [2, 2] }, // OW 7
+    { N: 2, C: 16, M: 32, H: 28, W: 28, k: [1, 1], pads: [0, 0, 0, 0], s: [2, 2] }, // downsample
+    { N: 1, C: 67, M: 13, H: 9, W: 11, k: [1, 1], pads: [0, 0, 0, 0], s: [2, 2] }, // C % 4 = 3
+    { N: 2, C: 3, M: 32, H: 17, W: 19, k: [3, 3], pads: [1, 1, 1, 1], s: [2, 2] }, // MobileNetV2
+    { N: 2, C: 5, M: 9, H: 12, W: 13, k: [3, 3], pads: [0, 0, 0, 0], s: [2, 2] },
+    { N: 1, C: 7, M: 11, H: 23, W: 37, k: [3, 3], pads: [2, 0, 1, 2], s: [2, 1] }, // asymmetric
+    { N: 1, C: 9, M: 15, H: 19, W: 41, k: [3, 1], pads: [0, 1, 1, 0], s: [1, 2] }, // OW 21
+    { N: 2, C: 2, M: 5, H: 13, W: 14, k: [3, 3], pads: [1, 0, 0, 1], s: [3, 3] },
+    { N: 2, C: 13, M: 7, H: 8, W: 9, k: [1, 3], pads: [1, 1, 1, 1], s: [2, 3] },
+    { N: 1, C: 4, M: 17, H: 5, W: 3, k: [3, 3], pads: [1, 1, 1, 1], s: [2, 2] }, // OW 2
+    { N: 2, C: 30, M: 6, H: 35, W: 45, k: [3, 3], pads: [1, 1, 1, 1], s: [2, 2] }, // OW 23
+    { N: 2, C: 1, M: 16, H: 28, W: 28, k: [3, 3], pads: [1, 1, 1, 1] }, // ResNet-14 stem
+    { N: 2, C: 1, M: 17, H: 29, W: 35, k: [3, 3], pads: [1, 2, 0, 1], s: [2, 2] },
+    { N: 1, C: 1, M: 9, H: 31, W: 40, k: [3, 4], pads: [0, 1, 2, 3] }, // kw 4
+    { N: 1, C: 1, M: 5, H: 16, W: 41, k: [2, 2], pads: [1, 0, 1, 1], s: [1, 3] },
+    { N: 2, C: 1, M: 3, H: 7, W: 5, k: [3, 3], pads: [1, 1, 1, 1] }, // W < 16: scalar
+    { N: 1, C: 1, M: 8, H: 9, W: 9, k: [5, 5], pads: [2, 2, 2, 2] }, // kw 5: quads per tap
+  ];
+  const nodes = [...geoms, ...geoms].map((g, i) => directCase(r, g, i >= geoms.length));
+  const strided = (geoms.length - 4) * 2; // all but 4 (stride-1 stems)
+  const packed = 5 * 2; // C = 1, kw <= 4
+  const before = { ...k4Paths };
+  // every strided conv on the direct path (by default only those that measured faster)
+  convOptions.dcStrideAll = true;
+  try {
+    await check("direct conv (strided, packed)", nodes);
+  } finally {
+    convOptions.dcStrideAll = false;
+  }
+  assert.equal(k4Paths.direct - before.direct, nodes.length * CONFIGS.length);
+  assert.equal(k4Paths.directPacked - before.directPacked, packed * CONFIGS.length);
+  assert.equal(k4Paths.directStrided - before.directStrided, strided * CONFIGS.length);
+  // by default: the strided C <= 3 stems (3×3) and 1×1 convs with C <= 32 only
+  const dflt = { ...k4Paths };
+  await check("direct conv (default)", nodes);
+  assert.equal(k4Paths.directStrided - dflt.directStrided, 5 * 2 * CONFIGS.length);
+  // with the new paths off the strided convs take im2row, the stems the quad planes
+  convOptions.dcStride = convOptions.dcPack = false;
+  const off = { ...k4Paths };
+  try {
+    await check("direct conv (switches off)", nodes);
+  } finally {
+    convOptions.dcStride = convOptions.dcPack = true;
+  }
+  assert.equal(k4Paths.directPacked - off.directPacked, 0);
+  assert.equal(k4Paths.directStrided - off.directStrided, 0);
 });
 
 function addCase(r: Rng, shapeA: number[], shapeB: number[]): TestNode {

@@ -477,11 +477,13 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   ) {
     return pointwiseK4(c, k4o);
   }
+  const [sh, sw] = win.strides;
   if (
-    s8 && !pointwise && convOptions.direct && win.strides.every((s) => s === 1) &&
-    win.dilations.every((d) => d === 1) && roundUp(C, 4) * kh * kw <= K4_MAX_K
+    s8 && !pointwise && convOptions.direct && win.dilations.every((d) => d === 1) &&
+    roundUp(C, 4) * kh * kw <= K4_MAX_K &&
+    ((sh === 1 && sw === 1) || (convOptions.dcStride && stridedDirect(C, kh, kw, sh, sw)))
   ) {
-    return directConv(c, { ...k4o, cg, kh, kw, oh, ow });
+    return directConv(c, { ...k4o, cg, kh, kw, oh, ow, sh, sw });
   }
   const Cp = roundUp(C, s8 ? 16 : 8), rb = s8 ? Cp : 2 * Cp, kk = kh * kw;
   const dense = s8 && kk > 1 && C % 16 !== 0;
@@ -561,7 +563,9 @@ export function compileQConv(c: CompileCtx): Step | undefined {
  * node is compiled. `k4`: s8 pointwise convs take the k4 GEMM (as/k4.ts); `k4conv`: s8
  * convs with a window (not pointwise, not channel-split) too (as/convk4.ts); `direct`: s8
  * convs with a window, stride 1 and dilation 1 take the direct conv (as/convdc.ts) first;
- * `dwc8`: depthwise convs with small output maps take the channel-vectorized kernel
+ * `dcStride`: strided ones too where they measured faster (stridedDirect), `dcStrideAll`:
+ * every strided one within its K limit; `dcPack`: 1-channel inputs (kw <= 4) pack a row
+ * of taps into one quad on the direct conv (prep_dc1); `dwc8`: depthwise convs with small output maps take the channel-vectorized kernel
  * (as/dwconv8.ts) where its preconditions hold.
  *
  * @example
@@ -573,15 +577,39 @@ export const convOptions: {
   k4: boolean;
   k4conv: boolean;
   direct: boolean;
+  dcStride: boolean;
+  dcStrideAll: boolean;
+  dcPack: boolean;
   dwc8: boolean;
   pairTable: boolean;
 } = {
   k4: true,
   k4conv: true,
   direct: true,
+  dcStride: true,
+  dcStrideAll: false,
+  dcPack: true,
   dwc8: true,
   pairTable: true,
 };
+
+/**
+ * Whether a strided s8 conv (dilation 1, within K4_MAX_K) takes the direct conv's phase
+ * planes: in in-process A/Bs at 1 thread (ms, im2row → direct) the stems with C <= 3 and
+ * a 3×3 window won (MobileNetV2 3×3 s2 C 3 at 224×224: 1.09 → 0.80), the 7×7 one lost
+ * (ResNet-18: 3.71 → 4.02); the 1×1 s2 downsamples won at C 16 (ResNet-14: 0.014 →
+ * 0.012) and lost at C 64..256 (ResNet-18: 0.251 → 0.280, 0.196 → 0.227, 0.178 →
+ * 0.204); the 3×3 s2 with C 16 / 32 (ResNet-14) went even or slower (0.035 → 0.036,
+ * 0.029 → 0.033). convOptions.dcStrideAll takes every one (tests, A/Bs).
+ */
+function stridedDirect(C: number, kh: number, kw: number, sh: number, sw: number): boolean {
+  if (sh > 4 || sw > 4) return false;
+  if (convOptions.dcStrideAll) return true;
+  return C <= 3 ? kh * kw <= 9 : kh * kw === 1 && C <= DC_S2_MAX_C;
+}
+
+/** Largest C of a strided 1×1 conv on the direct path (stridedDirect). */
+const DC_S2_MAX_C = 32;
 
 /**
  * Largest input channel count of a pointwise conv (and reduction of a QGemm) on the k4
@@ -609,10 +637,19 @@ const K4_MAX_K = 288;
  * const before = k4Paths.pointwise; // ... compile ...; k4Paths.pointwise - before
  * ```
  */
-export const k4Paths: { pointwise: number; conv: number; direct: number; gemm: number } = {
+export const k4Paths: {
+  pointwise: number;
+  conv: number;
+  direct: number;
+  directStrided: number;
+  directPacked: number;
+  gemm: number;
+} = {
   pointwise: 0,
   conv: 0,
   direct: 0,
+  directStrided: 0,
+  directPacked: 0,
   gemm: 0,
 };
 
@@ -648,50 +685,70 @@ interface K4Conv {
 }
 
 /**
- * An s8 QConv with a window, stride 1 and dilation 1, direct (as/convdc.ts): each image
- * becomes ⌈C/4⌉ quad planes (Hp·Wp·4 bytes each, the pad border included, + 32 bytes of
- * slack: scratch), the weights W4 rows over the taps (j·kh + r)·kw + s (4 bytes a tap),
- * and a table of the taps' byte offsets in the planes (arena). Threads split output rows.
+ * An s8 QConv with a window and dilation 1, direct (as/convdc.ts): each image becomes
+ * ⌈C/4⌉ quad planes per stride phase (Hq·Wq·4 bytes each, the pad border included, + 32
+ * bytes of slack: scratch; at stride 1 one phase, the padded map), the weights W4 rows
+ * over the taps (j·kh + r)·kw + s (4 bytes a tap), and a table of the taps' byte offsets
+ * in the planes (arena). A 1-channel input with kw <= 4 (the stems) packs a row of taps
+ * into one quad instead (prep_dc1; taps r, kh quads). Threads split output rows.
  */
 function directConv(
   c: CompileCtx,
-  o: K4Conv & { cg: number; kh: number; kw: number; oh: number; ow: number },
+  o: K4Conv & {
+    cg: number;
+    kh: number;
+    kw: number;
+    oh: number;
+    ow: number;
+    sh: number;
+    sw: number;
+  },
 ): Step {
-  const { x, y, r, N, C, M, HW, xs, ep, cg, kh, kw, oh, ow } = o;
-  const kk = kh * kw, cq = Math.ceil(C / 4), kq = cq * kk, K = 4 * kq;
-  const Hp = oh + kh - 1, Wp = ow + kw - 1, ps = 4 * Hp * Wp;
+  const { x, y, r, N, C, M, HW, xs, ep, cg, kh, kw, oh, ow, sh, sw } = o;
+  const kk = kh * kw, Hp = (oh - 1) * sh + kh, Wp = (ow - 1) * sw + kw;
+  const nY = Math.min(sh, kh), nX = Math.min(sw, kw), Hq = Math.ceil(Hp / sh);
+  const pack = convOptions.dcPack && C === 1 && kw > 1 && kw <= 4 && 3 * sw + kw <= 16;
+  const Wq = pack ? ow : Math.ceil(Wp / sw), rb = 4 * Wq, ps = Hq * rb;
+  const cq = Math.ceil(C / 4), kq = pack ? kh : cq * kk, K = 4 * kq;
   const wr = new Int8Array(M * K), tab = new Int32Array(kq);
   for (let m = 0; m < M; m++) {
     for (let ci = 0; ci < C; ci++) {
       for (let t = 0; t < kk; t++) {
-        wr[m * K + ((ci >> 2) * kk + t) * 4 + (ci & 3)] = o.w[(m * C + ci) * kk + t];
+        const at = pack ? Math.floor(t / kw) * 4 + t % kw : ((ci >> 2) * kk + t) * 4 + (ci & 3);
+        wr[m * K + at] = o.w[(m * C + ci) * kk + t];
       }
     }
   }
-  for (let j = 0; j < cq; j++) {
-    for (let t = 0; t < kk; t++) tab[j * kk + t] = j * ps + (Math.floor(t / kw) * Wp + t % kw) * 4;
+  // tap (r, s) of quad j: plane (j, r % sh, s % sw), pixel (r / sh, s / sw)
+  const plane = (j: number, r: number, s: number) =>
+    pack ? (r % sh) * ps : ((j * nY + r % sh) * nX + s % sw) * ps;
+  for (let j = 0; j < (pack ? 1 : cq); j++) {
+    for (let t = 0; t < (pack ? kh : kk); t++) {
+      const [rr, ss] = pack ? [t, 0] : [Math.floor(t / kw), t % kw];
+      tab[j * kk + t] = plane(j, rr, ss) + (Math.floor(rr / sh) * Wq + Math.floor(ss / sw)) * 4;
+    }
   }
   const pk = makePanel(c, wr, M, K, o.zpU, o.layout, true, 4);
   Object.assign(o.base, colFields(c, pk.corr, M, C * kk));
   setWords(c, ep, o.base);
   fastTable(c, ep, M);
   const tp = c.arena.i32(tab);
-  const xqBytes = roundUp(cq * ps + 32, 16);
+  const planes = pack ? nY : cq * nY * nX;
+  const xqBytes = roundUp(planes * ps + 32, 16);
   const rows = rowGrain(oh, ow * M * K, c.threads);
   c.scratch(xqBytes + pk.scratchBytes);
   k4Paths.direct++;
+  if (pack) k4Paths.directPacked++;
+  if (sh > 1 || sw > 1) k4Paths.directStrided++;
   return (env) => {
     const xq = env.scratch;
     const panel = pk.get(env, xqBytes);
     for (let n = 0; n < N; n++) {
-      env.par(
-        "prep_dc",
-        [env.addr(x) + n * C * HW, xs, C, o.zpU - 128, cg, xq],
-        cq * Hp,
-        grainFor(PREP_WORK * 4 * Wp),
-      );
+      const xa = env.addr(x) + n * C * HW, prepGrain = grainFor(PREP_WORK * 4 * Wq);
+      if (pack) env.par("prep_dc1", [xa, xs, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
+      else env.par("prep_dc", [xa, xs, C, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
       imageOut(env, ep, y, r, n, M * oh * ow);
-      env.par("conv_dc", [xq, panel, tp, kq, cg, ep], oh, rows);
+      env.par("conv_dc", [xq, panel, tp, kq, rb, cg, ep], oh, rows);
     }
   };
 }

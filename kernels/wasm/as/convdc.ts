@@ -7,7 +7,7 @@
 // the 16 bytes at xq + j·ps + ((oh + r)·Wp + ow + s)·4. The W4 rows run over the taps
 // t = (j·kh + r)·kw + s (kq = ⌈C/4⌉·kh·kw quads) and the i32 table tab[t] = j·ps +
 // (r·Wp + s)·4 gives each tap's offset. The 8 × 4 tile of pairK4 then runs on those loads.
-import { CG_H, CG_KH, CG_KW, CG_M, CG_OH, CG_OW, CG_PH, CG_PW, CG_W } from "./conv";
+import { CG_H, CG_KH, CG_KW, CG_M, CG_OH, CG_OW, CG_PH, CG_PW, CG_SH, CG_SW, CG_W } from "./conv";
 import { loadEp } from "./epilogue";
 import { dot4, fin8n, loadFast, sum4, zip16 } from "./k4";
 
@@ -26,44 +26,175 @@ import { dot4, fin8n, loadFast, sum4, zip16 } from "./k4";
 }
 
 /**
- * Padded rows [lo, hi) of the quad planes of one NCHW image (8-bit; signed: int8; row u
- * = row u % Hp of plane u / Hp; Hp, Wp from the CG record): zb is the border's a' byte.
- * Each row is written whole and nothing else (the planes' 32-byte slack is not).
+ * 4 pixels of one quad (channel rows p, p + hw, p + 2·hw, p + 3·hw from p, nc of them
+ * read; the others 0) at stride sw (1 or 2; 8 bytes read per row at sw 2, 4 at sw 1),
+ * xor fv → the A4 vector [p0 c0..3 | p1 c0..3 | p2 c0..3 | p3 c0..3].
+ */
+// @ts-ignore: decorator
+@inline function quad4(p: usize, hw: usize, fv: v128, nc: i32, sw: i32): v128 {
+  const z = i32x4.splat(0);
+  let r0 = z, r1 = z, r2 = z, r3 = z;
+  if (sw == 1) {
+    r0 = v128.xor(v128.load32_zero(p), fv);
+    if (nc > 1) r1 = v128.xor(v128.load32_zero(p + hw), fv);
+    if (nc > 2) r2 = v128.xor(v128.load32_zero(p + 2 * hw), fv);
+    if (nc > 3) r3 = v128.xor(v128.load32_zero(p + 3 * hw), fv);
+    const t0 = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const t2 = i8x16.shuffle(r2, r3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    return i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11);
+  }
+  r0 = v128.xor(v128.load64_zero(p), fv);
+  if (nc > 1) r1 = v128.xor(v128.load64_zero(p + hw), fv);
+  if (nc > 2) r2 = v128.xor(v128.load64_zero(p + 2 * hw), fv);
+  if (nc > 3) r3 = v128.xor(v128.load64_zero(p + 3 * hw), fv);
+  const t0 = i8x16.shuffle(r0, r1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  const t2 = i8x16.shuffle(r2, r3, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  return i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/**
+ * 8 pixels of one quad at stride 2 (16 bytes read per channel row, nc rows; the others
+ * 0), xor fv → two A4 vectors at d, d + 16.
+ */
+// @ts-ignore: decorator
+@inline function quad8s2(p: usize, hw: usize, fv: v128, nc: i32, d: usize): void {
+  const z = i32x4.splat(0);
+  let r0 = z, r1 = z, r2 = z, r3 = z;
+  r0 = v128.xor(v128.load(p), fv);
+  if (nc > 1) r1 = v128.xor(v128.load(p + hw), fv);
+  if (nc > 2) r2 = v128.xor(v128.load(p + 2 * hw), fv);
+  if (nc > 3) r3 = v128.xor(v128.load(p + 3 * hw), fv);
+  const t0 = i8x16.shuffle(r0, r1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  const t2 = i8x16.shuffle(r2, r3, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  v128.store(d, i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11));
+  v128.store(d, i16x8.shuffle(t0, t2, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+}
+
+/**
+ * n pixels of one quad from channel rows at s (nc of them, input pixels s, s + sw, ...;
+ * every byte read lies in the row: the last read at most at s + rem − 1) to d (A4 pixels).
+ */
+// @ts-ignore: decorator
+@inline function quadRun(s: usize, hw: usize, fv: v128, flip: u32, nc: i32, sw: i32, n: i32, rem: i32, d: usize): void {
+  let i = 0;
+  if (sw == 1) {
+    if (nc == 4) for (; i + 16 <= n; i += 16) zip16(s + <usize>i, hw, fv, d + (<usize>i << 2), 16);
+    for (; i + 4 <= n; i += 4) v128.store(d + (<usize>i << 2), quad4(s + <usize>i, hw, fv, nc, 1));
+  } else if (sw == 2) {
+    for (; i + 8 <= n && 2 * i + 16 <= rem; i += 8) quad8s2(s + (<usize>i << 1), hw, fv, nc, d + (<usize>i << 2));
+    for (; i + 4 <= n && 2 * i + 8 <= rem; i += 4) v128.store(d + (<usize>i << 2), quad4(s + (<usize>i << 1), hw, fv, nc, 2));
+  }
+  for (; i < n; i++) {
+    const p = s + <usize>(i * sw);
+    let v: u32 = 0;
+    for (let k = 0; k < nc; k++) v |= (<u32>load<u8>(p + <usize>k * hw) ^ flip) << (<u32>k << 3);
+    store<u32>(d + (<usize>i << 2), v);
+  }
+}
+
+/**
+ * Rows [lo, hi) of the quad planes of one NCHW image (8-bit; signed: int8) for stride
+ * (sh, sw) (from the CG record): the padded map Hp × Wp, Hp = (OH − 1)·sh + kh, Wp =
+ * (OW − 1)·sw + kw, split in phases: plane (j, py, px) (py < min(sh, kh), px < min(sw,
+ * kw)) = padded rows py, py + sh, ... × columns px, px + sw, ...: Hq × Wq pixels (Hq =
+ * ⌈Hp/sh⌉, Wq = ⌈Wp/sw⌉) of channels 4j..4j+3; row u = row u % Hq of plane u / Hq. At
+ * stride 1 one phase: the padded map itself. zb is the border's a' byte. Each row is
+ * written whole and nothing else (the planes' 32-byte slack is not).
  */
 export function prep_dc(x: usize, signed: i32, C: i32, zb: i32, cg: usize, dst: usize, lo: i32, hi: i32, _tid: i32): void {
   const H = g(cg, CG_H), W = g(cg, CG_W), ph = g(cg, CG_PH), pw = g(cg, CG_PW);
-  const Hp = g(cg, CG_OH) + g(cg, CG_KH) - 1, Wp = g(cg, CG_OW) + g(cg, CG_KW) - 1;
+  const sh = g(cg, CG_SH), sw = g(cg, CG_SW), kh = g(cg, CG_KH), kw = g(cg, CG_KW);
+  const Hp = (g(cg, CG_OH) - 1) * sh + kh, Wp = (g(cg, CG_OW) - 1) * sw + kw;
+  const nY = sh < kh ? sh : kh, nX = sw < kw ? sw : kw, nP = nY * nX;
+  const Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw;
   const flip: u32 = signed ? 0 : 0x80, fv = i8x16.splat(<i8>flip);
-  const hw = <usize>H * <usize>W, wpx = <usize>Wp << 2, ps = <usize>Hp * wpx;
+  const hw = <usize>H * <usize>W, wpx = <usize>Wq << 2, ps = <usize>Hq * wpx;
   for (let u = lo; u < hi; u++) {
-    const j = u / Hp, y = u - j * Hp, c0 = j << 2, nc = C - c0 < 4 ? C - c0 : 4;
+    const pl = u / Hq, yq = u - pl * Hq, j = pl / nP, f = pl - j * nP, py = f / nX, px = f - py * nX;
+    const c0 = j << 2, nc = C - c0 < 4 ? C - c0 : 4;
     const pat = (<u32>0xffffffff >>> <u32>(32 - 8 * nc)) & (<u32>(zb & 255) * 0x01010101);
-    const d = dst + <usize>j * ps + <usize>y * wpx, h = y - ph;
+    const d = dst + <usize>pl * ps + <usize>yq * wpx, h = py + sh * yq - ph;
     if (h < 0 || h >= H) {
-      fillPat(d, pat, Wp);
+      fillPat(d, pat, Wq);
       continue;
     }
-    fillPat(d, pat, pw);
-    const e = d + (<usize>pw << 2), s = x + <usize>c0 * hw + <usize>h * <usize>W;
-    let i = 0;
-    if (nc == 4) {
-      for (; i + 16 <= W; i += 16) zip16(s + <usize>i, hw, fv, e + (<usize>i << 2), 16);
-      for (; i + 4 <= W; i += 4) {
-        const p = s + <usize>i;
-        const r0 = v128.xor(v128.load32_zero(p), fv), r1 = v128.xor(v128.load32_zero(p + hw), fv);
-        const r2 = v128.xor(v128.load32_zero(p + 2 * hw), fv), r3 = v128.xor(v128.load32_zero(p + 3 * hw), fv);
-        const t0 = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const t2 = i8x16.shuffle(r2, r3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        v128.store(e + (<usize>i << 2), i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11));
+    // columns [xa, xb) of the plane lie in the input (padded column px + sw·x)
+    let xa = pw > px ? (pw - px + sw - 1) / sw : 0, xb = pw + W > px ? (pw + W - px + sw - 1) / sw : 0;
+    if (xa > Wq) xa = Wq;
+    if (xb > Wq) xb = Wq;
+    if (xb < xa) xb = xa;
+    fillPat(d, pat, xa);
+    const w0 = px + sw * xa - pw, e = d + (<usize>xa << 2), s = x + <usize>c0 * hw + <usize>h * <usize>W + <usize>w0;
+    const n = xb - xa, rem = W - w0;
+    if (nc == 4) quadRun(s, hw, fv, flip, 4, sw, n, rem, e);
+    else if (nc == 3) quadRun(s, hw, fv, flip, 3, sw, n, rem, e);
+    else if (nc == 2) quadRun(s, hw, fv, flip, 2, sw, n, rem, e);
+    else quadRun(s, hw, fv, flip, 1, sw, n, rem, e);
+    fillPat(e + (<usize>n << 2), pat, Wq - xb);
+  }
+}
+
+/**
+ * Rows [lo, hi) of the tap-packed planes of a 1-channel NCHW image (kw <= 4): pixel o of
+ * padded row y holds the kw bytes x(y, o·sw + s − pw), s < kw (a'; the border zb; 0 in
+ * bytes >= kw), so one quad covers a whole row of taps. Rows split in phases of sh as in
+ * prep_dc: plane py (py < min(sh, kh)) = padded rows py, py + sh, ... (Hq = ⌈Hp/sh⌉ rows
+ * of OW pixels); row u = row u % Hq of plane u / Hq. Each row is written whole and
+ * nothing else.
+ */
+export function prep_dc1(x: usize, signed: i32, zb: i32, cg: usize, dst: usize, lo: i32, hi: i32, _tid: i32): void {
+  const H = g(cg, CG_H), W = g(cg, CG_W), ph = g(cg, CG_PH), pw = g(cg, CG_PW);
+  const sh = g(cg, CG_SH), sw = g(cg, CG_SW), kh = g(cg, CG_KH), kw = g(cg, CG_KW), ow = g(cg, CG_OW);
+  const Hq = ((g(cg, CG_OH) - 1) * sh + kh + sh - 1) / sh;
+  const flip: u32 = signed ? 0 : 0x80, fv = i8x16.splat(<i8>flip);
+  const wpx = <usize>ow << 2, ps = <usize>Hq * wpx, zv: u32 = <u32>(zb & 255);
+  const hiM: u32 = kw >= 4 ? 0 : <u32>0xffffffff << <u32>(8 * kw);
+  const pat = zv * 0x01010101 & ~hiM;
+  // swizzle indices: word k byte i <- source byte k·sw + i (i < kw; else >= 16: 0)
+  const m0: u32 = 0x03020100 | hiM, st: u32 = <u32>sw * 0x01010101;
+  let mask = i32x4.splat(<i32>m0);
+  mask = i32x4.replace_lane(mask, 1, <i32>((m0 + st) | hiM));
+  mask = i32x4.replace_lane(mask, 2, <i32>((m0 + 2 * st) | hiM));
+  mask = i32x4.replace_lane(mask, 3, <i32>((m0 + 3 * st) | hiM));
+  const span = 3 * sw + kw; // bytes a 4-pixel swizzle reads
+  for (let u = lo; u < hi; u++) {
+    const py = u / Hq, yq = u - py * Hq, h = py + sh * yq - ph;
+    const d = dst + <usize>py * ps + <usize>yq * wpx;
+    if (h < 0 || h >= H) {
+      fillPat(d, pat, ow);
+      continue;
+    }
+    const row = x + <usize>h * <usize>W;
+    let o = 0;
+    for (; o < ow; o++) {
+      const c = o * sw - pw;
+      if (c >= 0 && c + span <= W) break;
+      store<u32>(d + (<usize>o << 2), word1(row, c, kw, W, flip, zv));
+    }
+    for (; o + 4 <= ow && o * sw - pw + 16 <= W; o += 4) {
+      const v = v128.xor(v128.load(row + <usize>(o * sw - pw)), fv);
+      v128.store(d + (<usize>o << 2), i8x16.swizzle(v, mask));
+    }
+    if (span <= 8) {
+      for (; o + 4 <= ow && o * sw - pw + 8 <= W; o += 4) {
+        const v = v128.xor(v128.load64_zero(row + <usize>(o * sw - pw)), fv);
+        v128.store(d + (<usize>o << 2), i8x16.swizzle(v, mask));
       }
     }
-    for (; i < W; i++) {
-      let v: u32 = 0;
-      for (let k = 0; k < nc; k++) v |= (<u32>load<u8>(s + <usize>k * hw + <usize>i) ^ flip) << (<u32>k << 3);
-      store<u32>(e + (<usize>i << 2), v);
-    }
-    fillPat(e + (<usize>W << 2), pat, Wp - pw - W);
+    for (; o < ow; o++) store<u32>(d + (<usize>o << 2), word1(row, o * sw - pw, kw, W, flip, zv));
   }
+}
+
+/** The tap-packed word of row at input column c (kw bytes; outside [0, W): zv). */
+// @ts-ignore: decorator
+@inline function word1(row: usize, c: i32, kw: i32, W: i32, flip: u32, zv: u32): u32 {
+  let v: u32 = 0;
+  for (let i = 0; i < kw; i++) {
+    const col = c + i;
+    const b: u32 = col >= 0 && col < W ? <u32>load<u8>(row + <usize>col) ^ flip : zv;
+    v |= b << (<u32>i << 3);
+  }
+  return v;
 }
 
 /**
@@ -137,8 +268,8 @@ function groupDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M:
  * OW (recomputing a few pixels, stored alike by this thread), or starting at 0 with only
  * OW stored when OW is shorter. Writes only the outputs of rows [lo, hi).
  */
-export function conv_dc(xq: usize, wp: usize, tab: usize, kq: i32, cg: usize, ep: usize, lo: i32, hi: i32, _tid: i32): void {
-  const ow = g(cg, CG_OW), M = g(cg, CG_M), wpx = <usize>(ow + g(cg, CG_KW) - 1) << 2;
+export function conv_dc(xq: usize, wp: usize, tab: usize, kq: i32, rb: i32, cg: usize, ep: usize, lo: i32, hi: i32, _tid: i32): void {
+  const ow = g(cg, CG_OW), M = g(cg, CG_M), wpx = <usize>rb;
   const q = <usize>kq;
   loadEp(ep);
   loadFast(ep, kq);
