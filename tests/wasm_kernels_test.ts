@@ -464,7 +464,7 @@ Deno.test("wasm k4 GEMM (s8 pointwise QConv): odd C, M and pixel counts, residua
   assert.equal(k4Paths.pointwise - before, dense * CONFIGS.length);
 });
 
-Deno.test("wasm k4 output stage: fast and fallback channels in one call (shift 0 / > 0, big bias), with and without a residual", async () => {
+Deno.test("wasm k4 output stage: fast and fallback channels in one call (shift 0 / > 0, big bias), with and without a residual, pixel-major and row-major", async () => {
   const r = new Rng(41);
   const nodes: TestNode[] = [];
   const geoms = [[16, 67, 9, 11], [24, 33, 8, 8], [3, 20, 13, 5], [67, 9, 4, 7]];
@@ -478,37 +478,68 @@ Deno.test("wasm k4 output stage: fast and fallback channels in one call (shift 0
     n.inputs[0] = { t: randQ(r, xdt, [1, C, H, W]) };
     n.inputs[1] = { t: randW7(r, [M, C, 1, 1]), constant: true };
     if (res) n.inputs[3] = { t: randQ(r, n.inputs[3]!.t.dtype as Q, [1, M, H, W]) };
-    // per channel: the usual multipliers, multipliers in [0.5, 1) (shift 0), > 1, tiny
-    // (shift -31); biases around ±2^29 and ±2^31 (saturation) among small ones
-    const mult: number[] = [], shift: number[] = [];
-    const bias = new Int32Array(M);
-    for (let m = 0; m < M; m++) {
-      const kind = m % 5;
-      const f = kind === 1
-        ? r.float(0.5, 0.99)
-        : kind === 2
-        ? r.float(1, 3)
-        : kind === 3
-        ? r.float(2.4e-10, 4.6e-10)
-        : r.float(0.3, 3) / (Math.sqrt(C) * 128);
-      const q = quantizeMultiplier(f);
-      mult.push(q.mult);
-      shift.push(q.shift);
-      const b = m % 7;
-      bias[m] = b === 0
-        ? (r.u32() & 1 ? 1 : -1) * (2 ** 29 + r.int(-5000, 5000))
-        : b === 1
-        ? (r.u32() & 1 ? 2147483647 - r.int(0, 3000) : -2147483648 + r.int(0, 3000))
-        : r.int(-50000, 50000);
-    }
+    const { mult, shift, bias } = mixedChannels(r, M, C, false);
     Object.assign(n.attrs, { mult, shift });
     n.inputs[2] = { t: { dtype: "int32", shape: [M], data: bias }, constant: true };
     nodes.push(n);
   }
-  const before = k4Paths.pointwise;
-  await check("k4 fallback", nodes);
-  assert.equal(k4Paths.pointwise - before, nodes.length * CONFIGS.length);
+  // QGemm on k4 (row-major 4 × 4 blocks): blocks of 4 columns all fast, all full stage, or
+  // mixed
+  const gemms: TestNode[] = [];
+  for (const [rows, K, N] of [[13, 40, 36], [50, 64, 67], [9, 200, 20]]) {
+    const n = gemmCase(r, K, true);
+    n.inputs[0] = { t: randQ(r, n.inputs[0]!.t.dtype as Q, [rows, K]) };
+    n.inputs[1] = { t: randW7(r, [N, K]), constant: true };
+    const { mult, shift, bias } = mixedChannels(r, N, K, true);
+    Object.assign(n.attrs, { mult, shift });
+    n.inputs[2] = { t: { dtype: "int32", shape: [N], data: bias }, constant: true };
+    gemms.push(n);
+  }
+  const before = { ...k4Paths };
+  await check("k4 fallback", [...nodes, ...gemms]);
+  assert.equal(k4Paths.pointwise - before.pointwise, nodes.length * CONFIGS.length);
+  assert.equal(k4Paths.gemm - before.gemm, gemms.length * CONFIGS.length);
 });
+
+/**
+ * Per-channel requantization of M channels over a reduction of K: the usual multipliers,
+ * multipliers in [0.5, 1) (shift 0), > 1, tiny (shift −31); biases around ±2^29 and
+ * ±2^31 (saturation) among small ones. The kind changes per channel, or (blocks) per block
+ * of 4 channels, per channel, or one channel of the block takes a full-stage kind, in
+ * turn.
+ */
+function mixedChannels(
+  r: Rng,
+  M: number,
+  K: number,
+  blocks: boolean,
+): { mult: number[]; shift: number[]; bias: Int32Array } {
+  const mult: number[] = [], shift: number[] = [];
+  const bias = new Int32Array(M);
+  for (let m = 0; m < M; m++) {
+    // blocks: one kind per block, the kind per channel, or one full-stage column per block
+    const type = blocks ? (m >> 2) % 3 : 1;
+    const sel = type === 0 ? m >> 2 : type === 1 ? m : (m & 3) === ((m >> 2) & 3) ? 1 : 2;
+    const kind = type === 2 ? (sel === 1 ? 1 + ((m >> 4) % 3) : 0) : sel % 5;
+    const f = kind === 1
+      ? r.float(0.5, 0.99)
+      : kind === 2
+      ? r.float(1, 3)
+      : kind === 3
+      ? r.float(2.4e-10, 4.6e-10)
+      : r.float(0.3, 3) / (Math.sqrt(K) * 128);
+    const q = quantizeMultiplier(f);
+    mult.push(q.mult);
+    shift.push(q.shift);
+    const b = sel % 7;
+    bias[m] = b === 0
+      ? (r.u32() & 1 ? 1 : -1) * (2 ** 29 + r.int(-5000, 5000))
+      : b === 1
+      ? (r.u32() & 1 ? 2147483647 - r.int(0, 3000) : -2147483648 + r.int(0, 3000))
+      : r.int(-50000, 50000);
+  }
+  return { mult, shift, bias };
+}
 
 /** convCase (7-bit weights) with a fixed geometry: C channels, k × k window, stride s. */
 function geomCase(

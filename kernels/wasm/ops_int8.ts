@@ -273,13 +273,13 @@ function colTable(c: CompileCtx, ep: number, n: number): void {
 /**
  * The k4 fast output stage's channel table (as/k4.ts fast8; EP.ftab): 64 bytes a channel,
  * ccol + bias, mult and 2^(r−1) each over 4 lanes, then r = −shift, or 0 where the channel
- * needs the full stage (shift outside [-30, -1], |ccol| or |bias| >= 2^29, or a
- * per-tensor multiplier, row corrections or strided rows in the record). Call once the
- * record is complete.
+ * needs the full stage (shift outside [-30, -1], |ccol| or |bias| >= 2^29); no table
+ * with a per-tensor multiplier or row corrections. Call once the record is complete (and
+ * before colTable).
  */
 function fastTable(c: CompileCtx, ep: number, n: number): void {
   const rec = new Int32Array(c.arena.buffer, ep, EP_WORDS).slice();
-  if (rec[EP.scalar] || rec[EP.crow] || rec[EP.ors] !== 1) return;
+  if (rec[EP.scalar] || rec[EP.crow]) return;
   const view = (p: number) => (p ? new Int32Array(c.arena.buffer, p, n).slice() : undefined);
   const mult = view(rec[EP.mult])!, shift = view(rec[EP.shift])!;
   const ccol = view(rec[EP.ccol]), bias = view(rec[EP.bias]);
@@ -1025,6 +1025,7 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     new Int32Array(c.arena.buffer, bep, EP_WORDS).set(new Int32Array(c.arena.buffer, ep, EP_WORDS));
     setWords(c, bep, { [EP.ccol]: 0 });
   }
+  if (k4) fastTable(c, ep, N);
   if (gemmOptions.colTable) colTable(c, ep, N);
   const bin = bep
     ? binaryGemm(c, w.data as Int8Array, N, K, rows, xdt, bep, panelOff + pk.scratchBytes)

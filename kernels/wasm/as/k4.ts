@@ -9,7 +9,7 @@
 // layout). K is padded to a multiple of 4 only (a' and w' are 0 in the padding).
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
 import {
-  EP_CZP, EP_DHI, EP_DLO, EP_FTAB, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
+  EP_CROW, EP_CZP, EP_DHI, EP_DLO, EP_FTAB, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
   EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, finishTab4x4, load8n, loadEp, pair8, storeN,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
@@ -57,8 +57,9 @@ let kOut: usize = 0, kOcs: usize = 0, kFtab: usize = 0;
 let kRes: usize = 0, kPtab: usize = 0;
 // Row-major output (QGemm: pixels are rows of y, channels its columns, column stride 1;
 // its record always has the vector table): the 8 × 4 tile is finished as two 4 × 4
-// blocks, 4 contiguous bytes per row (finishTab4x4).
-let kRowMajor: bool = false;
+// blocks, 4 contiguous bytes per row (rowFast4x4 with the channel table, else
+// finishTab4x4).
+let kRowMajor: bool = false, kRowFast: bool = false, kOrs: usize = 0;
 let vZ16: v128 = i16x8.splat(0), vLo8: v128 = i8x16.splat(0), vHi8: v128 = i8x16.splat(0);
 let vCz16: v128 = i16x8.splat(0), vDlo8: v128 = i8x16.splat(0), vDhi8: v128 = i8x16.splat(0);
 
@@ -72,7 +73,10 @@ export function loadFast(ep: usize, kq: i32): void {
   kRes = <usize>ld(ep, EP_RES);
   kPtab = kRes ? <usize>ld(ep, EP_PTAB) : 0;
   kFtab = <usize>ld(ep, EP_FTAB);
-  kFast = (!kRes || kPtab != 0) && kFtab != 0 && kq <= 16384;
+  const fastOk = kFtab != 0 && kq <= 16384 && !ld(ep, EP_CROW);
+  kFast = fastOk && (!kRes || kPtab != 0) && ld(ep, EP_ORS) == 1 && !ld(ep, EP_SCALAR);
+  kRowFast = fastOk && kRowMajor;
+  kOrs = <usize>ld(ep, EP_ORS);
   kOut = <usize>ld(ep, EP_OUT);
   kOcs = <usize>ld(ep, EP_OCS);
   const lo = ld(ep, EP_QMIN), hi = ld(ep, EP_QMAX);
@@ -87,6 +91,36 @@ export function loadFast(ep: usize, kq: i32): void {
     vDlo8 = i8x16.splat(<i8>dlo);
     vDhi8 = i8x16.splat(<i8>ld(ep, EP_DHI));
   }
+}
+
+/**
+ * The fast stage of a row-major 4 × 4 block (rows gr0..gr0+3 × columns c..c+3; raw values
+ * of column c + j in vj): the columns' constants from the channel table, 4 bytes stored
+ * per row. Returns false (nothing stored) when a column needs the full stage.
+ */
+// @ts-ignore: decorator
+@inline function rowFast4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): bool {
+  if (!kRowFast) return false;
+  const t = kFtab + (<usize>c << 6);
+  const r0 = load<i32>(t, 48), r1 = load<i32>(t, 112), r2 = load<i32>(t, 176), r3 = load<i32>(t, 240);
+  if (r0 == 0 || r1 == 0 || r2 == 0 || r3 == 0) return false;
+  const q0 = rdbpotNear4(srdhm4v(i32x4.add(v0, v128.load(t)), v128.load(t, 16)), r0, v128.load(t, 32));
+  const q1 = rdbpotNear4(srdhm4v(i32x4.add(v1, v128.load(t, 64)), v128.load(t, 80)), r1, v128.load(t, 96));
+  const q2 = rdbpotNear4(srdhm4v(i32x4.add(v2, v128.load(t, 128)), v128.load(t, 144)), r2, v128.load(t, 160));
+  const q3 = rdbpotNear4(srdhm4v(i32x4.add(v3, v128.load(t, 192)), v128.load(t, 208)), r3, v128.load(t, 224));
+  const n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
+  const n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q2, q3), vZ16);
+  let b: v128;
+  if (kSigned) b = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n01, n23), vLo8), vHi8);
+  else b = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n01, n23), vLo8), vHi8);
+  // bytes column-major (column j, row i at 4j + i) → row-major
+  const tb = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const o = kOut + <usize>gr0 * kOrs + <usize>c;
+  v128.store32_lane(o, tb, 0);
+  v128.store32_lane(o + kOrs, tb, 1);
+  v128.store32_lane(o + 2 * kOrs, tb, 2);
+  v128.store32_lane(o + 3 * kOrs, tb, 3);
+  return true;
 }
 
 /**
@@ -211,8 +245,8 @@ function pairK4(a: usize, ldg: usize, w: usize, ldw: usize, kq: usize, gr0: i32,
       s13 = dot4(s13, x1, v);
     }
     if (kRowMajor) {
-      finishTab4x4(gr0, c, s00, s01, s02, s03);
-      finishTab4x4(gr0 + 4, c, s10, s11, s12, s13);
+      if (!rowFast4x4(gr0, c, s00, s01, s02, s03)) finishTab4x4(gr0, c, s00, s01, s02, s03);
+      if (!rowFast4x4(gr0 + 4, c, s10, s11, s12, s13)) finishTab4x4(gr0 + 4, c, s10, s11, s12, s13);
     } else {
       fin8(gr0, c, s00, s10);
       fin8(gr0, c + 1, s01, s11);
