@@ -552,7 +552,12 @@ export function compileQConv(c: CompileCtx): Step | undefined {
         env.par("conv_im2row", [xp, pad, cg, a, lda, s8 ? 1 : 0], P, grainFor(PREP_WORK * prb));
         env.par(colsFn, [a, lda, panel, prb, prb / 16, ep, P], M, grainFor(P * K));
       } else if (k4) {
-        env.par("conv_k4", [xp, pad, panel, cg, ep, kq], P, Math.max(PT, grainFor(M * K)));
+        env.par(
+          "conv_k4",
+          [xp, pad, panel, cg, ep, kq],
+          Math.ceil(P / 8),
+          Math.max(PT / 8, grainFor(8 * M * K)),
+        );
       } else env.par(convFn, [xp, pad, panel, cg, ep], P, Math.max(PT, grainFor(M * K)));
     }
   };
@@ -780,7 +785,12 @@ function pointwiseK4(c: CompileCtx, o: K4Conv): Step {
         grainFor(PREP_WORK * 4 * C),
       );
       imageOut(env, ep, y, r, n, M * HW);
-      env.par("gemm_k4_rows", [a4, ldg, panel, pk.kp, kq, ep, M], HW, grainFor(M * pk.kp));
+      env.par(
+        "gemm_k4_rows",
+        [a4, ldg, panel, pk.kp, kq, ep, M, HW],
+        Math.ceil(HW / 8),
+        grainFor(8 * M * pk.kp),
+      );
     }
   };
 }
@@ -1040,7 +1050,12 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
       const panel = pk.get(env, a4Bytes);
       env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, grainFor(PREP_WORK * 4 * K));
       setWords(env, ep, { [EP.out]: env.addr(y) });
-      env.par("gemm_k4_rows", [a4, ldg, panel, pk.kp, kq, ep, N], rows, grainFor(N * pk.kp));
+      env.par(
+        "gemm_k4_rows",
+        [a4, ldg, panel, pk.kp, kq, ep, N, rows],
+        Math.ceil(rows / 8),
+        grainFor(8 * N * pk.kp),
+      );
     };
   }
   c.scratch(panelOff + pk.scratchBytes + (bin?.scratchBytes ?? 0));

@@ -35,16 +35,17 @@ const GT: i32 = 8;
 }
 
 /**
- * Conv output pixels [lo, hi) × all M channels on the k4 GEMM. Per-thread scratch (at
+ * Conv output pixels of 8-pixel blocks [lo, hi) × all M channels on the k4 GEMM (the
+ * threads split whole blocks: no 4-pixel group is cut between two parts). Per-thread scratch (at
  * CG_SCRATCH + tid·CG_SSTRIDE): 4 patch rows of CG_KP bytes (+ rb slack: dense rows
  * spill), then GT A4 groups of 16·kq bytes (+ 48 bytes slack); conv_k4_scratch_bytes.
- * A group cut by lo or hi is built whole; gemmK4 writes only the pixels in [lo, hi).
  * Pixels past the map's end (the last group's tail) take the pad row: never written.
  */
-export function conv_k4(xp: usize, pad: usize, wp: usize, cg: usize, ep: usize, kq: i32, lo: i32, hi: i32, tid: i32): void {
+export function conv_k4(xp: usize, pad: usize, wp: usize, cg: usize, ep: usize, kq: i32, blo: i32, bhi: i32, tid: i32): void {
   const H = g(cg, CG_H), W = g(cg, CG_W), rb = g(cg, CG_RB), kh = g(cg, CG_KH), kw = g(cg, CG_KW);
   const sh = g(cg, CG_SH), sw = g(cg, CG_SW), dh = g(cg, CG_DH), dw = g(cg, CG_DW);
   const ph = g(cg, CG_PH), pw = g(cg, CG_PW), ow = g(cg, CG_OW), P = g(cg, CG_OH) * ow;
+  const lo = blo << 3, hi = bhi << 3 < P ? bhi << 3 : P;
   const dense = g(cg, CG_DENSE), prb = g(cg, CG_KP), xd = <usize>g(cg, CG_XD), M = g(cg, CG_M);
   const tmp = <usize>g(cg, CG_SCRATCH) + <usize>tid * <usize>g(cg, CG_SSTRIDE);
   const a4 = tmp + ((<usize>(4 * prb + rb) + 15) & ~15);

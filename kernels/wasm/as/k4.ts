@@ -288,14 +288,14 @@ export function gemmK4(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usi
   }
 }
 
-/** gemmK4 over output pixels [lo, hi), all channels [0, M) (the threads split pixels). */
-export function gemm_k4_rows(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usize, M: i32, lo: i32, hi: i32, _tid: i32): void {
-  gemmK4(a4, ldg, w, ldw, kq, ep, lo, hi, 0, M);
-}
-
-/** gemmK4 over output channels [lo, hi), all P pixels (the threads split channels). */
-export function gemm_k4_cols(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usize, P: i32, lo: i32, hi: i32, _tid: i32): void {
-  gemmK4(a4, ldg, w, ldw, kq, ep, 0, P, lo, hi);
+/**
+ * gemmK4 over the output pixels of 8-pixel blocks [lo, hi) of P pixels, all channels
+ * [0, M): the threads split whole blocks, so no 4-pixel group is cut between two parts
+ * (a cut group takes the lane-by-lane scalar stage).
+ */
+export function gemm_k4_rows(a4: usize, ldg: i32, w: usize, ldw: i32, kq: i32, ep: usize, M: i32, P: i32, lo: i32, hi: i32, _tid: i32): void {
+  const p1 = hi << 3;
+  gemmK4(a4, ldg, w, ldw, kq, ep, lo << 3, p1 < P ? p1 : P, 0, M);
 }
 
 /**
