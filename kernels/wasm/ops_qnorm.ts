@@ -92,17 +92,39 @@ export function compileQLayerNorm(c: CompileCtx): Step {
   const xm = c.meta(x);
   const p = readLayerNorm(c.op, xm, node.attrs);
   const { rows, n } = rowsOf(c, x);
-  // The SIMD path (every shift <= 0) reads bias + 8 and 2^(31 − R) as u32 (R = −shift).
+  // The SIMD path (every shift <= 0) reads the f64 block of as/qnorm.ts (4 constants, then
+  // 4 channel pairs of m', sign mask, P, K2 per 4 channels) from an even word offset.
   const simd = p.shift.every((v) => v <= 0);
-  const fo = LN_HEAD + 5 * n;
-  const rec = new Int32Array(fo + n);
+  const fo = roundUp(LN_HEAD + 4 * n, 2), n4 = n & ~3;
+  const buf = new ArrayBuffer(4 * fo + (simd ? 64 + 32 * n4 : 0));
+  const rec = new Int32Array(buf, 0, fo);
   rec.set([p.eps, layerNormShift(n), p.yZp, p.qmin, p.qmax, flipOf(xm.dtype), n, simd ? fo : 0]);
   rec.set(p.mult, LN_HEAD);
   rec.set(p.shift, LN_HEAD + n);
   rec.set(p.sign, LN_HEAD + 2 * n);
   rec.set(p.bias, LN_HEAD + 3 * n);
-  rec.set(p.bias.map((b) => b + 8), LN_HEAD + 4 * n);
-  rec.set(Array.from(p.shift, (v) => 2 ** (31 + v) | 0), fo);
-  const rp = c.arena.i32(rec);
+  if (simd) {
+    new Float64Array(buf, 4 * fo, 8).set([
+      -0,
+      -0,
+      0.5 + 2 ** -19,
+      0.5 + 2 ** -19,
+      0.5,
+      0.5,
+      1.5 * 2 ** 52,
+      1.5 * 2 ** 52,
+    ]);
+    const f = new Float64Array(buf, 4 * fo + 64, 4 * n4);
+    for (let j = 0; j < n4; j++) {
+      const at = (j >> 2) * 16 + (j & 3); // + 0, 4, 8, 12: m', sign mask, P, K2
+      const r = Math.min(-p.shift[j], 24);
+      const cc = Math.max(-(2 ** 23), Math.min(2 ** 23, p.bias[j] + 8 + 16 * p.yZp));
+      f[at] = p.sign[j] * p.mult[j] * 2 ** -31;
+      f[at + 4] = r >= 1 ? -0 : 0;
+      f[at + 8] = 2 ** -(r + 4);
+      f[at + 12] = cc / 16 + 2 ** -(r + 5) - 0.5 + (r >= 1 ? 1 / 32 : 0) + (p.qmin < 0 ? 128 : 0);
+    }
+  }
+  const rp = c.arena.put(new Uint8Array(buf));
   return (env) => env.par("qlayernorm", [env.addr(x), env.addr(y), rp], rows, grainFor(n * 24));
 }
