@@ -149,6 +149,24 @@ Deno.test("wasm QSoftmax f32-estimate path: S around its 16·10^6 bound, exact q
   await check("QSoftmax f32", nodes);
 });
 
+Deno.test("wasm QSoftmax f32 path: tails 1..7 (the overlapping last 8), rows 1..7, extreme rows", async () => {
+  const r = new Rng(509);
+  const nodes: TestNode[] = [];
+  for (const n of [1, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 23, 50, 63, 65, 129, 197]) {
+    for (let rep = 0; rep < 2; rep++) {
+      const xdt: Q = r.pick(["int8", "uint8"] as const);
+      nodes.push({
+        op: "QSoftmax",
+        attrs: { exp_table: expTable(r), r: r.pick([1, 255, 311, r.int(2, 32767), 32767]) },
+        inputs: [{
+          t: rep ? extremeRows(r, xdt, r.int(1, 7), n) : randQ(r, xdt, [r.int(1, 7), n]),
+        }],
+      });
+    }
+  }
+  await check("QSoftmax tails", nodes);
+});
+
 function perChannel(r: Rng, n: number, f: () => number): number | number[] {
   return r.u32() % 4 === 0 ? f() : Array.from({ length: n }, f);
 }

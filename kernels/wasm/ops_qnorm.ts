@@ -38,7 +38,9 @@ export function compileQLut(c: CompileCtx): Step {
   qDType(c.op, xm, "X");
   const dt = readQDType(c.op, node.attrs, "uint8") as QDType;
   const t = readTable(c.op, node.attrs, dt);
-  const tp = c.arena.put(Uint8Array.from(t, (v) => v & 255));
+  const tb = new Uint8Array(256 + 16).fill(16); // the table, then 16 bytes of 16 (as/qnorm.ts)
+  tb.set(Uint8Array.from(t, (v) => v & 255));
+  const tp = c.arena.put(tb);
   const flip = flipOf(xm.dtype), n = size(xm.shape);
   return (env) => env.par("qlut", [env.addr(x), flip, tp, env.addr(y)], n, ELEM_GRAIN);
 }
@@ -66,7 +68,13 @@ export function compileQSoftmax(c: CompileCtx): Step {
   qDType(c.op, xm, "X");
   const { table, r } = readSoftmaxAttrs(c.op, node.attrs);
   const { rows, n } = rowsOf(c, x);
-  const tp = c.arena.i32(table);
+  // the table, then the kernel's splatted constants (as/qnorm.ts qsoftmax)
+  const rec = new ArrayBuffer(1024 + 96);
+  new Int32Array(rec, 0, 256).set(table);
+  new Float32Array(rec, 1024, 8).set([256, 256, 256, 256, 2 ** 23, 2 ** 23, 2 ** 23, 2 ** 23]);
+  new Int32Array(rec, 1056, 4).fill(255);
+  new Float64Array(rec, 1072, 6).set([2 ** -40, 2 ** -40, 255, 255, 2 ** 52, 2 ** 52]);
+  const tp = c.arena.put(new Uint8Array(rec));
   const flip = flipOf(xm.dtype);
   c.scratch(c.threads * roundUp(n * 4, 16)); // one i32 row of e per thread
   return (env) =>

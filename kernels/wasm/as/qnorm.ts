@@ -6,13 +6,15 @@
 import { mbqm, sat32 } from "./requant";
 
 /**
- * QLut over elements [lo, hi): y[i] = table[x[i] ^ flip]; `table` holds 256 output bytes.
+ * QLut over elements [lo, hi): y[i] = table[x[i] ^ flip]; `table` holds 256 output bytes
+ * and then 16 bytes of 16.
  * 16 bytes at a time: the table as 16 sub-tables of 16 bytes, i8x16.swizzle on u − 16·j
  * (an index outside 0..15 gives 0 in every host: plain swizzle, never the relaxed one).
  */
 export function qlut(x: usize, flip: i32, table: usize, y: usize, lo: i32, hi: i32, _tid: i32): void {
   let i = lo;
-  const fv = i8x16.splat(<i8>flip), step = i8x16.splat(16);
+  // 16 in every byte, loaded from behind the table (V8 rebuilds a v128.const at every use)
+  const fv = i8x16.splat(<i8>flip), step = v128.load(table, 256);
   for (; i + 16 <= hi; i += 16) {
     let v = v128.xor(v128.load(x + <usize>i), fv);
     let r = i8x16.swizzle(v128.load(table), v);
@@ -29,7 +31,9 @@ export function qlut(x: usize, flip: i32, table: usize, y: usize, lo: i32, hi: i
 
 /**
  * QSoftmax over rows [lo, hi) of N codes: m = max u, e = table[m − u] (i32 table of 256),
- * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division. `tmp` holds one
+ * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division. The table is
+ * followed by the splatted constants f32 256, f32 2^23, (unused), f64 2^-40, f64 255 and
+ * f64 2^52 (ops_qnorm.ts compileQSoftmax). `tmp` holds one
  * i32 row of e per thread (tid), so that the table is read once per element.
  */
 export function qsoftmax(
@@ -81,23 +85,28 @@ export function qsoftmax(
     j = 0;
     if (s < 16000000) {
       // S < 16·10^6 (rows up to 244 long always): f32 estimate q0 of a/S (relative error
-      // below 2^-21, so q0 = round(min(est, 256)) is floor(a/S) or one more), then the
-      // exact correction y = q0 − (q0·S > a) + (a >= q0·S + S) in u32 lanes: a < 2^31 + 2^23
-      // and (q0 + 1)·S <= 257·S < 2^32.
+      // below 2^-21, so q0 = round(min(est, 256)) is floor(a/S) or one more where a/S < 256,
+      // and 256 where a/S >= 256), then the exact correction y = q0 − [a − q0·S < 0]: the
+      // difference is in [−S, S) where a/S < 256 (exact in wrapping i32 lanes, a < 2^32 and
+      // q0·S <= 257·S < 2^32); where a/S >= 256, y is 255 or 256. The saturating narrows
+      // cap y at 255.
       const c1 = f32x4.splat(<f32>(<f64>r / <f64>s)), c2 = f32x4.splat(<f32>(<f64>half / <f64>s));
-      const c256 = f32x4.splat(256.0), mg = f32x4.splat(8388608.0), mgi = i32x4.splat(0x4b000000);
+      // constants loaded from behind the table (a v128.const is rebuilt at every use in V8)
+      const c256 = v128.load(table, 1024), mg = v128.load(table, 1040);
       const ri = i32x4.splat(r), hi_ = i32x4.splat(<i32>half), si = i32x4.splat(<i32>s);
-      const cap = i32x4.splat(255);
-      for (; j + 8 <= N; j += 8) {
-        const e0 = v128.load(buf + (<usize>j << 2)), e1 = v128.load(buf + (<usize>j << 2) + 16);
-        const y0 = smQ(e0, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
-        const y1 = smQ(e1, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
-        const h = i16x8.narrow_i32x4_u(y0, y1);
-        v128.store64_lane(dst + <usize>j, i8x16.narrow_i16x8_u(h, h), 0);
+      for (;;) {
+        for (; j + 8 <= N; j += 8) {
+          const e0 = v128.load(buf + (<usize>j << 2)), e1 = v128.load(buf + (<usize>j << 2) + 16);
+          const h = i16x8.narrow_i32x4_u(smQ(e0, c1, c2, c256, mg, ri, hi_, si), smQ(e1, c1, c2, c256, mg, ri, hi_, si));
+          v128.store64_lane(dst + <usize>j, i8x16.narrow_i16x8_u(h, h), 0);
+        }
+        // the last 1..7 as the row's last 8 (rewriting some outputs with the same values)
+        if (j == N || N < 8) break;
+        j = N - 8;
       }
     }
     const rv = f64x2.splat(<f64>r), hv = f64x2.splat(<f64>half), iv = f64x2.splat(1.0 / <f64>s);
-    const bias = f64x2.splat(9.094947017729282e-13), cap = f64x2.splat(255.0), mg = f64x2.splat(4503599627370496.0);
+    const bias = v128.load(table, 1072), cap = v128.load(table, 1088), mg = v128.load(table, 1104);
     for (; j + 4 <= N; j += 4) {
       const e = v128.load(buf + (<usize>j << 2));
       const t0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(e), rv), hv);
@@ -115,18 +124,14 @@ export function qsoftmax(
   }
 }
 
-// 4 lanes of the f32-estimate softmax quotient (see qsoftmax): min(255, floor(a/S)).
+// 4 lanes of the f32-estimate softmax quotient (see qsoftmax): floor(a/S), or 255 or 256
+// where a/S >= 256.
 // @ts-ignore: decorator
-@inline function smQ(
-  e: v128, c1: v128, c2: v128, c256: v128, mg: v128, mgi: v128, ri: v128, hv: v128, sv: v128, cap: v128,
-): v128 {
+@inline function smQ(e: v128, c1: v128, c2: v128, c256: v128, mg: v128, ri: v128, hv: v128, sv: v128): v128 {
   const est = f32x4.pmin(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), c1), c2), c256);
-  const q0 = i32x4.sub(f32x4.add(est, mg), mgi); // round to nearest, 0..256
+  const q0 = i32x4.sub(f32x4.add(est, mg), mg); // round to nearest, 0..256 (mg: f32 2^23)
   const a = i32x4.add(i32x4.mul(e, ri), hv);
-  const qs = i32x4.mul(q0, sv);
-  // the lane masks are −1 where true: y = q0 − [q0·S > a] + [a >= q0·S + S]
-  const y = i32x4.sub(i32x4.add(q0, i32x4.gt_u(qs, a)), i32x4.ge_u(a, i32x4.add(qs, sv)));
-  return i32x4.min_u(y, cap);
+  return i32x4.add(q0, i32x4.shr_s(i32x4.sub(a, i32x4.mul(q0, sv)), 31));
 }
 
 // QLayerNorm parameter record (i32): per-channel arrays of N at these word offsets.
