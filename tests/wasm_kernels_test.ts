@@ -18,6 +18,7 @@ import {
   convPaths,
   gemmPaths,
   k4Paths,
+  qaddOptions,
 } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
@@ -655,11 +656,12 @@ Deno.test("wasm QAdd / QRelu: same shape, single value, broadcast", async () => 
   await check("QAdd/QRelu", nodes, ["n6_QAdd (QAdd)"]);
 });
 
-Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zero points, odd lengths", async () => {
+Deno.test("wasm QAdd same-shape table and SIMD paths: shifts 0, left-shifted y, extreme zero points, odd lengths", async () => {
   const r = new Rng(33);
   const nodes: TestNode[] = [];
   const qm = (m: number) => quantizeMultiplier(m);
-  for (const n of [1, 7, 15, 16, 17, 31, 33, 67, 197 * 192, ...new Array(8).fill(65536)]) {
+  const lens = [1, 3, 7, 15, 16, 17, 31, 33, 63, 65, 67, 129, 3200, 197 * 192];
+  for (const n of [...lens, ...new Array(8).fill(65536)]) {
     const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
     const ydt: Q = r.pick(["int8", "uint8"] as const);
     const kind = r.int(0, 3);
@@ -729,7 +731,14 @@ Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zer
       }],
     });
   }
-  await check("QAdd SIMD", nodes);
+  // the same nodes through the pair table (qadd_lut) and on the SIMD arithmetic (qadd)
+  await check("QAdd table", nodes);
+  qaddOptions.lut = false;
+  try {
+    await check("QAdd SIMD", nodes);
+  } finally {
+    qaddOptions.lut = true;
+  }
 });
 
 Deno.test("wasm pools: max, average (count_include_pad, ceil_mode), global", async () => {
