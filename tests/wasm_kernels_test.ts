@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
-import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { addMultipliers, quantizedAdd, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { qRange } from "../kernels/ref/quant/qutil.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
@@ -19,6 +20,7 @@ import {
   gemmPaths,
   k4Paths,
   qaddOptions,
+  qaddTable,
 } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
@@ -738,6 +740,63 @@ Deno.test("wasm QAdd same-shape table and SIMD paths: shifts 0, left-shifted y, 
     await check("QAdd SIMD", nodes);
   } finally {
     qaddOptions.lut = true;
+  }
+});
+
+Deno.test("QAdd pair table (qaddTable) equals quantizedAdd on every pair of codes", () => {
+  const r = new Rng(34);
+  const qm = (m: number) => quantizeMultiplier(m);
+  for (let i = 0; i < 40; i++) {
+    const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
+    const ydt: Q = r.pick(["int8", "uint8"] as const);
+    const kind = r.int(0, 4);
+    // the quantizer's a, b <= 1/2 and tiny y; also left shifts on a, b or y, zero multipliers
+    const a = qm(kind === 0 ? r.float(1, 30) : r.float(0.001, 0.5));
+    const b = kind === 4
+      ? { mult: 0, shift: 0 }
+      : qm(kind === 1 ? r.float(0.5, 3) : r.float(0.001, 0.5));
+    const y = qm(kind === 2 ? r.float(1, 40) : r.float(0.3, 8) / 2 ** 20);
+    const ext = (dt: Q) =>
+      dt === "int8" ? r.pick([-128, 127, r.int(-128, 127)]) : r.pick([0, 255, r.int(0, 255)]);
+    const [lo, hi] = qRange(ydt);
+    const c1 = r.int(lo, hi), c2 = r.int(lo, hi);
+    const [qmin, qmax] = r.u32() % 3 === 0 ? [Math.min(c1, c2), Math.max(c1, c2)] : [lo, hi];
+    const p = {
+      azp: ext(adt),
+      bzp: ext(bdt),
+      am: a.mult,
+      ash: a.shift,
+      bm: b.mult,
+      bsh: b.shift,
+      ym: y.mult,
+      ysh: y.shift,
+      yzp: ext(ydt),
+      qmin,
+      qmax,
+    };
+    const t = qaddTable(p, adt, bdt);
+    const [alo] = qRange(adt), [blo] = qRange(bdt);
+    for (let qa = alo; qa < alo + 256; qa++) {
+      for (let qb = blo; qb < blo + 256; qb++) {
+        const want = quantizedAdd(
+          qa - p.azp,
+          qb - p.bzp,
+          p.am,
+          p.ash,
+          p.bm,
+          p.bsh,
+          p.ym,
+          p.ysh,
+          p.yzp,
+          qmin,
+          qmax,
+        );
+        const got = t[((qa & 255) << 8) | (qb & 255)];
+        if (got !== (want & 255)) {
+          assert.fail(`case ${i} ${JSON.stringify(p)}: a ${qa} b ${qb}: ${got}, want ${want}`);
+        }
+      }
+    }
   }
 });
 

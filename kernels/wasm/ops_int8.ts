@@ -9,7 +9,12 @@ import { size, type Tensor } from "../../runtime/tensor.ts";
 import { attrFlag } from "../ref/nn_util.ts";
 import { lift2d, slidingWindow } from "../ref/nn_window.ts";
 import { readGroup } from "../ref/conv.ts";
-import { quantizedAdd } from "../ref/quant/requant.ts";
+import {
+  ADD_LEFT_SHIFT,
+  multiplyByQuantizedMultiplier,
+  requantize,
+  sat32,
+} from "../ref/quant/requant.ts";
 import {
   type QDType,
   qRange,
@@ -1047,15 +1052,20 @@ function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
 
 /**
  * `lut`: a QAdd of same-shape operands runs through a 64 KiB table of every code pair
- * (as/elem.ts qadd_lut), built here from the reference arithmetic (kernels/ref/quant/
- * requant.ts quantizedAdd, bit-identical by construction); off: on the SIMD arithmetic
+ * (as/elem.ts qadd_lut), built here from the reference arithmetic ({@link qaddTable});
+ * off: on the SIMD arithmetic
  * (as/elem.ts qadd), as broadcasts always do. The table was about twice as fast at every
  * size measured, 3200 to 112·112·16 elements (in-process A/B of the kernel, 1 thread).
  */
 export const qaddOptions: { lut: boolean } = { lut: true };
 
 /**
- * The pair table of a QAdd: `T[(a & 255) << 8 | (b & 255)]` = the output byte of codes a, b.
+ * The pair table of a QAdd: `T[(a & 255) << 8 | (b & 255)]` = the output code of codes a, b
+ * (kernels/ref/quant/requant.ts quantizedAdd: `G(sa + sb)` with `sa = MBQM(da·2^20, a)`,
+ * `sb = MBQM(db·2^20, b)`, `G(s) = requantize(sat32(s), y…)`). Every multiplier is >= 0,
+ * so sa, sb and G are non-decreasing; G is read off its thresholds `θ_ℓ = min{s : G(s) >= ℓ}`
+ * (binary searches over the reachable sums, a few thousand G calls instead of 65536
+ * quantizedAdd calls), walking each row of b in increasing order.
  *
  * @example
  * ```ts
@@ -1064,23 +1074,31 @@ export const qaddOptions: { lut: boolean } = { lut: true };
  */
 export function qaddTable(p: Record<string, number>, adt: QDType, bdt: QDType): Uint8Array {
   const [alo] = qRange(adt), [blo] = qRange(bdt);
+  const sa = new Float64Array(256), sb = new Float64Array(256);
+  for (let v = 0; v < 256; v++) {
+    sa[v] = multiplyByQuantizedMultiplier((alo + v - p.azp) * (1 << ADD_LEFT_SHIFT), p.am, p.ash);
+    sb[v] = multiplyByQuantizedMultiplier((blo + v - p.bzp) * (1 << ADD_LEFT_SHIFT), p.bm, p.bsh);
+  }
+  const g = (s: number) => requantize(sat32(s), p.ym, p.ysh, p.yzp, p.qmin, p.qmax);
+  const smin = sa[0] + sb[0], smax = sa[255] + sb[255], g0 = g(smin);
+  const th: number[] = [];
+  for (let level = g0 + 1, top = g(smax); level <= top; level++) {
+    let lo = th.length ? th[th.length - 1] : smin, hi = smax;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (g(mid) >= level) hi = mid;
+      else lo = mid + 1;
+    }
+    th.push(lo);
+  }
   const t = new Uint8Array(65536);
-  for (let qa = alo; qa < alo + 256; qa++) {
-    const row = (qa & 255) << 8;
-    for (let qb = blo; qb < blo + 256; qb++) {
-      t[row | (qb & 255)] = quantizedAdd(
-        qa - p.azp,
-        qb - p.bzp,
-        p.am,
-        p.ash,
-        p.bm,
-        p.bsh,
-        p.ym,
-        p.ysh,
-        p.yzp,
-        p.qmin,
-        p.qmax,
-      );
+  for (let va = 0; va < 256; va++) {
+    const row = ((alo + va) & 255) << 8;
+    let k = 0;
+    for (let vb = 0; vb < 256; vb++) {
+      const s = sa[va] + sb[vb];
+      while (k < th.length && th[k] <= s) k++;
+      t[row | ((blo + vb) & 255)] = g0 + k;
     }
   }
   return t;
