@@ -152,7 +152,7 @@ export const LN_HEAD: i32 = 8;
 
 /**
  * QLayerNorm over rows [lo, hi) of N codes; `pr` is the record above. With every shift
- * <= 0, 4 channels per step, all in exact f64 arithmetic:
+ * <= 0, 8 (then 4) channels per step, all in exact f64 arithmetic:
  * t = divRoundHalfAway(D·2^k, σ) as D·2^k · fl(1/σ) (within |t|·2^-52 <= 2^-22 of the
  * quotient, plus 2^-23 for the add below) rounded half away from zero with a bias of 2^-19:
  * an exact tie n + 1/2 then lands above it, and any other quotient is at least
@@ -217,13 +217,28 @@ export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid
     const sigma = <i32>sg;
     // 2^k · fl(1/σ) = fl(2^k/σ): D · inv is D·2^k · fl(1/σ)
     const inv = f64x2.splat(<f64>(1 << k) / <f64>sigma), sumv = i32x4.splat(sum);
-    for (j = 0; j < n4; j += 4) {
+    for (j = 0; j + 8 <= n4; j += 8) {
+      const o = pf + (<usize>j << 5);
+      const u = i16x8.extend_low_i8x16_u(v128.xor(v128.load64_zero(src + <usize>j), fv));
+      const d0 = i32x4.sub(i32x4.mul(i32x4.extend_low_i16x8_u(u), Nv), sumv);
+      const d1 = i32x4.sub(i32x4.mul(i32x4.extend_high_i16x8_u(u), Nv), sumv);
+      const y0 = lnLanes(f64x2.convert_low_i32x4_s(d0), inv, o, sgn, hb, half, mg);
+      const y1 = lnLanes(f64x2.convert_low_i32x4_s(hiHalf(d0)), inv, o + 16, sgn, hb, half, mg);
+      const y2 = lnLanes(f64x2.convert_low_i32x4_s(d1), inv, o + 128, sgn, hb, half, mg);
+      const y3 = lnLanes(f64x2.convert_low_i32x4_s(hiHalf(d1)), inv, o + 144, sgn, hb, half, mg);
+      // the low words (one shufps per 4), then two exact narrows
+      const w0 = i8x16.shuffle(y0, y1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+      const w1 = i8x16.shuffle(y2, y3, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+      const w16 = i16x8.narrow_i32x4_s(w0, w1);
+      const q = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(w16, w16), lo8), hi8);
+      v128.store64_lane(dst + <usize>j, v128.xor(q, ov), 0);
+    }
+    for (; j < n4; j += 4) {
       const o = pf + (<usize>j << 5);
       const b = v128.xor(v128.load32_zero(src + <usize>j), fv);
       const d = i32x4.sub(i32x4.mul(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b)), Nv), sumv);
       const y0 = lnLanes(f64x2.convert_low_i32x4_s(d), inv, o, sgn, hb, half, mg);
       const y1 = lnLanes(f64x2.convert_low_i32x4_s(hiHalf(d)), inv, o + 16, sgn, hb, half, mg);
-      // the low words (one shufps), then two exact narrows
       const w = i8x16.shuffle(y0, y1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
       const w16 = i16x8.narrow_i32x4_s(w, w);
       const q = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(w16, w16), lo8), hi8);
