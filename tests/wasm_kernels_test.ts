@@ -733,13 +733,17 @@ Deno.test("wasm QAdd same-shape table and SIMD paths: shifts 0, left-shifted y, 
       }],
     });
   }
-  // the same nodes through the pair table (qadd_lut) and on the SIMD arithmetic (qadd)
-  await check("QAdd table", nodes);
-  qaddOptions.lut = false;
+  // the same nodes through the pair table (qadd_lut, every size) and on the SIMD
+  // arithmetic (qadd)
+  const lutMin = qaddOptions.lutMin;
+  qaddOptions.lutMin = 0;
   try {
+    await check("QAdd table", nodes);
+    qaddOptions.lut = false;
     await check("QAdd SIMD", nodes);
   } finally {
     qaddOptions.lut = true;
+    qaddOptions.lutMin = lutMin;
   }
 });
 

@@ -1029,7 +1029,7 @@ function qaddParams(
   };
 }
 
-/** QAdd record (as/elem.ts qadd): ..., then the periods of b and a. */
+/** QAdd record (as/elem.ts qadd): ..., the periods of b and a, then 2^10 × 4 at word 16. */
 function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
   return c.arena.i32([
     p.as,
@@ -1047,17 +1047,25 @@ function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
     p.qmax,
     p.bb,
     p.ab,
+    0,
+    1024,
+    1024,
+    1024,
+    1024,
   ]);
 }
 
 /**
- * `lut`: a QAdd of same-shape operands runs through a 64 KiB table of every code pair
- * (as/elem.ts qadd_lut), built here from the reference arithmetic ({@link qaddTable});
- * off: on the SIMD arithmetic
- * (as/elem.ts qadd), as broadcasts always do. The table was about twice as fast at every
- * size measured, 3200 to 112·112·16 elements (in-process A/B of the kernel, 1 thread).
+ * `lut`: a QAdd of same-shape operands with at least `lutMin` elements runs through a
+ * 64 KiB table of every code pair (as/elem.ts qadd_lut), built here from the reference
+ * arithmetic ({@link qaddTable}); smaller ones, broadcasts and all with `lut` off on the
+ * SIMD arithmetic (as/elem.ts qadd). In-process A/B, 1 thread (bench/wasm_ab.ts --switch
+ * lut): vit_tiny's 25 adds of 197·192 summed 1.18 -> 0.90 ms per run with the table;
+ * ViT op17's 9 adds of 50·64 0.045 (arithmetic) vs 0.046..0.051 ms (table: a cold 64 KiB
+ * table does not pay off over 3200 elements), while the kernel alone (hot table) was
+ * about twice as fast at every size from 3200 to 112·112·16 elements.
  */
-export const qaddOptions: { lut: boolean } = { lut: true };
+export const qaddOptions: { lut: boolean; lutMin: number } = { lut: true, lutMin: 1 << 14 };
 
 /**
  * The pair table of a QAdd: `T[(a & 255) << 8 | (b & 255)]` = the output code of codes a, b
@@ -1121,7 +1129,8 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
   if (pa < 0 || pb < 0) return undefined;
   const adt = am.dtype as QDType, bdt = bm.dtype as QDType, ydt = ym.dtype as QDType;
   const p = qaddParams(c, ["a", adt], ["b", bdt], ydt, pa, pb);
-  const lut = qaddOptions.lut && pa >= n && pb >= n; // 64 KiB of arena per node
+  // 64 KiB of arena per node with a table
+  const lut = qaddOptions.lut && pa >= n && pb >= n && n >= qaddOptions.lutMin;
   const rec = lut ? c.arena.put(qaddTable(p, adt, bdt)) : qaddRecord(c, p);
   const ca = c.constant(A), cb = c.constant(B);
   const ka = ca ? c.arena.put(ca.data) : -1, kb = cb ? c.arena.put(cb.data) : -1;
