@@ -2,8 +2,8 @@
  * A/B of the wasm backend in one process: the model is compiled twice (A, B) and the two
  * run alternately, so that the machine's noise hits both alike. Prints the median
  * whole-model ms of each and, with `--nodes N`, per-node medians of profiled runs.
- *   `--switch NAME`  A = the kernel-path switch (ops_int8.ts convOptions / gemmOptions,
- *                    fuse.ts fuseOptions) off,
+ *   `--switch NAME`  A = the kernel-path switch (ops_int8.ts convOptions / gemmOptions /
+ *                    qaddOptions, fuse.ts fuseOptions) off,
  *                    B = on (default: k4);
  *   `--grain S`      B runs with every parallel grain scaled by S (WasmOptions.grainScale);
  *   `--base DIR`     A = the kernels and compiler of another checkout (e.g.
@@ -13,7 +13,7 @@
  * @module
  */
 import { compileWasm } from "../kernels/wasm/compile.ts";
-import { convOptions, gemmOptions } from "../kernels/wasm/ops_int8.ts";
+import { convOptions, gemmOptions, qaddOptions } from "../kernels/wasm/ops_int8.ts";
 import { fuseOptions } from "../kernels/wasm/fuse.ts";
 import { abCompare, benchGraph, options } from "./wasm_common.ts";
 
@@ -25,10 +25,11 @@ const nodes = Number(opt("--nodes", "0"));
 const base = opt("--base", "");
 const grain = Number(opt("--grain", "0"));
 const sw = opt("--switch", base || grain ? "" : "k4");
-const switches = ([gemmOptions, fuseOptions].find((o) => sw in o) ?? convOptions) as Record<
-  string,
-  boolean
->;
+const switches = ([gemmOptions, fuseOptions, qaddOptions].find((o) => sw in o) ??
+  convOptions) as Record<
+    string,
+    boolean
+  >;
 const path = args[0];
 if (!path) {
   throw new Error("usage: wasm_ab.ts MODEL.eqp [--switch NAME | --grain S | --base DIR]");

@@ -158,19 +158,26 @@ Deno.test("wasm footprint: ResNet-14 (s8) parts at 2 threads never write each ot
 });
 
 Deno.test("wasm footprint: the checker catches an overlap (part 1 starting one item early)", async () => {
-  for (
-    const kernel of [
-      "conv_k4",
-      "conv_dc",
-      "prep_dc1",
-      "conv_gemm7",
-      "gemm_cols7",
-      "prep_x7",
-      "qadd",
-    ]
-  ) {
-    const fp = kernel === "qadd"
-      ? await nodesFootprint([qaddNode(new Rng(5), [2, 37, 11])], { kernel, shiftLo: 1 })
+  const kernels = [
+    "conv_k4",
+    "conv_dc",
+    "prep_dc1",
+    "conv_gemm7",
+    "gemm_cols7",
+    "prep_x7",
+    "qadd",
+    "qadd_lut",
+  ];
+  for (const kernel of kernels) {
+    const fp = kernel.startsWith("qadd")
+      ? await nodesFootprint([
+        kernel === "qadd"
+          ? qaddNode(new Rng(5), [2, 37, 11], true)
+          : qaddNode(new Rng(5), [2, 97, 89]),
+      ], {
+        kernel,
+        shiftLo: 1,
+      })
       : kernel === "conv_gemm7"
       ? await nodesFootprint([
         convNode(new Rng(5), { N: 1, C: 48, M: 9, H: 13, W: 11, k: 3, s: 1 }),
@@ -255,7 +262,8 @@ function gemmNode(r: Rng, rows: number, K: number, N: number): TestNode {
   };
 }
 
-function qaddNode(r: Rng, shape: number[]): TestNode {
+/** A QAdd of two tensors of `shape` (the pair table from 2^14 elements), or b one trailing block (SIMD). */
+function qaddNode(r: Rng, shape: number[], broadcast = false): TestNode {
   const q = (v: number) => quantizeMultiplier(v);
   const a = q(0.5), b = q(0.3), y = q(0.8);
   return {
@@ -271,7 +279,9 @@ function qaddNode(r: Rng, shape: number[]): TestNode {
       y_shift: y.shift,
       y_zp: 2,
     } as TestNode["attrs"],
-    inputs: [{ t: randQ(r, "int8", shape) }, { t: randQ(r, "int8", shape) }],
+    inputs: [{ t: randQ(r, "int8", shape) }, {
+      t: randQ(r, "int8", broadcast ? shape.slice(1) : shape),
+    }],
   };
 }
 
@@ -313,7 +323,8 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
     gemmNode(r, 29, 37, 11), // k4: odd rows
     gemmNode(r, 13, 300, 10), // K > 256: gemm_rows7
     gemmNode(r, 3, 100, 13),
-    qaddNode(r, [2, 37, 11]),
+    qaddNode(r, [2, 97, 89]), // the pair table (qaddOptions.lutMin elements or more)
+    qaddNode(r, [2, 37, 11], true),
   ];
   const fp = await nodesFootprint(nodes, undefined, false);
   assert.deepEqual(fp.bad, []);
@@ -329,6 +340,7 @@ Deno.test("wasm footprint: odd-shaped convs (dense taps, channel split, residual
       "gemm_k4_rows",
       "conv_k4",
       "qadd",
+      "qadd_lut",
     ]
   ) {
     assert.ok(fp.calls.get(k), `${k} split (${[...fp.calls]})`);

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
-import { addMultipliers, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { addMultipliers, quantizedAdd, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
+import { qRange } from "../kernels/ref/quant/qutil.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import type { BuildName } from "../kernels/wasm/instance.ts";
 import { pack } from "../runtime/format/layouts.ts";
@@ -18,6 +19,8 @@ import {
   convPaths,
   gemmPaths,
   k4Paths,
+  qaddOptions,
+  qaddTable,
 } from "../kernels/wasm/ops_int8.ts";
 
 type Q = "int8" | "uint8";
@@ -788,11 +791,12 @@ Deno.test("wasm QAdd / QRelu: same shape, single value, broadcast", async () => 
   await check("QAdd/QRelu", nodes, ["n6_QAdd (QAdd)"]);
 });
 
-Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zero points, odd lengths", async () => {
+Deno.test("wasm QAdd same-shape table and SIMD paths: shifts 0, left-shifted y, extreme zero points, odd lengths", async () => {
   const r = new Rng(33);
   const nodes: TestNode[] = [];
   const qm = (m: number) => quantizeMultiplier(m);
-  for (const n of [1, 7, 15, 16, 17, 31, 33, 67, 197 * 192, ...new Array(8).fill(65536)]) {
+  const lens = [1, 3, 7, 15, 16, 17, 31, 33, 63, 65, 67, 129, 3200, 197 * 192];
+  for (const n of [...lens, ...new Array(8).fill(65536)]) {
     const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
     const ydt: Q = r.pick(["int8", "uint8"] as const);
     const kind = r.int(0, 3);
@@ -862,7 +866,75 @@ Deno.test("wasm QAdd same-shape SIMD path: shifts 0, left-shifted y, extreme zer
       }],
     });
   }
-  await check("QAdd SIMD", nodes);
+  // the same nodes through the pair table (qadd_lut, every size) and on the SIMD
+  // arithmetic (qadd)
+  const lutMin = qaddOptions.lutMin;
+  qaddOptions.lutMin = 0;
+  try {
+    await check("QAdd table", nodes);
+    qaddOptions.lut = false;
+    await check("QAdd SIMD", nodes);
+  } finally {
+    qaddOptions.lut = true;
+    qaddOptions.lutMin = lutMin;
+  }
+});
+
+Deno.test("QAdd pair table (qaddTable) equals quantizedAdd on every pair of codes", () => {
+  const r = new Rng(34);
+  const qm = (m: number) => quantizeMultiplier(m);
+  for (let i = 0; i < 40; i++) {
+    const adt: Q = r.pick(["int8", "uint8"] as const), bdt: Q = r.pick(["int8", "uint8"] as const);
+    const ydt: Q = r.pick(["int8", "uint8"] as const);
+    const kind = r.int(0, 4);
+    // the quantizer's a, b <= 1/2 and tiny y; also left shifts on a, b or y, zero multipliers
+    const a = qm(kind === 0 ? r.float(1, 30) : r.float(0.001, 0.5));
+    const b = kind === 4
+      ? { mult: 0, shift: 0 }
+      : qm(kind === 1 ? r.float(0.5, 3) : r.float(0.001, 0.5));
+    const y = qm(kind === 2 ? r.float(1, 40) : r.float(0.3, 8) / 2 ** 20);
+    const ext = (dt: Q) =>
+      dt === "int8" ? r.pick([-128, 127, r.int(-128, 127)]) : r.pick([0, 255, r.int(0, 255)]);
+    const [lo, hi] = qRange(ydt);
+    const c1 = r.int(lo, hi), c2 = r.int(lo, hi);
+    const [qmin, qmax] = r.u32() % 3 === 0 ? [Math.min(c1, c2), Math.max(c1, c2)] : [lo, hi];
+    const p = {
+      azp: ext(adt),
+      bzp: ext(bdt),
+      am: a.mult,
+      ash: a.shift,
+      bm: b.mult,
+      bsh: b.shift,
+      ym: y.mult,
+      ysh: y.shift,
+      yzp: ext(ydt),
+      qmin,
+      qmax,
+    };
+    const t = qaddTable(p, adt, bdt);
+    const [alo] = qRange(adt), [blo] = qRange(bdt);
+    for (let qa = alo; qa < alo + 256; qa++) {
+      for (let qb = blo; qb < blo + 256; qb++) {
+        const want = quantizedAdd(
+          qa - p.azp,
+          qb - p.bzp,
+          p.am,
+          p.ash,
+          p.bm,
+          p.bsh,
+          p.ym,
+          p.ysh,
+          p.yzp,
+          qmin,
+          qmax,
+        );
+        const got = t[((qa & 255) << 8) | (qb & 255)];
+        if (got !== (want & 255)) {
+          assert.fail(`case ${i} ${JSON.stringify(p)}: a ${qa} b ${qb}: ${got}, want ${want}`);
+        }
+      }
+    }
+  }
 });
 
 Deno.test("wasm pools: max, average (count_include_pad, ceil_mode), global", async () => {

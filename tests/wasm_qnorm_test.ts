@@ -2,7 +2,7 @@
  * The wasm kernels of the integer transformer islands against kernels/ref, bit for bit:
  * QLut (byte table), QSoftmax (exact u32 division) and QLayerNorm (integer square root,
  * exact division, per-channel requantization), on random rows of odd lengths 1..67 plus
- * the ViT sizes, int8 and uint8 codes, both builds, 1 and 2 threads (every call split).
+ * the ViT sizes, int8 and uint8 codes, the three builds, 1 and 2 threads (every call split).
  */
 import assert from "node:assert/strict";
 import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
@@ -19,6 +19,8 @@ const CONFIGS = [
   { build: "relaxed" as const, threads: 1 },
   { build: "baseline" as const, threads: 2 },
   { build: "relaxed" as const, threads: 2 },
+  { build: "relaxed-pair" as const, threads: 1 },
+  { build: "relaxed-pair" as const, threads: 2 },
 ];
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const LENS = [1, 2, 3, 5, 15, 16, 17, 31, 33, 64, 67];
@@ -147,6 +149,24 @@ Deno.test("wasm QSoftmax f32-estimate path: S around its 16·10^6 bound, exact q
   await check("QSoftmax f32", nodes);
 });
 
+Deno.test("wasm QSoftmax f32 path: tails 1..7 (the overlapping last 8), rows 1..7, extreme rows", async () => {
+  const r = new Rng(509);
+  const nodes: TestNode[] = [];
+  for (const n of [1, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 23, 50, 63, 65, 129, 197]) {
+    for (let rep = 0; rep < 2; rep++) {
+      const xdt: Q = r.pick(["int8", "uint8"] as const);
+      nodes.push({
+        op: "QSoftmax",
+        attrs: { exp_table: expTable(r), r: r.pick([1, 255, 311, r.int(2, 32767), 32767]) },
+        inputs: [{
+          t: rep ? extremeRows(r, xdt, r.int(1, 7), n) : randQ(r, xdt, [r.int(1, 7), n]),
+        }],
+      });
+    }
+  }
+  await check("QSoftmax tails", nodes);
+});
+
 function perChannel(r: Rng, n: number, f: () => number): number | number[] {
   return r.u32() % 4 === 0 ? f() : Array.from({ length: n }, f);
 }
@@ -195,6 +215,79 @@ Deno.test("wasm QLayerNorm: rows of 1..67, 192 and 512, per-channel/shared attri
     nodes.push(layerNormCase(r, n), layerNormCase(r, n), layerNormCase(r, n));
   }
   await check("QLayerNorm", nodes);
+});
+
+/** Rows of the extremes: constant, one outlier (the largest |D|/σ), two codes far apart. */
+function extremeRows(r: Rng, dtype: Q, rows: number, n: number): Tensor {
+  const data = dtype === "int8" ? new Int8Array(rows * n) : new Uint8Array(rows * n);
+  const lo = dtype === "int8" ? -128 : 0;
+  for (let i = 0; i < rows; i++) {
+    const kind = r.int(0, 4), c = r.int(0, 255), at = r.int(0, n - 1);
+    for (let j = 0; j < n; j++) {
+      const u = kind === 0
+        ? c // constant: V = 0, D = 0
+        : kind === 1
+        ? (j === at ? 255 - c : c) // one outlier
+        : kind === 2
+        ? (r.u32() & 1 ? 255 : 0) // max range
+        : kind === 3
+        ? (j === at ? 255 : 0)
+        : r.int(0, 255);
+      data[i * n + j] = u + lo;
+    }
+  }
+  return { dtype, shape: [rows, n], data };
+}
+
+Deno.test("wasm QLayerNorm SIMD path: odd lengths, rows 1..7, extreme rows, shifts 0..-31, extreme biases", async () => {
+  const r = new Rng(508);
+  const nodes: TestNode[] = [];
+  for (const n of [1, 3, 4, 5, 8, 17, 63, 64, 65, 129, 192]) {
+    for (let rep = 0; rep < 2; rep++) {
+      const xdt: Q = r.pick(["int8", "uint8"] as const),
+        ydt: Q = r.pick(["int8", "uint8"] as const);
+      const [lo, hi] = ydt === "int8" ? [-128, 127] : [0, 255];
+      const k = layerNormShift(n);
+      const mult: number[] = [], shift: number[] = [];
+      for (let j = 0; j < n; j++) {
+        // realistic multipliers, and every R' branch: 0, 1, >= 23 (t rounds away), 31
+        const m = quantizeMultiplier((r.float(0.05, 3) * 16 * 30) / 2 ** k);
+        const s = r.u32() % 3 ? m.shift : -r.pick([0, 1, 2, 22, 23, 24, 25, 31]);
+        mult.push(
+          r.u32() % 16 === 0
+            ? r.pick([0, 2 ** 31 - 1])
+            : s === m.shift
+            ? m.mult
+            : r.int(2 ** 30, 2 ** 31 - 1),
+        );
+        shift.push(s);
+      }
+      const a = r.int(lo, hi), b = r.int(lo, hi);
+      nodes.push({
+        op: "QLayerNorm",
+        attrs: {
+          eps: r.pick([1, r.int(1, 5000), 2 ** 24]),
+          mult,
+          shift,
+          sign: Array.from({ length: n }, () => r.pick([-1, 0, 1, 1])),
+          bias: Array.from(
+            { length: n },
+            () =>
+              r.u32() % 8 === 0
+                ? r.pick([-(2 ** 30), 2 ** 30, -(2 ** 23), 2 ** 23 - 9])
+                : r.int(-6000, 6000),
+          ),
+          y_zp: r.pick([lo, hi, r.int(lo, hi)]),
+          dtype: ydt,
+          ...(rep ? { qmin: Math.min(a, b), qmax: Math.max(a, b) } : {}),
+        },
+        inputs: [{
+          t: rep ? extremeRows(r, xdt, r.int(1, 7), n) : randQ(r, xdt, [r.int(1, 7), n]),
+        }],
+      });
+    }
+  }
+  await check("QLayerNorm SIMD", nodes);
 });
 
 /**

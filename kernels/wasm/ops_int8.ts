@@ -10,6 +10,12 @@ import { attrFlag } from "../ref/nn_util.ts";
 import { lift2d, slidingWindow } from "../ref/nn_window.ts";
 import { readGroup } from "../ref/conv.ts";
 import {
+  ADD_LEFT_SHIFT,
+  multiplyByQuantizedMultiplier,
+  requantize,
+  sat32,
+} from "../ref/quant/requant.ts";
+import {
   type QDType,
   qRange,
   readClamp,
@@ -30,12 +36,6 @@ import {
 } from "./step.ts";
 import { type LayoutName, pack } from "../../runtime/format/layouts.ts";
 import { chunkCount } from "./threads.ts";
-import {
-  ADD_LEFT_SHIFT,
-  multiplyByQuantizedMultiplier,
-  requantize,
-  sat32,
-} from "../ref/quant/requant.ts";
 
 /** Field offsets of the epilogue record (as/epilogue.ts), in i32 words. */
 export const EP = {
@@ -312,35 +312,11 @@ function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
   const ym = readMultipliers(c.op, a, "y_mult", "y_shift", 1);
   const [dlo, dhi] = qRange(ydt);
   const czp = readZp(c.op, a, "c_zp", ydt), rzp = readZp(c.op, a, "r_zp", rdt);
-  const yzp = readZp(c.op, a, "y_zp", ydt);
-  const [qmin, qmax] = readClamp(c.op, a, ydt);
-  let ptab = 0;
-  if (convOptions.pairTable) {
-    // T[C·256 + R] for the bytes of the conv's code C (in [dlo, dhi], the output type's
-    // range) and of the residual's code R: quantizedAdd's two input terms depend on one
-    // code each, so 2·256 input requantizations and 65536 output ones
-    const signedC = dlo < 0, signedR = signedOf(rdt) === 1;
-    const code = (b: number, signed: boolean) => (signed ? (b << 24) >> 24 : b);
-    const sc = new Float64Array(256), sr = new Float64Array(256);
-    for (let b = 0; b < 256; b++) {
-      sc[b] = multiplyByQuantizedMultiplier(
-        (code(b, signedC) - czp) * 2 ** ADD_LEFT_SHIFT,
-        cm.mult[0],
-        cm.shift[0],
-      );
-      sr[b] = multiplyByQuantizedMultiplier(
-        (code(b, signedR) - rzp) * 2 ** ADD_LEFT_SHIFT,
-        rm.mult[0],
-        rm.shift[0],
-      );
-    }
-    const t = new Uint8Array(65536);
-    for (let i = 0; i < 65536; i++) {
-      const sum = sat32(sc[i >> 8] + sr[i & 255]);
-      t[i] = requantize(sum, ym.mult[0], ym.shift[0], yzp, qmin, qmax) & 255;
-    }
-    ptab = c.arena.put(t);
-  }
+  // T[C·256 + R] (as/epilogue.ts EP_PTAB) for the bytes of the conv's code C (in [dlo,
+  // dhi], the output type's range) and of the residual's code R
+  const ptab = convOptions.pairTable
+    ? c.arena.put(qaddTable(qaddParams(c, ["c", ydt], ["r", rdt], ydt, 1, 1), ydt, rdt))
+    : 0;
   return {
     [EP.rsigned]: signedOf(rdt),
     [EP.czp]: czp,
@@ -1200,7 +1176,7 @@ function qaddParams(
   };
 }
 
-/** QAdd record (as/elem.ts qadd): ..., then the periods of b and a. */
+/** QAdd record (as/elem.ts qadd): ..., the periods of b and a, then 2^10 × 4 at word 16. */
 function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
   return c.arena.i32([
     p.as,
@@ -1218,7 +1194,69 @@ function qaddRecord(c: CompileCtx, p: Record<string, number>): number {
     p.qmax,
     p.bb,
     p.ab,
+    0,
+    1024,
+    1024,
+    1024,
+    1024,
   ]);
+}
+
+/**
+ * `lut`: a QAdd of same-shape operands with at least `lutMin` elements runs through a
+ * 64 KiB table of every code pair (as/elem.ts qadd_lut), built here from the reference
+ * arithmetic ({@link qaddTable}); smaller ones, broadcasts and all with `lut` off on the
+ * SIMD arithmetic (as/elem.ts qadd). In-process A/B, 1 thread (bench/wasm_ab.ts --switch
+ * lut): vit_tiny's 25 adds of 197·192 summed 1.18 -> 0.90 ms per run with the table;
+ * ViT op17's 9 adds of 50·64 0.045 (arithmetic) vs 0.046..0.051 ms (table: a cold 64 KiB
+ * table does not pay off over 3200 elements), while the kernel alone (hot table) was
+ * about twice as fast at every size from 3200 to 112·112·16 elements.
+ */
+export const qaddOptions: { lut: boolean; lutMin: number } = { lut: true, lutMin: 1 << 14 };
+
+/**
+ * The pair table of a QAdd: `T[(a & 255) << 8 | (b & 255)]` = the output code of codes a, b
+ * (kernels/ref/quant/requant.ts quantizedAdd: `G(sa + sb)` with `sa = MBQM(da·2^20, a)`,
+ * `sb = MBQM(db·2^20, b)`, `G(s) = requantize(sat32(s), y…)`). Every multiplier is >= 0,
+ * so sa, sb and G are non-decreasing; G is read off its thresholds `θ_ℓ = min{s : G(s) >= ℓ}`
+ * (binary searches over the reachable sums, a few thousand G calls instead of 65536
+ * quantizedAdd calls), walking each row of b in increasing order.
+ *
+ * @example
+ * ```ts
+ * const t = qaddTable(p, "uint8", "uint8"); // 65536 bytes
+ * ```
+ */
+export function qaddTable(p: Record<string, number>, adt: QDType, bdt: QDType): Uint8Array {
+  const [alo] = qRange(adt), [blo] = qRange(bdt);
+  const sa = new Float64Array(256), sb = new Float64Array(256);
+  for (let v = 0; v < 256; v++) {
+    sa[v] = multiplyByQuantizedMultiplier((alo + v - p.azp) * (1 << ADD_LEFT_SHIFT), p.am, p.ash);
+    sb[v] = multiplyByQuantizedMultiplier((blo + v - p.bzp) * (1 << ADD_LEFT_SHIFT), p.bm, p.bsh);
+  }
+  const g = (s: number) => requantize(sat32(s), p.ym, p.ysh, p.yzp, p.qmin, p.qmax);
+  const smin = sa[0] + sb[0], smax = sa[255] + sb[255], g0 = g(smin);
+  const th: number[] = [];
+  for (let level = g0 + 1, top = g(smax); level <= top; level++) {
+    let lo = th.length ? th[th.length - 1] : smin, hi = smax;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (g(mid) >= level) hi = mid;
+      else lo = mid + 1;
+    }
+    th.push(lo);
+  }
+  const t = new Uint8Array(65536);
+  for (let va = 0; va < 256; va++) {
+    const row = ((alo + va) & 255) << 8;
+    let k = 0;
+    for (let vb = 0; vb < 256; vb++) {
+      const s = sa[va] + sb[vb];
+      while (k < th.length && th[k] <= s) k++;
+      t[row | ((blo + vb) & 255)] = g0 + k;
+    }
+  }
+  return t;
 }
 
 /**
@@ -1237,12 +1275,15 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
   const pa = periodOf(am.shape, ym.shape), pb = periodOf(bm.shape, ym.shape);
   if (pa < 0 || pb < 0) return undefined;
   const adt = am.dtype as QDType, bdt = bm.dtype as QDType, ydt = ym.dtype as QDType;
-  const rec = qaddRecord(c, qaddParams(c, ["a", adt], ["b", bdt], ydt, pa, pb));
+  const p = qaddParams(c, ["a", adt], ["b", bdt], ydt, pa, pb);
+  // 64 KiB of arena per node with a table
+  const lut = qaddOptions.lut && pa >= n && pb >= n && n >= qaddOptions.lutMin;
+  const rec = lut ? c.arena.put(qaddTable(p, adt, bdt)) : qaddRecord(c, p);
   const ca = c.constant(A), cb = c.constant(B);
   const ka = ca ? c.arena.put(ca.data) : -1, kb = cb ? c.arena.put(cb.data) : -1;
   return (env) => {
     env.par(
-      "qadd",
+      lut ? "qadd_lut" : "qadd",
       [
         ka >= 0 ? ka : env.addr(A),
         kb >= 0 ? kb : env.addr(B),

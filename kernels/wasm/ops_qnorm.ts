@@ -38,7 +38,9 @@ export function compileQLut(c: CompileCtx): Step {
   qDType(c.op, xm, "X");
   const dt = readQDType(c.op, node.attrs, "uint8") as QDType;
   const t = readTable(c.op, node.attrs, dt);
-  const tp = c.arena.put(Uint8Array.from(t, (v) => v & 255));
+  const tb = new Uint8Array(256 + 16).fill(16); // the table, then 16 bytes of 16 (as/qnorm.ts)
+  tb.set(Uint8Array.from(t, (v) => v & 255));
+  const tp = c.arena.put(tb);
   const flip = flipOf(xm.dtype), n = size(xm.shape);
   return (env) => env.par("qlut", [env.addr(x), flip, tp, env.addr(y)], n, ELEM_GRAIN);
 }
@@ -66,7 +68,13 @@ export function compileQSoftmax(c: CompileCtx): Step {
   qDType(c.op, xm, "X");
   const { table, r } = readSoftmaxAttrs(c.op, node.attrs);
   const { rows, n } = rowsOf(c, x);
-  const tp = c.arena.i32(table);
+  // the table, then the kernel's splatted constants (as/qnorm.ts qsoftmax)
+  const rec = new ArrayBuffer(1024 + 96);
+  new Int32Array(rec, 0, 256).set(table);
+  new Float32Array(rec, 1024, 8).set([256, 256, 256, 256, 2 ** 23, 2 ** 23, 2 ** 23, 2 ** 23]);
+  new Int32Array(rec, 1056, 4).fill(255);
+  new Float64Array(rec, 1072, 6).set([2 ** -40, 2 ** -40, 255, 255, 2 ** 52, 2 ** 52]);
+  const tp = c.arena.put(new Uint8Array(rec));
   const flip = flipOf(xm.dtype);
   c.scratch(c.threads * roundUp(n * 4, 16)); // one i32 row of e per thread
   return (env) =>
@@ -92,17 +100,39 @@ export function compileQLayerNorm(c: CompileCtx): Step {
   const xm = c.meta(x);
   const p = readLayerNorm(c.op, xm, node.attrs);
   const { rows, n } = rowsOf(c, x);
-  // The SIMD path (every shift <= 0) reads bias + 8 and 2^(31 − R) as u32 (R = −shift).
+  // The SIMD path (every shift <= 0) reads the f64 block of as/qnorm.ts (4 constants, then
+  // 4 channel pairs of m', sign mask, P, K2 per 4 channels) from an even word offset.
   const simd = p.shift.every((v) => v <= 0);
-  const fo = LN_HEAD + 5 * n;
-  const rec = new Int32Array(fo + n);
+  const fo = roundUp(LN_HEAD + 4 * n, 2), n4 = n & ~3;
+  const buf = new ArrayBuffer(4 * fo + (simd ? 64 + 32 * n4 : 0));
+  const rec = new Int32Array(buf, 0, fo);
   rec.set([p.eps, layerNormShift(n), p.yZp, p.qmin, p.qmax, flipOf(xm.dtype), n, simd ? fo : 0]);
   rec.set(p.mult, LN_HEAD);
   rec.set(p.shift, LN_HEAD + n);
   rec.set(p.sign, LN_HEAD + 2 * n);
   rec.set(p.bias, LN_HEAD + 3 * n);
-  rec.set(p.bias.map((b) => b + 8), LN_HEAD + 4 * n);
-  rec.set(Array.from(p.shift, (v) => 2 ** (31 + v) | 0), fo);
-  const rp = c.arena.i32(rec);
+  if (simd) {
+    new Float64Array(buf, 4 * fo, 8).set([
+      -0,
+      -0,
+      0.5 + 2 ** -19,
+      0.5 + 2 ** -19,
+      0.5,
+      0.5,
+      1.5 * 2 ** 52,
+      1.5 * 2 ** 52,
+    ]);
+    const f = new Float64Array(buf, 4 * fo + 64, 4 * n4);
+    for (let j = 0; j < n4; j++) {
+      const at = (j >> 2) * 16 + (j & 3); // + 0, 4, 8, 12: m', sign mask, P, K2
+      const r = Math.min(-p.shift[j], 24);
+      const cc = Math.max(-(2 ** 23), Math.min(2 ** 23, p.bias[j] + 8 + 16 * p.yZp));
+      f[at] = p.sign[j] * p.mult[j] * 2 ** -31;
+      f[at + 4] = r >= 1 ? -0 : 0;
+      f[at + 8] = 2 ** -(r + 4);
+      f[at + 12] = cc / 16 + 2 ** -(r + 5) - 0.5 + (r >= 1 ? 1 / 32 : 0) + (p.qmin < 0 ? 128 : 0);
+    }
+  }
+  const rp = c.arena.put(new Uint8Array(buf));
   return (env) => env.par("qlayernorm", [env.addr(x), env.addr(y), rp], rows, grainFor(n * 24));
 }

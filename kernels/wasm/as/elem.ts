@@ -1,5 +1,5 @@
 // Elementwise 8-bit ops and the float boundary, over elements [lo, hi).
-import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, shlSat4, srdhm20, srdhm4v } from "./requant";
+import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, shlSat4, srdhm4v } from "./requant";
 
 /** QAdd; parameters in an i32 record (see ops_int8.ts qaddRecord). */
 export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid: i32): void {
@@ -22,15 +22,17 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
     const bmh = i32x4.splat(bm >> 11), bml = i32x4.splat(bm & 2047), bmk = i32x4.splat(kb), bhf = i32x4.splat(kb >> 1);
     const ymv = i32x4.splat(ym), ymk = i32x4.splat(ky), yhf = i32x4.splat(ky >> 1);
     const yz = i32x4.splat(yzp), lov = i32x4.splat(qmin), hiv = i32x4.splat(qmax);
+    // 2^10 splatted, loaded from the record (V8 rebuilds a v128.const at every use in a loop)
+    const r10 = v128.load(pr, 64);
     for (; i + 16 <= hi; i += 16) {
       const va = v128.xor(v128.load(a + <usize>i), af), vb = v128.xor(v128.load(b + <usize>i), bf);
       // d = u − zp_u as i16 (|d| <= 255)
       const da0 = i16x8.sub(i16x8.extend_low_i8x16_u(va), azv), da1 = i16x8.sub(i16x8.extend_high_i8x16_u(va), azv);
       const db0 = i16x8.sub(i16x8.extend_low_i8x16_u(vb), bzv), db1 = i16x8.sub(i16x8.extend_high_i8x16_u(vb), bzv);
-      const y0 = qaddFast(i32x4.extend_low_i16x8_s(da0), i32x4.extend_low_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv);
-      const y1 = qaddFast(i32x4.extend_high_i16x8_s(da0), i32x4.extend_high_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv);
-      const y2 = qaddFast(i32x4.extend_low_i16x8_s(da1), i32x4.extend_low_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv);
-      const y3 = qaddFast(i32x4.extend_high_i16x8_s(da1), i32x4.extend_high_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv);
+      const y0 = qaddFast(i32x4.extend_low_i16x8_s(da0), i32x4.extend_low_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
+      const y1 = qaddFast(i32x4.extend_high_i16x8_s(da0), i32x4.extend_high_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
+      const y2 = qaddFast(i32x4.extend_low_i16x8_s(da1), i32x4.extend_low_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
+      const y3 = qaddFast(i32x4.extend_high_i16x8_s(da1), i32x4.extend_high_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
       const h0 = i16x8.narrow_i32x4_s(y0, y1), h1 = i16x8.narrow_i32x4_s(y2, y3);
       v128.store(y + <usize>i, qmin < 0 ? i8x16.narrow_i16x8_s(h0, h1) : i8x16.narrow_i16x8_u(h0, h1));
     }
@@ -56,15 +58,58 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
   }
 }
 
+/**
+ * QAdd of same-shape operands through the node's 64 KiB pair table (ops_int8.ts
+ * compileQAdd): y[i] = T[a[i] << 8 | b[i]] on the raw bytes. 16 per step: the indices
+ * are the bytes of b and a interleaved (i16 lanes b + 256·a), read two per i32 lane.
+ */
+export function qadd_lut(a: usize, b: usize, y: usize, t: usize, lo: i32, hi: i32, _tid: i32): void {
+  let i = <usize>lo;
+  const e = <usize>hi;
+  for (; i + 16 <= e; i += 16) {
+    const va = v128.load(a + i), vb = v128.load(b + i);
+    const lo = i8x16.shuffle(vb, va, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const hi = i8x16.shuffle(vb, va, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const w0 = <usize>i32x4.extract_lane(lo, 0);
+    store<u8>(y + i, load<u8>(t + (w0 & 0xffff)), 0);
+    store<u8>(y + i, load<u8>(t + (w0 >> 16)), 1);
+    const w2 = <usize>i32x4.extract_lane(lo, 1);
+    store<u8>(y + i, load<u8>(t + (w2 & 0xffff)), 2);
+    store<u8>(y + i, load<u8>(t + (w2 >> 16)), 3);
+    const w4 = <usize>i32x4.extract_lane(lo, 2);
+    store<u8>(y + i, load<u8>(t + (w4 & 0xffff)), 4);
+    store<u8>(y + i, load<u8>(t + (w4 >> 16)), 5);
+    const w6 = <usize>i32x4.extract_lane(lo, 3);
+    store<u8>(y + i, load<u8>(t + (w6 & 0xffff)), 6);
+    store<u8>(y + i, load<u8>(t + (w6 >> 16)), 7);
+    const w8 = <usize>i32x4.extract_lane(hi, 0);
+    store<u8>(y + i, load<u8>(t + (w8 & 0xffff)), 8);
+    store<u8>(y + i, load<u8>(t + (w8 >> 16)), 9);
+    const w10 = <usize>i32x4.extract_lane(hi, 1);
+    store<u8>(y + i, load<u8>(t + (w10 & 0xffff)), 10);
+    store<u8>(y + i, load<u8>(t + (w10 >> 16)), 11);
+    const w12 = <usize>i32x4.extract_lane(hi, 2);
+    store<u8>(y + i, load<u8>(t + (w12 & 0xffff)), 12);
+    store<u8>(y + i, load<u8>(t + (w12 >> 16)), 13);
+    const w14 = <usize>i32x4.extract_lane(hi, 3);
+    store<u8>(y + i, load<u8>(t + (w14 & 0xffff)), 14);
+    store<u8>(y + i, load<u8>(t + (w14 >> 16)), 15);
+  }
+  for (; i < e; i++) store<u8>(y + i, load<u8>(t + ((<usize>load<u8>(a + i) << 8) | <usize>load<u8>(b + i))));
+}
+
 // qaddCore on 4 lanes of zero-point-free inputs (shifts of a and b <= 0: |sa|, |sb| < 2^28,
 // so their sum needs no saturation); y's left shift yl (0 when its shift is <= 0).
 // @ts-ignore: decorator
 @inline function qaddFast(
   da: v128, db: v128, amh: v128, aml: v128, ra: i32, amk: v128, ahf: v128,
   bmh: v128, bml: v128, rb: i32, bmk: v128, bhf: v128,
-  ymv: v128, yl: i32, ry: i32, ymk: v128, yhf: v128, yz: v128, lov: v128, hiv: v128,
+  ymv: v128, yl: i32, ry: i32, ymk: v128, yhf: v128, yz: v128, lov: v128, hiv: v128, r10: v128,
 ): v128 {
-  let s = i32x4.add(rdbpot4(srdhm20(da, amh, aml), ra, amk, ahf), rdbpot4(srdhm20(db, bmh, bml), rb, bmk, bhf));
+  // srdhm20 (requant.ts) with its rounding term 2^10 passed in
+  const sa = i32x4.add(i32x4.mul(da, amh), i32x4.shr_s(i32x4.add(i32x4.mul(da, aml), r10), 11));
+  const sb = i32x4.add(i32x4.mul(db, bmh), i32x4.shr_s(i32x4.add(i32x4.mul(db, bml), r10), 11));
+  let s = i32x4.add(rdbpot4(sa, ra, amk, ahf), rdbpot4(sb, rb, bmk, bhf));
   if (yl > 0) s = shlSat4(s, yl);
   const h = srdhm4v(s, ymv);
   return i32x4.min_s(i32x4.max_s(i32x4.add(rdbpot4(h, ry, ymk, yhf), yz), lov), hiv);

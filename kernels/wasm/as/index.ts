@@ -5,7 +5,7 @@ export { decode_w, decode_w7, fill_row, fill_row7, pack_rows, pack_rows7, pack_w
 export { gemm, gemm7, gemm_cols, gemm_cols7, gemm_rows, gemm_rows7, peak_dot, peak_par } from "./gemm";
 export { compact_rows, conv_direct, conv_gemm, conv_gemm7, conv_im2row, conv_scratch_bytes, im2row } from "./conv";
 export { gap, maxpool_simd, pool } from "./pool";
-export { dequantize, fclip, qadd, qrelu, quantize } from "./elem";
+export { dequantize, fclip, qadd, qadd_lut, qrelu, quantize } from "./elem";
 
 /** 1 in the relaxed-simd build, 0 in the baseline. */
 export function relaxed(): i32 {

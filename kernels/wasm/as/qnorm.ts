@@ -3,16 +3,18 @@
 // integer arithmetic only; every kernel works on u = code ^ flip (0..255: the unsigned
 // code of an int8 or uint8 input), which the three definitions allow (QLut indexes the
 // table by code − dtypeMin = u; softmax and layer norm only see differences of codes).
-import { addSat4, mbqm, sat32, srdhm4v } from "./requant";
+import { mbqm, sat32 } from "./requant";
 
 /**
- * QLut over elements [lo, hi): y[i] = table[x[i] ^ flip]; `table` holds 256 output bytes.
+ * QLut over elements [lo, hi): y[i] = table[x[i] ^ flip]; `table` holds 256 output bytes
+ * and then 16 bytes of 16.
  * 16 bytes at a time: the table as 16 sub-tables of 16 bytes, i8x16.swizzle on u − 16·j
  * (an index outside 0..15 gives 0 in every host: plain swizzle, never the relaxed one).
  */
 export function qlut(x: usize, flip: i32, table: usize, y: usize, lo: i32, hi: i32, _tid: i32): void {
   let i = lo;
-  const fv = i8x16.splat(<i8>flip), step = i8x16.splat(16);
+  // 16 in every byte, loaded from behind the table (V8 rebuilds a v128.const at every use)
+  const fv = i8x16.splat(<i8>flip), step = v128.load(table, 256);
   for (; i + 16 <= hi; i += 16) {
     let v = v128.xor(v128.load(x + <usize>i), fv);
     let r = i8x16.swizzle(v128.load(table), v);
@@ -29,7 +31,9 @@ export function qlut(x: usize, flip: i32, table: usize, y: usize, lo: i32, hi: i
 
 /**
  * QSoftmax over rows [lo, hi) of N codes: m = max u, e = table[m − u] (i32 table of 256),
- * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division. `tmp` holds one
+ * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division. The table is
+ * followed by the splatted constants f32 256, f32 2^23, (unused), f64 2^-40, f64 255 and
+ * f64 2^52 (ops_qnorm.ts compileQSoftmax). `tmp` holds one
  * i32 row of e per thread (tid), so that the table is read once per element.
  */
 export function qsoftmax(
@@ -81,23 +85,28 @@ export function qsoftmax(
     j = 0;
     if (s < 16000000) {
       // S < 16·10^6 (rows up to 244 long always): f32 estimate q0 of a/S (relative error
-      // below 2^-21, so q0 = round(min(est, 256)) is floor(a/S) or one more), then the
-      // exact correction y = q0 − (q0·S > a) + (a >= q0·S + S) in u32 lanes: a < 2^31 + 2^23
-      // and (q0 + 1)·S <= 257·S < 2^32.
+      // below 2^-21, so q0 = round(min(est, 256)) is floor(a/S) or one more where a/S < 256,
+      // and 256 where a/S >= 256), then the exact correction y = q0 − [a − q0·S < 0]: the
+      // difference is in [−S, S) where a/S < 256 (exact in wrapping i32 lanes, a < 2^32 and
+      // q0·S <= 257·S < 2^32); where a/S >= 256, y is 255 or 256. The saturating narrows
+      // cap y at 255.
       const c1 = f32x4.splat(<f32>(<f64>r / <f64>s)), c2 = f32x4.splat(<f32>(<f64>half / <f64>s));
-      const c256 = f32x4.splat(256.0), mg = f32x4.splat(8388608.0), mgi = i32x4.splat(0x4b000000);
+      // constants loaded from behind the table (a v128.const is rebuilt at every use in V8)
+      const c256 = v128.load(table, 1024), mg = v128.load(table, 1040);
       const ri = i32x4.splat(r), hi_ = i32x4.splat(<i32>half), si = i32x4.splat(<i32>s);
-      const cap = i32x4.splat(255);
-      for (; j + 8 <= N; j += 8) {
-        const e0 = v128.load(buf + (<usize>j << 2)), e1 = v128.load(buf + (<usize>j << 2) + 16);
-        const y0 = smQ(e0, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
-        const y1 = smQ(e1, c1, c2, c256, mg, mgi, ri, hi_, si, cap);
-        const h = i16x8.narrow_i32x4_u(y0, y1);
-        v128.store64_lane(dst + <usize>j, i8x16.narrow_i16x8_u(h, h), 0);
+      for (;;) {
+        for (; j + 8 <= N; j += 8) {
+          const e0 = v128.load(buf + (<usize>j << 2)), e1 = v128.load(buf + (<usize>j << 2) + 16);
+          const h = i16x8.narrow_i32x4_u(smQ(e0, c1, c2, c256, mg, ri, hi_, si), smQ(e1, c1, c2, c256, mg, ri, hi_, si));
+          v128.store64_lane(dst + <usize>j, i8x16.narrow_i16x8_u(h, h), 0);
+        }
+        // the last 1..7 as the row's last 8 (rewriting some outputs with the same values)
+        if (j == N || N < 8) break;
+        j = N - 8;
       }
     }
     const rv = f64x2.splat(<f64>r), hv = f64x2.splat(<f64>half), iv = f64x2.splat(1.0 / <f64>s);
-    const bias = f64x2.splat(9.094947017729282e-13), cap = f64x2.splat(255.0), mg = f64x2.splat(4503599627370496.0);
+    const bias = v128.load(table, 1072), cap = v128.load(table, 1088), mg = v128.load(table, 1104);
     for (; j + 4 <= N; j += 4) {
       const e = v128.load(buf + (<usize>j << 2));
       const t0 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(e), rv), hv);
@@ -115,24 +124,25 @@ export function qsoftmax(
   }
 }
 
-// 4 lanes of the f32-estimate softmax quotient (see qsoftmax): min(255, floor(a/S)).
+// 4 lanes of the f32-estimate softmax quotient (see qsoftmax): floor(a/S), or 255 or 256
+// where a/S >= 256.
 // @ts-ignore: decorator
-@inline function smQ(
-  e: v128, c1: v128, c2: v128, c256: v128, mg: v128, mgi: v128, ri: v128, hv: v128, sv: v128, cap: v128,
-): v128 {
+@inline function smQ(e: v128, c1: v128, c2: v128, c256: v128, mg: v128, ri: v128, hv: v128, sv: v128): v128 {
   const est = f32x4.pmin(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), c1), c2), c256);
-  const q0 = i32x4.sub(f32x4.add(est, mg), mgi); // round to nearest, 0..256
+  const q0 = i32x4.sub(f32x4.add(est, mg), mg); // round to nearest, 0..256 (mg: f32 2^23)
   const a = i32x4.add(i32x4.mul(e, ri), hv);
-  const qs = i32x4.mul(q0, sv);
-  // the lane masks are −1 where true: y = q0 − [q0·S > a] + [a >= q0·S + S]
-  const y = i32x4.sub(i32x4.add(q0, i32x4.gt_u(qs, a)), i32x4.ge_u(a, i32x4.add(qs, sv)));
-  return i32x4.min_u(y, cap);
+  return i32x4.add(q0, i32x4.shr_s(i32x4.sub(a, i32x4.mul(q0, sv)), 31));
 }
 
 // QLayerNorm parameter record (i32): per-channel arrays of N at these word offsets.
-// [0] eps, [1] k, [2] y_zp, [3] qmin, [4] qmax, [5] flip, [6] N, [7] word offset of the
-// u32 array 2^(31 − R) (R = −shift; 0 when some shift is positive: then no SIMD path);
-// then mult[N], shift[N], sign[N], bias[N], bias[N] + 8 from word 8, and that array.
+// [0] eps, [1] k, [2] y_zp, [3] qmin, [4] qmax, [5] flip, [6] N, [7] word offset (even) of
+// the f64 block of the SIMD path (0 when some shift is positive: then no SIMD path);
+// then mult[N], shift[N], sign[N], bias[N] from word 8, and that block: the f64x2
+// constants −0.0, 0.5 + 2^-19, 0.5, 1.5·2^52 (splatted), then per 4 channels
+// 16 f64, four pairs of f64x2 each: m' = sign·mult·2^-31, the sign mask (−0.0 where R >= 1,
+// else +0.0), P = 2^-(R'+4) and K2 = c/16 + 2^-(R'+5) − 1/2 (+ 1/32 where R' >= 1) (+ 128 for an
+// int8 output: the kernel offsets the codes to 0..255), with
+// R = −shift, R' = min(R, 24) and c = clamp(bias + 8 + 16·y_zp, ±2^23) (ops_qnorm.ts).
 export const LN_HEAD: i32 = 8;
 
 // @ts-ignore: decorator
@@ -142,25 +152,45 @@ export const LN_HEAD: i32 = 8;
 
 /**
  * QLayerNorm over rows [lo, hi) of N codes; `pr` is the record above. With every shift
- * <= 0, 4 channels per step: t = divRoundHalfAway(D·2^k, σ) as D·2^k · fl(1/σ) in f64
- * (within |t|·2^-52 <= 2^-22 of the quotient, plus 2^-23 for the add below) rounded half
- * away from zero with a bias of 2^-19: an exact tie n + 1/2 then lands above it, and any
- * other quotient is at least 1/(2σ) >= 2^-17 away from a half-integer, so the rounding is
- * the exact one; the integer is read from the low word of the f64 plus 1.5·2^52. Then
- * SRDHM on i64 lanes and RDBPOT per lane as sign(h)·((|h|·2^(31−R) + 2^30) >> 31).
+ * <= 0, 8 (then 4) channels per step, all in exact f64 arithmetic:
+ * t = divRoundHalfAway(D·2^k, σ) as D·2^k · fl(1/σ) (within |t|·2^-52 <= 2^-22 of the
+ * quotient, plus 2^-23 for the add below) rounded half away from zero with a bias of 2^-19:
+ * an exact tie n + 1/2 then lands above it, and any other quotient is at least
+ * 1/(2σ) >= 2^-17 away from a half-integer, so the rounding is the exact one.
+ * |t| < 2^21.2 (|D| <= sqrt((N−1)·V), σ >= sqrt(V + 1) − 1/2, 2^k < 2^30/(255·N)), so
+ * z = t·m' = sign·t·mult / 2^31 is exact (|t·mult| < 2^53) and SRDHM is floor(z + 1/2),
+ * |h| < 2^22. RDBPOT(h, R) then the output floor((u + bias + 8)/16) + y_zp fold into
+ * one floor: y = floor((h + K − [h < 0]) / 2^(R+4)) with K = c·2^R + 2^(R−1) (R >= 1;
+ * K = c when R = 0), and [h < 0] may be [z < 0] (they differ only where h = 0, and
+ * K mod 2^(R+4) is never 0, so K − 1 floors the same). h − [z < 0] = floor(z ± 1/2)
+ * (the sign of z; + for R = 0 through the mask), y = nearest(h'·P + K2) (a multiple of
+ * 2^-(R+4) plus 2^-(R+5) − 1/2 is never a tie), read from the low word of y + 1.5·2^52
+ * (|y| < 2^20), narrowed with saturation to bytes (codes offset to 0..255) and clamped
+ * there. R' = min(R, 24) and the clamp of c do not change y: |h| < 2^22 rounds to 0 for
+ * R >= 23, and |c| > 2^23 saturates y either way.
  */
 export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid: i32): void {
   const eps = load<i32>(pr), k = load<i32>(pr, 4), yzp = load<i32>(pr, 8);
   const qmin = load<i32>(pr, 12), qmax = load<i32>(pr, 16), flip = load<i32>(pr, 20);
   const N = load<i32>(pr, 24), fo = load<i32>(pr, 28);
   const pm = pr + (<usize>LN_HEAD << 2), ps = pm + (<usize>N << 2);
-  const pg = ps + (<usize>N << 2), pb = pg + (<usize>N << 2), pb8 = pb + (<usize>N << 2);
-  const pp = pr + (<usize>fo << 2);
+  const pg = ps + (<usize>N << 2), pb = pg + (<usize>N << 2);
+  const pc = pr + (<usize>fo << 2), pf = pc + 64;
   const n4 = fo ? N & ~3 : 0;
-  const fv = i8x16.splat(<i8>flip), Nv = i32x4.splat(N), yzv = i32x4.splat(yzp);
-  const lov = i32x4.splat(qmin), hiv = i32x4.splat(qmax);
-  const rnd = i64x2.splat(0x40000000), sgn = i64x2.splat(0x8000000000000000);
-  const hb = f64x2.splat(0.5 + 1.9073486328125e-6), mg = f64x2.splat(6755399441055744.0);
+  const fv = i8x16.splat(<i8>flip), Nv = i32x4.splat(N);
+  // codes offset by 128 for an int8 output (K2 has it too): 0..255, narrowed unsigned
+  // (the clamp on those bytes: the narrows before it saturate exactly)
+  const off = qmin < 0 ? 128 : 0, ov = i8x16.splat(<i8>off);
+  const lo8 = i8x16.splat(<i8>(qmin + off)), hi8 = i8x16.splat(<i8>(qmax + off));
+  // the constants as loads from the record (V8 rebuilds a v128.const at every use inside a
+  // loop; binaryen would fold splats of literals back into such constants)
+  let sgn = i64x2.splat(0), hb = sgn, half = sgn, mg = sgn;
+  if (fo) {
+    sgn = v128.load(pc); // −0.0 (the sign bit)
+    hb = v128.load(pc, 16); // 0.5 + 2^-19
+    half = v128.load(pc, 32); // 0.5
+    mg = v128.load(pc, 48); // 1.5·2^52
+  }
   for (let row = lo; row < hi; row++) {
     const src = x + <usize>row * <usize>N, dst = y + <usize>row * <usize>N;
     let sum: i32 = 0, sq: i32 = 0;
@@ -185,29 +215,34 @@ export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid
     let sg = <i64>Math.floor(Math.sqrt(<f64>v));
     if (v - sg * sg > sg) sg++;
     const sigma = <i32>sg;
-    const inv = f64x2.splat(1.0 / <f64>sigma), sumv = i32x4.splat(sum);
-    for (j = 0; j < n4; j += 4) {
-      const o = <usize>j << 2;
+    // 2^k · fl(1/σ) = fl(2^k/σ): D · inv is D·2^k · fl(1/σ)
+    const inv = f64x2.splat(<f64>(1 << k) / <f64>sigma), sumv = i32x4.splat(sum);
+    for (j = 0; j + 8 <= n4; j += 8) {
+      const o = pf + (<usize>j << 5);
+      const u = i16x8.extend_low_i8x16_u(v128.xor(v128.load64_zero(src + <usize>j), fv));
+      const d0 = i32x4.sub(i32x4.mul(i32x4.extend_low_i16x8_u(u), Nv), sumv);
+      const d1 = i32x4.sub(i32x4.mul(i32x4.extend_high_i16x8_u(u), Nv), sumv);
+      const y0 = lnLanes(f64x2.convert_low_i32x4_s(d0), inv, o, sgn, hb, half, mg);
+      const y1 = lnLanes(f64x2.convert_low_i32x4_s(hiHalf(d0)), inv, o + 16, sgn, hb, half, mg);
+      const y2 = lnLanes(f64x2.convert_low_i32x4_s(d1), inv, o + 128, sgn, hb, half, mg);
+      const y3 = lnLanes(f64x2.convert_low_i32x4_s(hiHalf(d1)), inv, o + 144, sgn, hb, half, mg);
+      // the low words (one shufps per 4), then two exact narrows
+      const w0 = i8x16.shuffle(y0, y1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+      const w1 = i8x16.shuffle(y2, y3, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+      const w16 = i16x8.narrow_i32x4_s(w0, w1);
+      const q = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(w16, w16), lo8), hi8);
+      v128.store64_lane(dst + <usize>j, v128.xor(q, ov), 0);
+    }
+    for (; j < n4; j += 4) {
+      const o = pf + (<usize>j << 5);
       const b = v128.xor(v128.load32_zero(src + <usize>j), fv);
-      const u = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b));
-      const d = i32x4.shl(i32x4.sub(i32x4.mul(u, Nv), sumv), k);
-      const c0 = f64x2.mul(f64x2.convert_low_i32x4_s(d), inv);
-      const c1 = f64x2.mul(f64x2.convert_low_i32x4_s(hiHalf(d)), inv);
-      const t0 = f64x2.add(f64x2.trunc(f64x2.add(c0, v128.or(v128.and(c0, sgn), hb))), mg);
-      const t1 = f64x2.add(f64x2.trunc(f64x2.add(c1, v128.or(v128.and(c1, sgn), hb))), mg);
-      const t = i8x16.shuffle(t0, t1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-      const a = i32x4.mul(t, v128.load(pg + o));
-      const mv = v128.load(pm + o);
-      const h = srdhm4v(a, mv);
-      // RDBPOT per lane (|h| < 2^30): the high words of (|h|·2^(31−R) + 2^30) << 1, signed
-      const sh = i32x4.shr_s(h, 31), ah = i32x4.abs(h), pw = v128.load(pp + o);
-      const p0 = i64x2.shl(i64x2.add(i64x2.extmul_low_i32x4_u(ah, pw), rnd), 1);
-      const p1 = i64x2.shl(i64x2.add(i64x2.extmul_high_i32x4_u(ah, pw), rnd), 1);
-      const m = i8x16.shuffle(p0, p1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-      const w = addSat4(i32x4.sub(v128.xor(m, sh), sh), v128.load(pb8 + o));
-      const q = i32x4.min_s(i32x4.max_s(i32x4.add(i32x4.shr_s(w, 4), yzv), lov), hiv);
-      const q16 = i16x8.narrow_i32x4_s(q, q);
-      v128.store32_lane(dst + <usize>j, qmin < 0 ? i8x16.narrow_i16x8_s(q16, q16) : i8x16.narrow_i16x8_u(q16, q16), 0);
+      const d = i32x4.sub(i32x4.mul(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(b)), Nv), sumv);
+      const y0 = lnLanes(f64x2.convert_low_i32x4_s(d), inv, o, sgn, hb, half, mg);
+      const y1 = lnLanes(f64x2.convert_low_i32x4_s(hiHalf(d)), inv, o + 16, sgn, hb, half, mg);
+      const w = i8x16.shuffle(y0, y1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+      const w16 = i16x8.narrow_i32x4_s(w, w);
+      const q = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(w16, w16), lo8), hi8);
+      v128.store32_lane(dst + <usize>j, v128.xor(q, ov), 0);
     }
     for (j = n4; j < N; j++) {
       const u = <i32>load<u8>(src + <usize>j) ^ flip;
@@ -222,4 +257,19 @@ export function qlayernorm(x: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid
       store<u8>(dst + <usize>j, <u8>(q < qmin ? qmin : q > qmax ? qmax : q));
     }
   }
+}
+
+// Two channels of the QLayerNorm SIMD path (see qlayernorm): D in f64 lanes → the output
+// codes before the clamp in the low words of the f64 lanes (+ 1.5·2^52; |y| < 2^20). `o` points at the channels' m'
+// pair; the sign masks, P and K2 follow at +32, +64, +96.
+// @ts-ignore: decorator
+@inline function lnLanes(
+  d: v128, inv: v128, o: usize, sgn: v128, hb: v128, half: v128, mg: v128,
+): v128 {
+  const c = f64x2.mul(d, inv);
+  const t = f64x2.trunc(f64x2.add(c, v128.or(v128.and(c, sgn), hb)));
+  const z = f64x2.mul(t, v128.load(o));
+  const h = f64x2.floor(f64x2.add(z, v128.or(v128.and(z, v128.load(o, 32)), half)));
+  const yv = f64x2.add(f64x2.mul(h, v128.load(o, 64)), v128.load(o, 96));
+  return f64x2.add(yv, mg);
 }
