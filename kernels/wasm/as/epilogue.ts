@@ -272,6 +272,19 @@ export function vecEpilogue(): bool {
 }
 
 /**
+ * Stores a 4 × 4 block of codes given column-major (column j, row i in byte 4j + i) as 4
+ * rows of 4 bytes: row i at o + i·ors.
+ */
+// @ts-ignore: decorator
+@inline export function storeRows4x4(o: usize, ors: usize, b: v128): void {
+  const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  v128.store32_lane(o, t, 0);
+  v128.store32_lane(o + ors, t, 1);
+  v128.store32_lane(o + 2 * ors, t, 2);
+  v128.store32_lane(o + 3 * ors, t, 3);
+}
+
+/**
  * finish4x4 for a record with the vector table (EP_SCALAR = 2, no residual) and column
  * stride 1 (a row-major output): rows gr0..gr0+3 × columns c..c+3, 4 bytes per row.
  */
@@ -281,12 +294,7 @@ export function vecEpilogue(): bool {
   const n01 = i16x8.narrow_i32x4_s(reqTab4(gr0, c, v0, load<i32>(sh)), reqTab4(gr0, c + 1, v1, load<i32>(sh, 4)));
   const n23 = i16x8.narrow_i32x4_s(reqTab4(gr0, c + 2, v2, load<i32>(sh, 8)), reqTab4(gr0, c + 3, v3, load<i32>(sh, 12)));
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
-  const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const o = gOut + <usize>gr0 * gOrs + <usize>c;
-  v128.store32_lane(o, t, 0);
-  v128.store32_lane(o + gOrs, t, 1);
-  v128.store32_lane(o + 2 * gOrs, t, 2);
-  v128.store32_lane(o + 3 * gOrs, t, 3);
+  storeRows4x4(gOut + <usize>gr0 * gOrs + <usize>c, gOrs, b);
 }
 
 /** The output codes (i32 lanes) of 4 consecutive rows gr0..gr0+3 of column c (raw values in v). */
@@ -342,14 +350,8 @@ export function vecEpilogue(): bool {
   }
   const n01 = i16x8.narrow_i32x4_s(req4(gr0, c, v0), req4(gr0, c + 1, v1));
   const n23 = i16x8.narrow_i32x4_s(req4(gr0, c + 2, v2), req4(gr0, c + 3, v3));
-  // bytes column-major (column j, row i at 4j + i) → row-major
   const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
-  const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const o = gOut + <usize>gr0 * gOrs + <usize>c;
-  v128.store32_lane(o, t, 0);
-  v128.store32_lane(o + gOrs, t, 1);
-  v128.store32_lane(o + 2 * gOrs, t, 2);
-  v128.store32_lane(o + 3 * gOrs, t, 3);
+  storeRows4x4(gOut + <usize>gr0 * gOrs + <usize>c, gOrs, b);
 }
 
 /**

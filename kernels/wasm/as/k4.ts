@@ -10,7 +10,7 @@
 // Tile: 8 pixels (2 groups) × 4 channels = 8 accumulators, 2 A loads + 4 splats per 8 dots.
 import {
   EP_CROW, EP_CZP, EP_DHI, EP_DLO, EP_FTAB, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
-  EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, finishTab4x4, load8n, loadEp, pair8, storeN,
+  EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, finishTab4x4, load8n, loadEp, pair8, storeN, storeRows4x4,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
 import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
@@ -113,13 +113,7 @@ export function loadFast(ep: usize, kq: i32): void {
   let b: v128;
   if (kSigned) b = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n01, n23), vLo8), vHi8);
   else b = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n01, n23), vLo8), vHi8);
-  // bytes column-major (column j, row i at 4j + i) → row-major
-  const tb = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const o = kOut + <usize>gr0 * kOrs + <usize>c;
-  v128.store32_lane(o, tb, 0);
-  v128.store32_lane(o + kOrs, tb, 1);
-  v128.store32_lane(o + 2 * kOrs, tb, 2);
-  v128.store32_lane(o + 3 * kOrs, tb, 3);
+  storeRows4x4(kOut + <usize>gr0 * kOrs + <usize>c, kOrs, b);
   return true;
 }
 
