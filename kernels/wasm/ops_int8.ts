@@ -305,31 +305,24 @@ function biasPtr(c: CompileCtx): number {
 function residualFields(c: CompileCtx, ydt: QDType): Record<number, number> {
   const r = c.node.inputs[3];
   if (!r) return {};
-  const a = c.node.attrs;
   const rdt = c.meta(r).dtype as QDType;
-  const cm = readMultipliers(c.op, a, "c_mult", "c_shift", 1);
-  const rm = readMultipliers(c.op, a, "r_mult", "r_shift", 1);
-  const ym = readMultipliers(c.op, a, "y_mult", "y_shift", 1);
+  // the add's operands: the conv's code C (output type, range [dlo, dhi]) and the residual R
+  const p = qaddParams(c, ["c", ydt], ["r", rdt], ydt, 1, 1);
   const [dlo, dhi] = qRange(ydt);
-  const czp = readZp(c.op, a, "c_zp", ydt), rzp = readZp(c.op, a, "r_zp", rdt);
-  // T[C·256 + R] (as/epilogue.ts EP_PTAB) for the bytes of the conv's code C (in [dlo,
-  // dhi], the output type's range) and of the residual's code R
-  const ptab = convOptions.pairTable
-    ? c.arena.put(qaddTable(qaddParams(c, ["c", ydt], ["r", rdt], ydt, 1, 1), ydt, rdt))
-    : 0;
   return {
-    [EP.rsigned]: signedOf(rdt),
-    [EP.czp]: czp,
-    [EP.rzp]: rzp,
-    [EP.cm]: cm.mult[0],
-    [EP.cs]: cm.shift[0],
-    [EP.rm]: rm.mult[0],
-    [EP.rs]: rm.shift[0],
-    [EP.ym]: ym.mult[0],
-    [EP.ys]: ym.shift[0],
+    [EP.rsigned]: p.bs,
+    [EP.czp]: p.azp,
+    [EP.rzp]: p.bzp,
+    [EP.cm]: p.am,
+    [EP.cs]: p.ash,
+    [EP.rm]: p.bm,
+    [EP.rs]: p.bsh,
+    [EP.ym]: p.ym,
+    [EP.ys]: p.ysh,
     [EP.dlo]: dlo,
     [EP.dhi]: dhi,
-    [EP.ptab]: ptab,
+    // T[C·256 + R] (as/epilogue.ts EP_PTAB) for the bytes of C and R
+    [EP.ptab]: convOptions.pairTable ? c.arena.put(qaddTable(p, ydt, rdt)) : 0,
   };
 }
 
@@ -761,14 +754,18 @@ function pointwiseK4(c: CompileCtx, o: K4Conv): Step {
         grainFor(PREP_WORK * 4 * C),
       );
       imageOut(env, ep, y, r, n, M * HW);
-      env.par(
-        "gemm_k4_rows",
-        [a4, ldg, panel, pk.kp, kq, ep, M, HW],
-        Math.ceil(HW / 8),
-        grainFor(8 * M * pk.kp),
-      );
+      k4Rows(env, [a4, ldg, panel, pk.kp, kq, ep], M, HW);
     }
   };
+}
+
+/**
+ * The k4 GEMM over P pixels × M channels (as/k4.ts gemm_k4_rows; `k`: A4 groups, their
+ * stride, the W4 panel, its row bytes, quads, epilogue), the threads splitting whole
+ * 8-pixel blocks.
+ */
+function k4Rows(env: RunEnv, k: number[], M: number, P: number): void {
+  env.par("gemm_k4_rows", [...k, M, P], Math.ceil(P / 8), grainFor(8 * M * k[3]));
 }
 
 /**
@@ -1026,12 +1023,7 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
       const panel = pk.get(env, a4Bytes);
       env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, grainFor(PREP_WORK * 4 * K));
       setWords(env, ep, { [EP.out]: env.addr(y) });
-      env.par(
-        "gemm_k4_rows",
-        [a4, ldg, panel, pk.kp, kq, ep, N, rows],
-        Math.ceil(rows / 8),
-        grainFor(8 * N * pk.kp),
-      );
+      k4Rows(env, [a4, ldg, panel, pk.kp, kq, ep], N, rows);
     };
   }
   c.scratch(panelOff + pk.scratchBytes + (bin?.scratchBytes ?? 0));

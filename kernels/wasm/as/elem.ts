@@ -1,5 +1,6 @@
 // Elementwise 8-bit ops and the float boundary, over elements [lo, hi).
 import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, shlSat4, srdhm4v } from "./requant";
+import { pair8 } from "./epilogue";
 
 /** QAdd; parameters in an i32 record (see ops_int8.ts qaddRecord). */
 export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, _tid: i32): void {
@@ -60,40 +61,14 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
 
 /**
  * QAdd of same-shape operands through the node's 64 KiB pair table (ops_int8.ts
- * compileQAdd): y[i] = T[a[i] << 8 | b[i]] on the raw bytes. 16 per step: the indices
- * are the bytes of b and a interleaved (i16 lanes b + 256·a), read two per i32 lane.
+ * compileQAdd): y[i] = T[a[i] << 8 | b[i]] on the raw bytes, 8 per step (epilogue.ts pair8,
+ * the fused residual's lookup).
  */
 export function qadd_lut(a: usize, b: usize, y: usize, t: usize, lo: i32, hi: i32, _tid: i32): void {
   let i = <usize>lo;
   const e = <usize>hi;
-  for (; i + 16 <= e; i += 16) {
-    const va = v128.load(a + i), vb = v128.load(b + i);
-    const lo = i8x16.shuffle(vb, va, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const hi = i8x16.shuffle(vb, va, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const w0 = <usize>i32x4.extract_lane(lo, 0);
-    store<u8>(y + i, load<u8>(t + (w0 & 0xffff)), 0);
-    store<u8>(y + i, load<u8>(t + (w0 >> 16)), 1);
-    const w2 = <usize>i32x4.extract_lane(lo, 1);
-    store<u8>(y + i, load<u8>(t + (w2 & 0xffff)), 2);
-    store<u8>(y + i, load<u8>(t + (w2 >> 16)), 3);
-    const w4 = <usize>i32x4.extract_lane(lo, 2);
-    store<u8>(y + i, load<u8>(t + (w4 & 0xffff)), 4);
-    store<u8>(y + i, load<u8>(t + (w4 >> 16)), 5);
-    const w6 = <usize>i32x4.extract_lane(lo, 3);
-    store<u8>(y + i, load<u8>(t + (w6 & 0xffff)), 6);
-    store<u8>(y + i, load<u8>(t + (w6 >> 16)), 7);
-    const w8 = <usize>i32x4.extract_lane(hi, 0);
-    store<u8>(y + i, load<u8>(t + (w8 & 0xffff)), 8);
-    store<u8>(y + i, load<u8>(t + (w8 >> 16)), 9);
-    const w10 = <usize>i32x4.extract_lane(hi, 1);
-    store<u8>(y + i, load<u8>(t + (w10 & 0xffff)), 10);
-    store<u8>(y + i, load<u8>(t + (w10 >> 16)), 11);
-    const w12 = <usize>i32x4.extract_lane(hi, 2);
-    store<u8>(y + i, load<u8>(t + (w12 & 0xffff)), 12);
-    store<u8>(y + i, load<u8>(t + (w12 >> 16)), 13);
-    const w14 = <usize>i32x4.extract_lane(hi, 3);
-    store<u8>(y + i, load<u8>(t + (w14 & 0xffff)), 14);
-    store<u8>(y + i, load<u8>(t + (w14 >> 16)), 15);
+  for (; i + 8 <= e; i += 8) {
+    v128.store64_lane(y + i, pair8(t, v128.load64_zero(a + i), v128.load64_zero(b + i)), 0);
   }
   for (; i < e; i++) store<u8>(y + i, load<u8>(t + ((<usize>load<u8>(a + i) << 8) | <usize>load<u8>(b + i))));
 }

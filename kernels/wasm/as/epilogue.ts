@@ -286,7 +286,9 @@ export function vecEpilogue(): bool {
 
 /**
  * finish4x4 for a record with the vector table (EP_SCALAR = 2, no residual) and column
- * stride 1 (a row-major output): rows gr0..gr0+3 × columns c..c+3, 4 bytes per row.
+ * stride 1 (a row-major output): rows gr0..gr0+3 × columns c..c+3, 4 bytes per row. The
+ * k4 tile's row-major stage (as/k4.ts) calls this one: with finish4x4, which inlines every
+ * req4 path, the builds measured 242,233 B against 204,694 B.
  */
 // @ts-ignore: decorator
 @inline export function finishTab4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): void {
