@@ -3,8 +3,8 @@
  * onnxruntime-web f32 (the float ONNX), onnxruntime-web int8 (edgeq's QDQ export), and
  * edgeq int8 on each requested backend (ref, wasm, webgpu; a backend that cannot load
  * here is skipped with its reason). All runtimes are loaded first, then timed in
- * interleaved rounds (one run of each per round, a 25 ms pause before each run), so drift
- * of the shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
+ * interleaved rounds (per round and runtime: a 25 ms pause, a timed run, and at once a
+ * second timed run, back to back), so drift of the shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
  * (creation + first run: binding/compiling happen there), process RSS with all loaded,
  * model bytes, and top-1 on the Fashion-MNIST slice for the fixture classifiers.
  *
@@ -40,8 +40,13 @@ export interface RuntimeResult {
   model_bytes: number;
   /** Session creation / load + the first run, ms. */
   load_ms?: number;
-  /** Batch-1 latency. */
+  /** Batch-1 latency of a run after a 25 ms pause (the host idle before it). */
   latency?: Timing;
+  /**
+   * Batch-1 latency of a run started right after the previous run of the same runtime
+   * returned (back to back: a stream of inferences).
+   */
+  latency_b2b?: Timing;
   /** Resident memory of the process with every runtime loaded, after the timed runs, bytes. */
   rss_bytes?: number;
   /** Top-1 on the classifier slice (fraction), and on how many images. */
@@ -213,11 +218,21 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     })),
   ];
   // Load every runtime (creation + first run), then time them in rounds: each round runs
-  // each runtime once, in turn, with a short pause between runs (so no runtime's spinning
-  // threads overlap the next one's run). The machine's speed drifts over seconds (shared
-  // host); interleaving puts every runtime in the same windows, so the ratios hold.
+  // each runtime in turn, with a short pause before it (so no runtime's spinning threads
+  // overlap the next one's run), twice: the first run starts on a host that idled (a run
+  // after a 25 ms pause was measured 0.5–1 ms slower for both runtimes than back to back),
+  // the second right after the first (back to back: a stream of frames). The machine's
+  // speed drifts over seconds (shared host); interleaving puts every runtime in the same
+  // windows, so the ratios hold.
   // edgeq's ref backend (plain TypeScript, seconds per run) is timed on its own.
-  const live: { res: RuntimeResult; r: Runner; slow: boolean; ms: number[]; hung?: boolean }[] = [];
+  const live: {
+    res: RuntimeResult;
+    r: Runner;
+    slow: boolean;
+    ms: number[];
+    b2b: number[];
+    hung?: boolean;
+  }[] = [];
   try {
     for (const p of plan) {
       o.onStep?.(`${m.name} ${p.rt} (${o.threads} thr): load`);
@@ -235,7 +250,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
       try {
         const r = await p.make();
         res.load_ms = r.loadMs;
-        live.push({ res, r, slow: p.rt === "edgeq-ref", ms: [] });
+        live.push({ res, r, slow: p.rt === "edgeq-ref", ms: [], b2b: [] });
       } catch (e) {
         res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
       }
@@ -243,11 +258,11 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     const run = (l: typeof live[number]) => l.r.run(m.input, m.inputShape);
     const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
     const fast = live.filter((l) => !l.slow);
-    const timeOne = async (l: typeof live[number]) => {
+    const timeOne = async (l: typeof live[number], into = l.ms) => {
       try {
         const t0 = performance.now();
         await run(l);
-        l.ms.push(performance.now() - t0);
+        into.push(performance.now() - t0);
       } catch (e) {
         l.res.skipped = `failed: ${(e as Error).message.split("\n")[0]}`;
       }
@@ -261,6 +276,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
         if (l.res.skipped) continue;
         await pause();
         await timeOne(l);
+        if (!l.res.skipped) await timeOne(l, l.b2b);
       }
     }
     for (const l of live.filter((l) => l.slow)) {
@@ -273,6 +289,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     for (const l of live) {
       if (l.res.skipped) continue;
       l.res.latency = summarize(l.ms);
+      if (l.b2b.length) l.res.latency_b2b = summarize(l.b2b);
       l.res.rss_bytes = rss;
     }
     o.onPartial?.(summary());

@@ -12,6 +12,8 @@ export interface ReportRow extends RuntimeResult {
   vs_ort_f32?: number;
   /** Median latency / ORT int8 (QDQ) median. */
   vs_ort_int8?: number;
+  /** Back-to-back median / ORT f32's back-to-back median. */
+  vs_ort_f32_b2b?: number;
 }
 
 /**
@@ -27,16 +29,20 @@ export interface ReportRow extends RuntimeResult {
 export function withRatios(results: readonly ModelResult[]): ReportRow[] {
   const rows: ReportRow[] = [];
   for (const m of results) {
-    const med = (rt: string) => m.runtimes.find((r) => r.runtime === rt)?.latency?.median;
-    const f32 = med("ort-f32"), i8 = med("ort-int8");
+    const find = (rt: string) => m.runtimes.find((r) => r.runtime === rt);
+    const f32 = find("ort-f32")?.latency?.median, i8 = find("ort-int8")?.latency?.median;
+    const f32b = find("ort-f32")?.latency_b2b?.median;
+    const ratio = (v: number | undefined, of: number | undefined) =>
+      v !== undefined && of ? v / of : undefined;
     for (const r of m.runtimes) {
       const v = r.latency?.median;
       rows.push({
         ...r,
         model: m.model,
         threads: m.threads,
-        vs_ort_f32: v !== undefined && f32 ? v / f32 : undefined,
-        vs_ort_int8: v !== undefined && i8 ? v / i8 : undefined,
+        vs_ort_f32: ratio(v, f32),
+        vs_ort_int8: ratio(v, i8),
+        vs_ort_f32_b2b: ratio(r.latency_b2b?.median, f32b),
       });
     }
   }
@@ -67,6 +73,8 @@ export function formatTable(rows: readonly ReportRow[]): string {
     "top-1 %",
     "÷ORT f32",
     "÷ORT int8",
+    "b2b ms",
+    "b2b ÷ORT f32",
   ];
   const body = rows.map((r) =>
     r.skipped ? [r.model, String(r.threads), r.runtime, `skipped: ${r.skipped}`] : [
@@ -86,6 +94,8 @@ export function formatTable(rows: readonly ReportRow[]): string {
         : "—",
       f(r.vs_ort_f32, 2),
       f(r.vs_ort_int8, 2),
+      f(r.latency_b2b?.median, 3),
+      f(r.vs_ort_f32_b2b, 2),
     ]
   );
   const w = head.map((h, i) =>

@@ -295,9 +295,10 @@ export async function main(argv: string[]): Promise<number> {
   else {
     console.log(formatTable(rows));
     console.log(
-      "\nmedian/min–max: batch-1 latency; load: create + first run; RSS: the process with " +
-        "every runtime loaded; ÷ORT: median over the ORT median (same model, threads; the " +
-        "runtimes timed in interleaved rounds).",
+      "\nmedian/min–max: batch-1 latency of a run after a 25 ms pause (the host idle); " +
+        "b2b: of a run right after the previous one (back to back); load: create + first " +
+        "run; RSS: the process with every runtime loaded; ÷ORT: median over the ORT median " +
+        "(same model, threads; the runtimes timed in interleaved rounds).",
     );
     for (const s of skipped) console.log(`skipped ${s.name}: ${s.reason}`);
     for (const r of results.flatMap((x) => x.runtimes.map((y) => ({ ...y, m: x })))) {

@@ -9,7 +9,9 @@
  *   `--base DIR`     A = the kernels and compiler of another checkout (e.g.
  *                    `git archive REV | tar -x -C /tmp/base`), B = this one.
  * `deno run -A bench/wasm_ab.ts MODEL.eqp [--switch k4 | --grain 0.5 | --base DIR]
- *   [--threads 1,2] [--runs 30] [--nodes 12]`
+ *   [--threads 1,2] [--runs 30] [--nodes 12] [--pause MS]`
+ * `--pause MS` sleeps MS before each timed run (the bench's regime: each run starts
+ * after the host has idled, bench/model_bench.ts PAUSE_MS).
  * @module
  */
 import { compileWasm } from "../kernels/wasm/compile.ts";
@@ -24,6 +26,7 @@ const runs = Number(opt("--runs", "30"));
 const nodes = Number(opt("--nodes", "0"));
 const base = opt("--base", "");
 const grain = Number(opt("--grain", "0"));
+const pauseMs = Number(opt("--pause", "0"));
 const sw = opt("--switch", base || grain ? "" : "k4");
 const switches = ([gemmOptions, fuseOptions, qaddOptions].find((o) => sw in o) ??
   convOptions) as Record<
@@ -60,5 +63,6 @@ for (const t of threads) {
     feeds,
     runs,
     nodes,
+    pauseMs,
   );
 }

@@ -84,7 +84,9 @@ export async function abCompare(
   feeds: Record<string, Tensor>,
   runs: number,
   nodes: number,
+  pauseMs = 0,
 ): Promise<void> {
+  const pause = () => pauseMs > 0 ? new Promise((r) => setTimeout(r, pauseMs)) : undefined;
   const ab = [await make(false, false), await make(true, false)];
   const outs: Tensor["data"][] = [];
   for (const c of ab) outs.push(Object.values(await c.run(feeds))[0].data);
@@ -94,6 +96,7 @@ export async function abCompare(
   for (let i = 0; i < runs; i++) {
     for (let j = 0; j < 2; j++) {
       const k = (i & 1) ? 1 - j : j;
+      await pause();
       const t0 = performance.now();
       await ab[k].run(feeds);
       times[k].push(performance.now() - t0);
@@ -112,6 +115,7 @@ export async function abCompare(
   for (let i = 0; i < runs; i++) {
     for (let k = 0; k < 2; k++) {
       pc[k].profile!.clear();
+      await pause();
       await pc[k].run(feeds);
       for (const [n, v] of pc[k].profile!.entries()) {
         if (!per[k].has(n)) per[k].set(n, []);

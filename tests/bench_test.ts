@@ -36,9 +36,19 @@ const FAKE: ModelResult[] = [{
   input_shape: [1, 3, 8, 8],
   peak_rss_bytes: 1e8,
   runtimes: [
-    { runtime: "ort-f32", model_bytes: 4000, latency: { runs: 20, median: 10, min: 9, max: 12 } },
+    {
+      runtime: "ort-f32",
+      model_bytes: 4000,
+      latency: { runs: 20, median: 10, min: 9, max: 12 },
+      latency_b2b: { runs: 20, median: 8, min: 7, max: 9 },
+    },
     { runtime: "ort-int8", model_bytes: 1000, latency: { runs: 20, median: 5, min: 4, max: 6 } },
-    { runtime: "edgeq-wasm", model_bytes: 900, latency: { runs: 20, median: 2, min: 2, max: 3 } },
+    {
+      runtime: "edgeq-wasm",
+      model_bytes: 900,
+      latency: { runs: 20, median: 2, min: 2, max: 3 },
+      latency_b2b: { runs: 20, median: 1.25, min: 1, max: 2 },
+    },
     { runtime: "edgeq-webgpu", model_bytes: 900, skipped: "no adapter" },
   ],
 }];
@@ -48,9 +58,13 @@ Deno.test("bench: ratios, table and chart", () => {
   const w = rows.find((r) => r.runtime === "edgeq-wasm")!;
   assert.equal(w.vs_ort_f32, 0.2);
   assert.equal(w.vs_ort_int8, 0.4);
+  assert.equal(w.vs_ort_f32_b2b, 1.25 / 8);
+  assert.equal(rows.find((r) => r.runtime === "ort-int8")!.vs_ort_f32_b2b, undefined);
   assert.equal(rows.find((r) => r.runtime === "edgeq-webgpu")!.vs_ort_f32, undefined);
   const t = formatTable(rows);
   assert.match(t, /edgeq-wasm\s+2\.000\s+2\.00–3\.00\s+20/);
+  assert.match(t, /edgeq-wasm\s.*\s0\.20\s+0\.40\s+1\.250\s+0\.16$/m);
+  assert.match(t, /ort-int8\s.*\s0\.50\s+1\.00\s+—\s+—$/m);
   assert.match(t, /edgeq-webgpu\s+skipped: no adapter/);
   const svg = renderSvg(rows, "a & b");
   assert.ok(wellFormed(svg));
@@ -121,6 +135,8 @@ Deno.test({
         const x = by(rt);
         assert.equal(x.skipped, undefined, `${rt}: ${x.skipped}`);
         assert.equal(x.latency!.runs, rt === "edgeq-ref" ? 1 : 3);
+        // back to back: the fast runtimes' second run of each round; ref has none
+        assert.equal(x.latency_b2b?.runs, rt === "edgeq-ref" ? undefined : 3);
         assert.ok(x.latency!.min <= x.latency!.median && x.latency!.median <= x.latency!.max);
         assert.ok(x.load_ms! > 0 && x.rss_bytes! > 0 && x.model_bytes > 0);
         assert.ok(x.top1! > 0.7, `${rt} top-1 ${x.top1}`);
@@ -135,6 +151,11 @@ Deno.test({
       if (wasm.skipped) console.log(`edgeq-wasm skipped: ${wasm.skipped}`);
       else {
         assert.equal(wasm.latency!.runs, 3);
+        assert.equal(wasm.latency_b2b!.runs, 3);
+        assert.equal(
+          wasm.vs_ort_f32_b2b,
+          wasm.latency_b2b!.median / by("ort-f32").latency_b2b!.median,
+        );
         assert.ok(wasm.top1! > 0.7, `wasm top-1 ${wasm.top1}`);
       }
       const text = await Deno.readTextFile(svg);
