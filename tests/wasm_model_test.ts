@@ -176,6 +176,39 @@ Deno.test("wasm model: ViT int8 — bit-identical with reference float islands, 
   }
 });
 
+Deno.test("wasm threads: a run wakes parked workers only when the run before it split a call", async () => {
+  const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 32 });
+  const bytes = quantize(await Deno.readFile(R14), calib).bytes;
+  const x = imageBatch(await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 2), 0, 2);
+  const want = (await (await load(bytes)).run({ input: x })).logits.data;
+  const m = await load(bytes, { backend: "wasm", threads: 2 });
+  const { compileWasm } = await import("../kernels/wasm/compile.ts");
+  const g = m.bound({ input: x.shape });
+  const park = () => new Promise((r) => setTimeout(r, 40)); // past the workers' spin
+  // every call far below its grain: all run inline, so no run after the first wakes
+  const small = await compileWasm(g, { threads: 2, grainScale: 1e9 });
+  // every call split: each run after a pause wakes the parked worker
+  const split = await compileWasm(g, { threads: 2, splitAll: true });
+  try {
+    for (const c of [small, split]) {
+      for (let i = 0; i < 4; i++) {
+        await park();
+        const y = Object.values(await c.run({ input: x }))[0].data;
+        assert.deepEqual([...y], [...want], `run ${i}`);
+      }
+    }
+    const s = small.poolStats()!, t = split.poolStats()!;
+    assert.equal(s.splits, 0);
+    assert.ok(s.wakes <= 1, `${s.wakes} wake-ups with nothing to share`);
+    assert.ok(t.splits > 4 * 10, `${t.splits} split calls`);
+    assert.ok(t.wakes >= 3, `${t.wakes} wake-ups of the split runs' parked worker`);
+  } finally {
+    small.dispose();
+    split.dispose();
+    await m.dispose();
+  }
+});
+
 Deno.test("wasm threads: idle workers close (the process can exit without dispose) and restart with the same bits", async () => {
   const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 32 });
   const bytes = quantize(await Deno.readFile(R14), calib).bytes;

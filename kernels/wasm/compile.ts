@@ -65,6 +65,11 @@ export interface WasmCompiledGraph extends CompiledGraph {
    * (`gemm_rows7`, `prep_x7`, …), whole calls on the calling thread, over all runs.
    */
   readonly kernelProfile?: Map<string, number>;
+  /**
+   * The worker pool's counters since it last started (undefined at 1 thread or while an
+   * idle pool is closed): calls cut into chunks, futex wake-ups of parked workers.
+   */
+  poolStats(): { splits: number; wakes: number } | undefined;
 }
 
 const COPY_OPS = new Set(["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"]);
@@ -325,6 +330,12 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   }
 
   let disposed = false;
+  // Whether the last run cut any call into chunks. A run wakes parked workers first so
+  // that they spin through its calls; when no call of the last run was split (a model
+  // too small to share), they stay parked: a woken worker spins for ms, and on this
+  // 2-vCPU VM that slowed the calling thread (vit_op17 at 2 threads: 1.347 ms after a
+  // pause against 1.120 ms at 1 thread, every call inline).
+  let splitLast = true;
   const profile = opts.profile ? new Map<string, number>() : undefined;
   return {
     profile,
@@ -333,16 +344,19 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     build: inst.build,
     threads,
     memoryBytes: { weights: weightBytes, scratch, activations: actBytes },
+    poolStats: () => pool && { splits: pool.splits, wakes: pool.wakes },
     async run(feeds: Record<string, Tensor>, ro: BackendRunOptions = {}) {
       await undefined;
       if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
       if (threads > 1 && !pool) pool = await ThreadPool.start(inst, threads);
-      pool?.wake();
+      if (splitLast) pool?.wake();
       if (idle !== undefined) clearTimeout(idle);
       idle = undefined;
+      const p = pool, s0 = p?.splits ?? 0;
       try {
         return runSteps(feeds, ro);
       } finally {
+        if (p) splitLast = p.splits !== s0;
         armIdle();
       }
     },

@@ -119,6 +119,8 @@ export class ThreadPool {
   #names: string[];
   #k: Record<string, (...a: number[]) => void>;
   #canWait: boolean;
+  #splits = 0;
+  #wakes = 0;
 
   private constructor(
     inst: KernelInstance,
@@ -144,6 +146,19 @@ export class ThreadPool {
   /** Threads in the pool (workers + the caller). */
   get size(): number {
     return this.#workers.length + 1;
+  }
+
+  /**
+   * Calls so far that were cut into more than one chunk (whether or not a parked worker
+   * let them run split): the calls that have a use for the workers.
+   */
+  get splits(): number {
+    return this.#splits;
+  }
+
+  /** Futex wake-ups of parked workers so far (by {@link wake} or by a call). */
+  get wakes(): number {
+    return this.#wakes;
   }
 
   /** Starts `threads − 1` workers on the instance's shared memory. */
@@ -196,11 +211,13 @@ export class ThreadPool {
       this.#k[fn](...args, 0, total, 0);
       return;
     }
+    this.#splits++;
     const c = this.#ctrl;
     if (Atomics.load(c, SLEEP) > 0) {
       // a parked worker takes a futex wake-up (often 100+ µs on a VM) and then starts cold:
       // wake it for the calls that follow, and keep a small call on this thread
       Atomics.notify(c, SEQ);
+      this.#wakes++;
       if (total < PARKED_INLINE_GRAINS * Math.max(1, grain)) {
         this.#k[fn](...args, 0, total, 0);
         return;
@@ -219,7 +236,7 @@ export class ThreadPool {
     const seq = (c[SEQ] + 1) | 0;
     Atomics.store(c, CLAIM, (seq & 0xffffff) << 7);
     Atomics.store(c, SEQ, seq);
-    if (Atomics.load(c, SLEEP) > 0) Atomics.notify(c, SEQ);
+    if (Atomics.load(c, SLEEP) > 0 && Atomics.notify(c, SEQ) > 0) this.#wakes++;
     const f = this.#k[fn];
     let mine = 0;
     for (;;) {
@@ -249,7 +266,10 @@ export class ThreadPool {
    * this first; the wake-up overlaps the run's first steps.
    */
   wake(): void {
-    if (Atomics.load(this.#ctrl, SLEEP) > 0) Atomics.notify(this.#ctrl, SEQ);
+    if (Atomics.load(this.#ctrl, SLEEP) > 0) {
+      Atomics.notify(this.#ctrl, SEQ);
+      this.#wakes++;
+    }
   }
 
   /** Stops the workers. */
