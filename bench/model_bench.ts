@@ -219,8 +219,9 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
   ];
   // Load every runtime (creation + first run), then time them in rounds: each round runs
   // each runtime in turn, with a short pause before it (so no runtime's spinning threads
-  // overlap the next one's run), twice: the first run starts on a host that idled (a run
-  // after a 25 ms pause was measured 0.5–1 ms slower for both runtimes than back to back),
+  // overlap the next one's run), twice: the first run starts on a host that idled (in one
+  // probe ResNet-14 after a 25 ms sleep took ORT f32 +1.0 ms and edgeq +0.6 ms against
+  // back to back),
   // the second right after the first (back to back: a stream of frames). The machine's
   // speed drifts over seconds (shared host); interleaving puts every runtime in the same
   // windows, so the ratios hold.
