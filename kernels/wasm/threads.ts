@@ -156,7 +156,7 @@ export class ThreadPool {
     return this.#splits;
   }
 
-  /** Futex wake-ups of parked workers so far (by {@link wake} or by a call). */
+  /** Futex wake-ups that woke a parked worker so far (by {@link wake} or by a call). */
   get wakes(): number {
     return this.#wakes;
   }
@@ -216,8 +216,7 @@ export class ThreadPool {
     if (Atomics.load(c, SLEEP) > 0) {
       // a parked worker takes a futex wake-up (often 100+ µs on a VM) and then starts cold:
       // wake it for the calls that follow, and keep a small call on this thread
-      Atomics.notify(c, SEQ);
-      this.#wakes++;
+      this.#notifyParked();
       if (total < PARKED_INLINE_GRAINS * Math.max(1, grain)) {
         this.#k[fn](...args, 0, total, 0);
         return;
@@ -236,7 +235,7 @@ export class ThreadPool {
     const seq = (c[SEQ] + 1) | 0;
     Atomics.store(c, CLAIM, (seq & 0xffffff) << 7);
     Atomics.store(c, SEQ, seq);
-    if (Atomics.load(c, SLEEP) > 0 && Atomics.notify(c, SEQ) > 0) this.#wakes++;
+    if (Atomics.load(c, SLEEP) > 0) this.#notifyParked();
     const f = this.#k[fn];
     let mine = 0;
     for (;;) {
@@ -266,10 +265,12 @@ export class ThreadPool {
    * this first; the wake-up overlaps the run's first steps.
    */
   wake(): void {
-    if (Atomics.load(this.#ctrl, SLEEP) > 0) {
-      Atomics.notify(this.#ctrl, SEQ);
-      this.#wakes++;
-    }
+    if (Atomics.load(this.#ctrl, SLEEP) > 0) this.#notifyParked();
+  }
+
+  /** Wakes the workers parked on the futex, counting the wake-ups that woke one. */
+  #notifyParked(): void {
+    if (Atomics.notify(this.#ctrl, SEQ) > 0) this.#wakes++;
   }
 
   /** Stops the workers. */

@@ -26,29 +26,28 @@ import { dot4, fin8n, loadFast, sum4, zip16 } from "./k4";
 }
 
 /**
+ * Channel rows p and p + hw of a quad (n of them read, 0..2; the others 0), xor fv, bytes
+ * interleaved: w = 4 (stride 1) takes bytes 0..3 of each row, w = 8 or 16 (stride 2) the
+ * even bytes of the first w → [r0 b0, r1 b0, r0 b1, r1 b1, ...] (i16 pairs of one pixel).
+ */
+// @ts-ignore: decorator
+@inline function pairRows(p: usize, hw: usize, fv: v128, n: i32, w: i32): v128 {
+  let r0 = i32x4.splat(0), r1 = r0;
+  if (n > 0) r0 = v128.xor(w == 4 ? v128.load32_zero(p) : w == 8 ? v128.load64_zero(p) : v128.load(p), fv);
+  if (n > 1) r1 = v128.xor(w == 4 ? v128.load32_zero(p + hw) : w == 8 ? v128.load64_zero(p + hw) : v128.load(p + hw), fv);
+  if (w == 4) return i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  return i8x16.shuffle(r0, r1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+}
+
+/**
  * 4 pixels of one quad (channel rows p, p + hw, p + 2·hw, p + 3·hw from p, nc of them
  * read; the others 0) at stride sw (1 or 2; 8 bytes read per row at sw 2, 4 at sw 1),
  * xor fv → the A4 vector [p0 c0..3 | p1 c0..3 | p2 c0..3 | p3 c0..3].
  */
 // @ts-ignore: decorator
 @inline function quad4(p: usize, hw: usize, fv: v128, nc: i32, sw: i32): v128 {
-  const z = i32x4.splat(0);
-  let r0 = z, r1 = z, r2 = z, r3 = z;
-  if (sw == 1) {
-    r0 = v128.xor(v128.load32_zero(p), fv);
-    if (nc > 1) r1 = v128.xor(v128.load32_zero(p + hw), fv);
-    if (nc > 2) r2 = v128.xor(v128.load32_zero(p + 2 * hw), fv);
-    if (nc > 3) r3 = v128.xor(v128.load32_zero(p + 3 * hw), fv);
-    const t0 = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const t2 = i8x16.shuffle(r2, r3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    return i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11);
-  }
-  r0 = v128.xor(v128.load64_zero(p), fv);
-  if (nc > 1) r1 = v128.xor(v128.load64_zero(p + hw), fv);
-  if (nc > 2) r2 = v128.xor(v128.load64_zero(p + 2 * hw), fv);
-  if (nc > 3) r3 = v128.xor(v128.load64_zero(p + 3 * hw), fv);
-  const t0 = i8x16.shuffle(r0, r1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-  const t2 = i8x16.shuffle(r2, r3, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  const w = sw == 1 ? 4 : 8;
+  const t0 = pairRows(p, hw, fv, nc, w), t2 = pairRows(p + 2 * hw, hw, fv, nc - 2, w);
   return i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11);
 }
 
@@ -58,14 +57,7 @@ import { dot4, fin8n, loadFast, sum4, zip16 } from "./k4";
  */
 // @ts-ignore: decorator
 @inline function quad8s2(p: usize, hw: usize, fv: v128, nc: i32, d: usize): void {
-  const z = i32x4.splat(0);
-  let r0 = z, r1 = z, r2 = z, r3 = z;
-  r0 = v128.xor(v128.load(p), fv);
-  if (nc > 1) r1 = v128.xor(v128.load(p + hw), fv);
-  if (nc > 2) r2 = v128.xor(v128.load(p + 2 * hw), fv);
-  if (nc > 3) r3 = v128.xor(v128.load(p + 3 * hw), fv);
-  const t0 = i8x16.shuffle(r0, r1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-  const t2 = i8x16.shuffle(r2, r3, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  const t0 = pairRows(p, hw, fv, nc, 16), t2 = pairRows(p + 2 * hw, hw, fv, nc - 2, 16);
   v128.store(d, i16x8.shuffle(t0, t2, 0, 8, 1, 9, 2, 10, 3, 11));
   v128.store(d, i16x8.shuffle(t0, t2, 4, 12, 5, 13, 6, 14, 7, 15), 16);
 }
