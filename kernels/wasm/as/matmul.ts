@@ -4,7 +4,7 @@
 //   acc = Σ a_u·b' − azp_u·Σ_k b'[n] − bzp'·Σ_k a_u[r] + K·azp_u·bzp'
 import { encA, encW } from "./encode";
 import { EP_CROW, EP_MULT, EP_OUT, EP_QMAX, EP_QMIN, EP_SHIFT, EP_WORDS, EP_YZP } from "./epilogue";
-import { rdbpot4, shlSat4, srdhm4v } from "./requant";
+import { narrowClamp8, rdbpot4, rdbpotNear4, shlSat4, srdhm4v } from "./requant";
 
 /**
  * Prepares one batch slice: aPk = encoded A [M][2Kp], bPk = encoded B' [N][2Kp],
@@ -223,6 +223,44 @@ let kOut: usize = 0, kN: i32 = 0, kLdy: i32 = 0, kM: v128 = i32x4.splat(0), kR: 
 let kMask: v128 = i32x4.splat(0), kHalf: v128 = i32x4.splat(0), kZ: v128 = i32x4.splat(0);
 let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = false;
 
+// The 8-column stage (store8): RDBPOT as rdbpotNear4, zero point and clamp in i16 / i8
+// lanes (narrowClamp8), 8 bytes per store. Exact (as k4.ts's fast stage) when no left
+// shift, r >= 1 and |raw| < 2^29: |raw| <= K·255·255 < 2^29 for K < 8192.
+let kFast8: bool = false, kHalfN: v128 = i32x4.splat(0);
+let kZ16: v128 = i16x8.splat(0), kLo8: v128 = i8x16.splat(0), kHi8: v128 = i8x16.splat(0);
+
+/**
+ * Row r, columns c..c+7 of the output from raw sums v0 (c..c+3) and v1 (c+4..c+7), the
+ * 8-column stage when kFast8, else two store4.
+ */
+// @ts-ignore: decorator
+@inline function store8(r: i32, c: i32, v0: v128, v1: v128, cc: usize, q: v128): void {
+  if (!kFast8) {
+    store4(r, c, v0, cc, q);
+    store4(r, c + 4, v1, cc, q);
+    return;
+  }
+  const p = cc + (<usize>c << 2);
+  const h0 = srdhm4v(i32x4.add(i32x4.add(v0, q), v128.load(p)), kM);
+  const h1 = srdhm4v(i32x4.add(i32x4.add(v1, q), v128.load(p, 16)), kM);
+  const b = narrowClamp8(rdbpotNear4(h0, kR, kHalfN), rdbpotNear4(h1, kR, kHalfN), kZ16, kLo8, kHi8, kSigned);
+  const o = kOut + <usize>r * <usize>kLdy + <usize>c;
+  const left = kN - c;
+  if (left >= 8) v128.store64_lane(o, b, 0);
+  else {
+    if (left >= 4) {
+      v128.store32_lane(o, b, 0);
+      if (left > 4) v128.store8_lane(o + 4, b, 4);
+      if (left > 5) v128.store8_lane(o + 5, b, 5);
+      if (left > 6) v128.store8_lane(o + 6, b, 6);
+    } else {
+      v128.store8_lane(o, b, 0);
+      if (left > 1) v128.store8_lane(o + 1, b, 1);
+      if (left > 2) v128.store8_lane(o + 2, b, 2);
+    }
+  }
+}
+
 /** Row r, columns c..c+3 of the output: raw sums v + ccol (4 lanes) + crow (q, splatted). */
 // @ts-ignore: decorator
 @inline function store4(r: i32, c: i32, v: v128, cc: usize, q: v128): void {
@@ -264,51 +302,100 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     kR = shift > 0 ? 0 : -shift;
     const mk = <i32>((<u32>1 << kR) - 1);
     kMask = i32x4.splat(mk);
+    kFast8 = kL == 0 && kR >= 1 && mw(rec, MM_K) < 8192;
     kHalf = i32x4.splat(mk >> 1);
+    kHalfN = i32x4.splat((mk >> 1) + 1); // 2^(r−1), rdbpotNear4's
     kZ = i32x4.splat(load<i32>(ep + <usize>EP_YZP));
-    const qmin = load<i32>(ep + <usize>EP_QMIN);
+    const qmin = load<i32>(ep + <usize>EP_QMIN), qmax = load<i32>(ep + <usize>EP_QMAX);
     kLo = i32x4.splat(qmin);
-    kHi = i32x4.splat(load<i32>(ep + <usize>EP_QMAX));
+    kHi = i32x4.splat(qmax);
     kSigned = qmin < 0;
+    kZ16 = i16x8.splat(<i16>load<i32>(ep + <usize>EP_YZP));
+    kLo8 = i8x16.splat(<i8>qmin);
+    kHi8 = i8x16.splat(<i8>qmax);
     const tb = nbB == 1 ? 0 : t;
     const w = bPk + <usize>tb * <usize>nb4 * bs, cc = ccol0 + <usize>tb * (<usize>N4 << 2);
     const abase = aPk + <usize>(t * M) * rb;
     let r = r0;
     for (; r + 4 <= r1; r += 4) {
       const a0 = abase + <usize>r * rb, a1 = a0 + rb, a2 = a1 + rb, a3 = a2 + rb;
-      const qr = v128.load(crow + (<usize>r << 2));
-      const q0 = i32x4.shuffle(qr, qr, 0, 0, 0, 0), q1 = i32x4.shuffle(qr, qr, 1, 1, 1, 1);
-      const q2 = i32x4.shuffle(qr, qr, 2, 2, 2, 2), q3 = i32x4.shuffle(qr, qr, 3, 3, 3, 3);
+      const qa = crow + (<usize>r << 2);
       let cb = 0;
       for (; cb + 2 <= nb4; cb += 2) {
         const w0 = w + <usize>cb * bs, w1 = w0 + bs;
         let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
         let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
-        for (let g = 0; g < G; g++) {
+        for (let g = 0; g < G; g += 4) {
           const o = <usize>g << 4, ko = <usize>g << 2;
-          const v0 = v128.load(w0 + o), v1 = v128.load(w1 + o);
-          let x = v128.load32_splat(a0 + ko);
-          s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
-          s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
-          x = v128.load32_splat(a1 + ko);
-          s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
-          s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
-          x = v128.load32_splat(a2 + ko);
-          s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
-          s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
-          x = v128.load32_splat(a3 + ko);
-          s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
-          s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
+          const pw0 = w0 + o, pw1 = w1 + o, pa0 = a0 + ko, pa1 = a1 + ko, pa2 = a2 + ko, pa3 = a3 + ko;
+          {
+            const v0 = v128.load(pw0, 0), v1 = v128.load(pw1, 0);
+            let x = v128.load32_splat(pa0, 0);
+            s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
+            s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa1, 0);
+            s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
+            s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa2, 0);
+            s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
+            s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa3, 0);
+            s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
+            s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
+          }
+          {
+            const v0 = v128.load(pw0, 16), v1 = v128.load(pw1, 16);
+            let x = v128.load32_splat(pa0, 4);
+            s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
+            s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa1, 4);
+            s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
+            s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa2, 4);
+            s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
+            s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa3, 4);
+            s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
+            s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
+          }
+          {
+            const v0 = v128.load(pw0, 32), v1 = v128.load(pw1, 32);
+            let x = v128.load32_splat(pa0, 8);
+            s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
+            s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa1, 8);
+            s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
+            s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa2, 8);
+            s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
+            s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa3, 8);
+            s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
+            s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
+          }
+          {
+            const v0 = v128.load(pw0, 48), v1 = v128.load(pw1, 48);
+            let x = v128.load32_splat(pa0, 12);
+            s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
+            s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa1, 12);
+            s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
+            s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa2, 12);
+            s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
+            s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
+            x = v128.load32_splat(pa3, 12);
+            s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
+            s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
+          }
         }
         const c = cb << 2;
-        store4(r, c, s00, cc, q0);
-        store4(r + 1, c, s10, cc, q1);
-        store4(r + 2, c, s20, cc, q2);
-        store4(r + 3, c, s30, cc, q3);
-        store4(r, c + 4, s01, cc, q0);
-        store4(r + 1, c + 4, s11, cc, q1);
-        store4(r + 2, c + 4, s21, cc, q2);
-        store4(r + 3, c + 4, s31, cc, q3);
+        const q0 = v128.load32_splat(qa), q1 = v128.load32_splat(qa, 4);
+        const q2 = v128.load32_splat(qa, 8), q3 = v128.load32_splat(qa, 12);
+        store8(r, c, s00, s01, cc, q0);
+        store8(r + 1, c, s10, s11, cc, q1);
+        store8(r + 2, c, s20, s21, cc, q2);
+        store8(r + 3, c, s30, s31, cc, q3);
       }
       if (cb < nb4) {
         const w0 = w + <usize>cb * bs;
@@ -321,6 +408,8 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
           s3 = i32x4.add(s3, i32x4.dot_i16x8_s(v128.load32_splat(a3 + ko), v0));
         }
         const c = cb << 2;
+        const q0 = v128.load32_splat(qa), q1 = v128.load32_splat(qa, 4);
+        const q2 = v128.load32_splat(qa, 8), q3 = v128.load32_splat(qa, 12);
         store4(r, c, s0, cc, q0);
         store4(r + 1, c, s1, cc, q1);
         store4(r + 2, c, s2, cc, q2);
@@ -339,8 +428,8 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
           s0 = i32x4.add(s0, i32x4.dot_i16x8_s(x, v128.load(w0 + o)));
           s1 = i32x4.add(s1, i32x4.dot_i16x8_s(x, v128.load(w1 + o)));
         }
-        store4(r, cb << 2, s0, cc, q0);
-        if (two) store4(r, (cb << 2) + 4, s1, cc, q0);
+        if (two) store8(r, cb << 2, s0, s1, cc, q0);
+        else store4(r, cb << 2, s0, cc, q0);
       }
     }
     i += r1 - r0;
