@@ -284,6 +284,15 @@ export function vecEpilogue(): bool {
   v128.store32_lane(o + 3 * ors, t, 3);
 }
 
+/** storeRows4x4 of the first n rows only (n in 1..3). */
+// @ts-ignore: decorator
+@inline export function storeRowsN(o: usize, ors: usize, b: v128, n: i32): void {
+  const t = i8x16.shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  v128.store32_lane(o, t, 0);
+  if (n > 1) v128.store32_lane(o + ors, t, 1);
+  if (n > 2) v128.store32_lane(o + 2 * ors, t, 2);
+}
+
 /**
  * finish4x4 for a record with the vector table (EP_SCALAR = 2, no residual) and column
  * stride 1 (a row-major output): rows gr0..gr0+3 × columns c..c+3, 4 bytes per row. The
@@ -292,11 +301,16 @@ export function vecEpilogue(): bool {
  */
 // @ts-ignore: decorator
 @inline export function finishTab4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  storeRows4x4(gOut + <usize>gr0 * gOrs + <usize>c, gOrs, tabCodes4x4(gr0, c, v0, v1, v2, v3));
+}
+
+/** finishTab4x4's codes, [column][row] bytes (storeRows4x4's order). */
+// @ts-ignore: decorator
+@inline export function tabCodes4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): v128 {
   const sh = gShift + (<usize>c << 2);
   const n01 = i16x8.narrow_i32x4_s(reqTab4(gr0, c, v0, load<i32>(sh)), reqTab4(gr0, c + 1, v1, load<i32>(sh, 4)));
   const n23 = i16x8.narrow_i32x4_s(reqTab4(gr0, c + 2, v2, load<i32>(sh, 8)), reqTab4(gr0, c + 3, v3, load<i32>(sh, 12)));
-  const b = gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
-  storeRows4x4(gOut + <usize>gr0 * gOrs + <usize>c, gOrs, b);
+  return gQmin < 0 ? i8x16.narrow_i16x8_s(n01, n23) : i8x16.narrow_i16x8_u(n01, n23);
 }
 
 /** The output codes (i32 lanes) of 4 consecutive rows gr0..gr0+3 of column c (raw values in v). */

@@ -11,6 +11,7 @@
 import {
   EP_CROW, EP_CZP, EP_DHI, EP_DLO, EP_FTAB, EP_OCS, EP_ORS, EP_OUT, EP_PTAB, EP_QMAX, EP_QMIN,
   EP_RES, EP_SCALAR, EP_SHIFT, EP_YZP, codes8, finish, finish8, finish4, finishTab4x4, load8n, loadEp, pair8, storeN, storeRows4x4,
+  storeRowsN, tabCodes4x4,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
 import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
@@ -93,28 +94,51 @@ export function loadFast(ep: usize, kq: i32): void {
   }
 }
 
-/**
- * The fast stage of a row-major 4 × 4 block (rows gr0..gr0+3 × columns c..c+3; raw values
- * of column c + j in vj): the columns' constants from the channel table, 4 bytes stored
- * per row. Returns false (nothing stored) when a column needs the full stage.
- */
+/** Whether the row-major 4 × 4 block at columns c..c+3 takes the fast stage (rowCodes4x4). */
 // @ts-ignore: decorator
-@inline function rowFast4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): bool {
+@inline function rowFastOk(c: i32): bool {
   if (!kRowFast) return false;
   const t = kFtab + (<usize>c << 6);
+  return load<i32>(t, 48) != 0 && load<i32>(t, 112) != 0 && load<i32>(t, 176) != 0 && load<i32>(t, 240) != 0;
+}
+
+/**
+ * The fast stage's codes of a row-major 4 × 4 block (raw values of column c + j in vj;
+ * rowFastOk(c)): the columns' constants from the channel table, as [column][row] bytes
+ * (storeRows4x4's order).
+ */
+// @ts-ignore: decorator
+@inline function rowCodes4x4(c: i32, v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  const t = kFtab + (<usize>c << 6);
   const r0 = load<i32>(t, 48), r1 = load<i32>(t, 112), r2 = load<i32>(t, 176), r3 = load<i32>(t, 240);
-  if (r0 == 0 || r1 == 0 || r2 == 0 || r3 == 0) return false;
   const q0 = rdbpotNear4(srdhm4v(i32x4.add(v0, v128.load(t)), v128.load(t, 16)), r0, v128.load(t, 32));
   const q1 = rdbpotNear4(srdhm4v(i32x4.add(v1, v128.load(t, 64)), v128.load(t, 80)), r1, v128.load(t, 96));
   const q2 = rdbpotNear4(srdhm4v(i32x4.add(v2, v128.load(t, 128)), v128.load(t, 144)), r2, v128.load(t, 160));
   const q3 = rdbpotNear4(srdhm4v(i32x4.add(v3, v128.load(t, 192)), v128.load(t, 208)), r3, v128.load(t, 224));
   const n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
   const n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q2, q3), vZ16);
-  let b: v128;
-  if (kSigned) b = i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n01, n23), vLo8), vHi8);
-  else b = i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n01, n23), vLo8), vHi8);
-  storeRows4x4(kOut + <usize>gr0 * kOrs + <usize>c, kOrs, b);
+  if (kSigned) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n01, n23), vLo8), vHi8);
+  return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n01, n23), vLo8), vHi8);
+}
+
+/**
+ * The fast stage of a row-major 4 × 4 block (rows gr0..gr0+3 × columns c..c+3), 4 bytes
+ * stored per row. Returns false (nothing stored) when a column needs the full stage.
+ */
+// @ts-ignore: decorator
+@inline function rowFast4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): bool {
+  if (!rowFastOk(c)) return false;
+  storeRows4x4(kOut + <usize>gr0 * kOrs + <usize>c, kOrs, rowCodes4x4(c, v0, v1, v2, v3));
   return true;
+}
+
+/**
+ * The first n (1..3) rows of a row-major 4 × 4 block: the tail group of a GEMM whose
+ * row count is not a multiple of 4 (its other rows are zero padding, never stored).
+ */
+function rowTail4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128, n: i32): void {
+  const b = rowFastOk(c) ? rowCodes4x4(c, v0, v1, v2, v3) : tabCodes4x4(gr0, c, v0, v1, v2, v3);
+  storeRowsN(kOut + <usize>gr0 * kOrs + <usize>c, kOrs, b, n);
 }
 
 /**
@@ -195,6 +219,16 @@ function groupK4(a: usize, w: usize, ldw: usize, kq: usize, gr0: i32, c0: i32, c
       finish4(gr0, c + 1, s1);
       finish4(gr0, c + 2, s2);
       finish4(gr0, c + 3, s3);
+    } else if (i0 == 0 && kRowMajor) {
+      // the tail rows of a row-major GEMM (e.g. 50 tokens = 12 groups + 2 rows)
+      rowTail4x4(gr0, c, s0, s1, s2, s3, i1);
+    } else if (i0 == 0 && kOrs == 1) {
+      // the tail pixels of a conv (e.g. 7 × 7 = 12 groups + 1 pixel)
+      const z = i32x4.splat(0);
+      fin8n(gr0, c, s0, z, i1);
+      fin8n(gr0, c + 1, s1, z, i1);
+      fin8n(gr0, c + 2, s2, z, i1);
+      fin8n(gr0, c + 3, s3, z, i1);
     } else {
       finishLanes(gr0, c, s0, i0, i1);
       finishLanes(gr0, c + 1, s1, i0, i1);
@@ -209,6 +243,7 @@ function groupK4(a: usize, w: usize, ldw: usize, kq: usize, gr0: i32, c0: i32, c
       s0 = dot4(s0, v128.load(a + k), v128.load32_splat(w0 + kw));
     }
     if (full) finish4(gr0, c, s0);
+    else if (i0 == 0 && kOrs == 1 && !kRowMajor) fin8n(gr0, c, s0, i32x4.splat(0), i1);
     else finishLanes(gr0, c, s0, i0, i1);
   }
 }
