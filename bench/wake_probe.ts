@@ -14,9 +14,9 @@
  * latency's 10th, 50th and 90th percentiles in µs. A pause shorter than the spin finds
  * the worker still spinning.
  *
- * Seen on the 2-vCPU CI VM (2026-11-24): with the caller spinning, p50 2–3.5 ms after a
- * 25 or 5 ms pause with the pool's 2 ms spin, ~0.35 ms with a 0.3 ms spin, ~0.07 ms with
- * none; with the caller blocking, ~0.04 ms. The woken worker is queued on the caller's
+ * Seen on the 2-vCPU CI VM (2026-11-24): with the caller spinning, p50 2.1–3.7 ms after a
+ * 25 or 5 ms pause with the pool's 2 ms spin, 0.35 ms with a 0.3 ms spin, 0.06–0.07 ms
+ * with none; with the caller blocking, 0.02–0.04 ms. The woken worker is queued on the caller's
  * vCPU (the other, halted, vCPU is not taken as idle) and waits there until the caller
  * yields or the load balancer moves it. A yield after the notify was tried in the pool
  * and made runs worse (the caller then waited behind the spinning worker): a run after

@@ -223,7 +223,7 @@ function groupK4(a: usize, w: usize, ldw: usize, kq: usize, gr0: i32, c0: i32, c
       // the tail rows of a row-major GEMM (e.g. 50 tokens = 12 groups + 2 rows)
       rowTail4x4(gr0, c, s0, s1, s2, s3, i1);
     } else if (i0 == 0 && kOrs == 1) {
-      // the tail pixels of a conv (e.g. 7 × 7 = 12 groups + 1 pixel)
+      // the tail pixels of a conv (e.g. 7 × 7 = 12 groups + 1 pixel; kRowMajor has ors != 1)
       const z = i32x4.splat(0);
       fin8n(gr0, c, s0, z, i1);
       fin8n(gr0, c + 1, s1, z, i1);
@@ -243,7 +243,7 @@ function groupK4(a: usize, w: usize, ldw: usize, kq: usize, gr0: i32, c0: i32, c
       s0 = dot4(s0, v128.load(a + k), v128.load32_splat(w0 + kw));
     }
     if (full) finish4(gr0, c, s0);
-    else if (i0 == 0 && kOrs == 1 && !kRowMajor) fin8n(gr0, c, s0, i32x4.splat(0), i1);
+    else if (i0 == 0 && kOrs == 1) fin8n(gr0, c, s0, i32x4.splat(0), i1);
     else finishLanes(gr0, c, s0, i0, i1);
   }
 }

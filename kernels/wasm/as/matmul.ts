@@ -231,7 +231,8 @@ let kZ16: v128 = i16x8.splat(0), kLo8: v128 = i8x16.splat(0), kHi8: v128 = i8x16
 
 /**
  * Row r, columns c..c+7 of the output from raw sums v0 (c..c+3) and v1 (c+4..c+7), the
- * 8-column stage when kFast8, else two store4.
+ * 8-column stage when kFast8, else two store4. The callers take two whole column blocks
+ * (c + 8 <= N4 <= N + 3), so at least 5 of the 8 columns exist.
  */
 // @ts-ignore: decorator
 @inline function store8(r: i32, c: i32, v0: v128, v1: v128, cc: usize, q: v128): void {
@@ -248,16 +249,10 @@ let kZ16: v128 = i16x8.splat(0), kLo8: v128 = i8x16.splat(0), kHi8: v128 = i8x16
   const left = kN - c;
   if (left >= 8) v128.store64_lane(o, b, 0);
   else {
-    if (left >= 4) {
-      v128.store32_lane(o, b, 0);
-      if (left > 4) v128.store8_lane(o + 4, b, 4);
-      if (left > 5) v128.store8_lane(o + 5, b, 5);
-      if (left > 6) v128.store8_lane(o + 6, b, 6);
-    } else {
-      v128.store8_lane(o, b, 0);
-      if (left > 1) v128.store8_lane(o + 1, b, 1);
-      if (left > 2) v128.store8_lane(o + 2, b, 2);
-    }
+    v128.store32_lane(o, b, 0);
+    v128.store8_lane(o + 4, b, 4);
+    if (left > 5) v128.store8_lane(o + 5, b, 5);
+    if (left > 6) v128.store8_lane(o + 6, b, 6);
   }
 }
 
@@ -305,12 +300,13 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     kFast8 = kL == 0 && kR >= 1 && mw(rec, MM_K) < 8192;
     kHalf = i32x4.splat(mk >> 1);
     kHalfN = i32x4.splat((mk >> 1) + 1); // 2^(r−1), rdbpotNear4's
-    kZ = i32x4.splat(load<i32>(ep + <usize>EP_YZP));
+    const yzp = load<i32>(ep + <usize>EP_YZP);
+    kZ = i32x4.splat(yzp);
     const qmin = load<i32>(ep + <usize>EP_QMIN), qmax = load<i32>(ep + <usize>EP_QMAX);
     kLo = i32x4.splat(qmin);
     kHi = i32x4.splat(qmax);
     kSigned = qmin < 0;
-    kZ16 = i16x8.splat(<i16>load<i32>(ep + <usize>EP_YZP));
+    kZ16 = i16x8.splat(<i16>yzp);
     kLo8 = i8x16.splat(<i8>qmin);
     kHi8 = i8x16.splat(<i8>qmax);
     const tb = nbB == 1 ? 0 : t;
@@ -319,12 +315,16 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     let r = r0;
     for (; r + 4 <= r1; r += 4) {
       const a0 = abase + <usize>r * rb, a1 = a0 + rb, a2 = a1 + rb, a3 = a2 + rb;
-      const qa = crow + (<usize>r << 2);
+      const qr = v128.load(crow + (<usize>r << 2));
+      const q0 = i32x4.shuffle(qr, qr, 0, 0, 0, 0), q1 = i32x4.shuffle(qr, qr, 1, 1, 1, 1);
+      const q2 = i32x4.shuffle(qr, qr, 2, 2, 2, 2), q3 = i32x4.shuffle(qr, qr, 3, 3, 3, 3);
       let cb = 0;
       for (; cb + 2 <= nb4; cb += 2) {
         const w0 = w + <usize>cb * bs, w1 = w0 + bs;
         let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
         let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
+        // 4 k-pairs per step (G = Kp/2 is a multiple of 4), written out: the load offsets
+        // must be literals (AssemblyScript) for V8 to fold them into the addressing
         for (let g = 0; g < G; g += 4) {
           const o = <usize>g << 4, ko = <usize>g << 2;
           const pw0 = w0 + o, pw1 = w1 + o, pa0 = a0 + ko, pa1 = a1 + ko, pa2 = a2 + ko, pa3 = a3 + ko;
@@ -390,8 +390,6 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
           }
         }
         const c = cb << 2;
-        const q0 = v128.load32_splat(qa), q1 = v128.load32_splat(qa, 4);
-        const q2 = v128.load32_splat(qa, 8), q3 = v128.load32_splat(qa, 12);
         store8(r, c, s00, s01, cc, q0);
         store8(r + 1, c, s10, s11, cc, q1);
         store8(r + 2, c, s20, s21, cc, q2);
@@ -408,8 +406,6 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
           s3 = i32x4.add(s3, i32x4.dot_i16x8_s(v128.load32_splat(a3 + ko), v0));
         }
         const c = cb << 2;
-        const q0 = v128.load32_splat(qa), q1 = v128.load32_splat(qa, 4);
-        const q2 = v128.load32_splat(qa, 8), q3 = v128.load32_splat(qa, 12);
         store4(r, c, s0, cc, q0);
         store4(r + 1, c, s1, cc, q1);
         store4(r + 2, c, s2, cc, q2);
