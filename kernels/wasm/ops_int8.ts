@@ -272,7 +272,9 @@ function colTable(c: CompileCtx, ep: number, n: number): void {
 
 /**
  * The k4 fast output stage's channel table (as/k4.ts fast8; EP.ftab): 64 bytes a channel,
- * ccol + bias, mult and 2^(r−1) each over 4 lanes, then r = −shift, or 0 where the channel
+ * ccol + bias + 2^31 (wrapping) and 2·mult each over 4 i32 lanes, the constant
+ * k = 2^31 + (2^(r−1) − 1 − mult)·2^32 of as/requant.ts mbqmU4 over 2 i64 lanes (words
+ * 2^31, 2^(r−1) − 1 − mult), then r = −shift, or 0 where the channel
  * needs the full stage (shift outside [-30, -1], |ccol| or |bias| >= 2^29); no table
  * with a per-tensor multiplier or row corrections. Call once the record is complete (and
  * before colTable).
@@ -289,9 +291,12 @@ function fastTable(c: CompileCtx, ep: number, n: number): void {
     const cc = ccol ? ccol[j] : 0, bi = bias ? bias[j] : 0, sh = shift[j];
     if (sh >= 0 || sh < -30 || !small(cc) || !small(bi)) continue; // r = 0: full stage
     const r = -sh;
-    t.fill(cc + bi, j * 16, j * 16 + 4);
-    t.fill(mult[j], j * 16 + 4, j * 16 + 8);
-    t.fill(2 ** (r - 1), j * 16 + 8, j * 16 + 12);
+    t.fill((cc + bi + 2 ** 31) | 0, j * 16, j * 16 + 4);
+    t.fill((2 * mult[j]) | 0, j * 16 + 4, j * 16 + 8);
+    for (const w of [j * 16 + 8, j * 16 + 10]) {
+      t[w] = (2 ** 31) | 0;
+      t[w + 1] = 2 ** (r - 1) - 1 - mult[j];
+    }
     t[j * 16 + 12] = r;
   }
   setWords(c, ep, { [EP.ftab]: c.arena.i32(t) });
@@ -893,7 +898,7 @@ function depthwise(c: CompileCtx, o: DwConv): Step | undefined {
 export const DWC8_MAX_MAP = 1024;
 
 /** Bytes of a dwconv8 group record before its item weights (as/dwconv8.ts). */
-const DWC8_HEAD = 128;
+const DWC8_HEAD = 192;
 
 /**
  * The channel-vectorized depthwise kernel (as/dwconv8.ts) for input maps up to
@@ -933,9 +938,16 @@ function depthwiseC8(c: CompileCtx, o: DwConv): Step | undefined {
     i32[8] = -shift[ch[0]];
     i32[9] = ch.length;
     i32[10] = ch.every((m) => m < o.C - 1) ? 1 : 0;
+    // per lane bias + 2^31 (wrapping), 2·mult and the i64 k of as/requant.ts mbqmU4
+    // (pad lanes: bias and multiplier 0)
+    for (let l = 0; l < 8; l++) {
+      const bl = l < ch.length ? bias[ch[l]] : 0, ml = l < ch.length ? mult[ch[l]] : 0;
+      i32[16 + l] = (bl + 2 ** 31) | 0;
+      i32[24 + l] = (2 * ml) | 0;
+      i32[32 + 2 * l] = (2 ** 31) | 0;
+      i32[33 + 2 * l] = 2 ** (-shift[ch[0]] - 1) - 1 - ml;
+    }
     ch.forEach((m, l) => {
-      i32[16 + l] = bias[m];
-      i32[24 + l] = mult[m];
       // item t, lane l: the i16 pair at element 8·(2t + (l >> 2)) + 2·(l & 3)
       for (let ky = 0; ky < o.kh; ky++) {
         for (let j = 0; j < perRow; j++) {

@@ -5,9 +5,10 @@
 // no widening; 3×3: taps 0 and 1 of a row share one vector (w0, w1) × 4): stride 2 reads the 8 outputs' pixels as two such vectors, stride 1 reads
 // the plane at p and p + 1 pixel (even / odd outputs, interleaved afterwards). The
 // requantization runs 4 lanes at a time (SRDHM via i64x2 extmul, RDBPOT with the
-// channel's shift). Used when the multipliers are <= 1 (shift <= 0), |bias| < 2^30,
-// strides 1 or 2 and no fused residual (else the direct kernel runs).
-import { mbqm4, narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
+// channel's shift; requant.ts mbqmU4 where the shift is in [-30, -1]). Used when the
+// multipliers are <= 1 (shift <= 0), |bias| < 2^30, strides 1 or 2 and no fused residual
+// (else the direct kernel runs).
+import { mbqm4, mbqmK, mbqmU4, narrowClamp8 } from "./requant";
 
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
@@ -56,10 +57,12 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
     const bias = g(rec, BIAS) ? load<i32>(<usize>g(rec, BIAS) + (<usize>m << 2)) : 0;
     const mult = load<i32>(<usize>g(rec, MULT) + (<usize>m << 2));
     const r = -load<i32>(<usize>g(rec, SHIFT) + (<usize>m << 2));
-    const bv = i32x4.splat(bias), yz = i32x4.splat(yzp), qlo = i32x4.splat(qmin), qhi = i32x4.splat(qmax);
-    // shift in 1..30 (and |acc| < 2^30 + 16384·255·128): the fast requantization of put8
+    // shift in 1..30 (and |acc| < 2^30 + 16384·255·128): the fast requantization of put8,
+    // on accumulators offset by 2^31 (they start at bias + 2^31, wrapping; mbqmU4)
     const fast = r >= 1 && r <= 30 && kk <= 16384;
-    const mv = i32x4.splat(mult), half = i32x4.splat(fast ? 1 << (r - 1) : 0);
+    const bv = i32x4.splat(fast ? bias + i32.MIN_VALUE : bias);
+    const yz = i32x4.splat(yzp), qlo = i32x4.splat(qmin), qhi = i32x4.splat(qmax);
+    const mv = i32x4.splat(fast ? mult << 1 : mult), kv = fast ? mbqmK(mult, r) : i32x4.splat(0);
     const ym = y + <usize>(m * oh * ow);
     // stride 2: the second vector starts 8 plane values on; stride 1: one value on
     const second: usize = sw == 1 ? 2 : 16;
@@ -91,7 +94,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wa2));
           e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), wb2));
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), wb2));
-          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, half, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
         }
       }
       continue;
@@ -109,7 +112,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
             o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wv));
           }
         }
-        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, half, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
       }
     }
   }
@@ -128,7 +131,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
 // @ts-ignore: decorator
 @inline function put8(
   e: v128, o: v128, sw: i32, mult: i32, r: i32, yz: v128, qlo: v128, qhi: v128,
-  outSigned: bool, fast: bool, mv: v128, half: v128, yz16: v128, lo8: v128, hi8: v128,
+  outSigned: bool, fast: bool, mv: v128, kv: v128, yz16: v128, lo8: v128, hi8: v128,
   out: usize, left: i32, tmp: usize,
 ): void {
   let a0 = e, a1 = o;
@@ -139,10 +142,10 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   let b: v128;
   if (fast) {
     // |acc| < 2^30 + kk·255·128 < 2^30 + 2^29 (|bias| < 2^30, kk <= 16384), so
-    // h + 2^(r−1) cannot overflow (|h| <= |acc|, r <= 30):
-    // RDBPOT = (h + 2^(r−1) + (h >> 31)) >> r; then the zero point and clamp in i16 / i8
-    // lanes (the saturating narrows are monotone and exact inside the clamp range)
-    const q0 = rdbpotNear4(srdhm4v(a0, mv), r, half), q1 = rdbpotNear4(srdhm4v(a1, mv), r, half);
+    // |acc| + 2^(r−1) < 2^31 (r <= 30): mbqmU4 on a0, a1 (acc + 2^31, mv = 2·mult); then
+    // the zero point and clamp in i16 / i8 lanes (the saturating narrows are monotone and
+    // exact inside the clamp range)
+    const q0 = mbqmU4(a0, mv, kv, kv, r), q1 = mbqmU4(a1, mv, kv, kv, r);
     b = narrowClamp8(q0, q1, yz16, lo8, hi8, outSigned);
   } else {
     const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a0, mult, r), yz), qlo), qhi);

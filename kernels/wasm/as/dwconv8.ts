@@ -5,17 +5,18 @@
 //    per pixel: the 8 lanes' i16 values x − zp) in a zero-padded row buffer; from it the
 //    "pair plane": per padded pixel x two vectors (channels 0–3, 4–7) of the i16 pairs
 //    (v[x], v[x + 1]) per channel, 32 bytes (the border stays 0 = the zero point);
-//  - per output pixel: acc (i32x4, channels 0–3 and 4–7) = bias + Σ items of
+//  - per output pixel: acc (i32x4, channels 0–3 and 4–7) = bias + 2^31 + Σ items of
 //    i32x4.dot_i16x8_s(pair vector, (w[kx], w[kx + 1]) per channel): one item takes taps kx
 //    and kx + 1 of a row (dilation 1; the last odd tap and every tap at dilation > 1 pair
 //    with weight 0); the products are exact (|x − zp| <= 255, |w| <= 128);
 //  - requantization per lane: SRDHM with the lane's multiplier, RDBPOT by the group's
-//    shift r in 1..30 (the near-rounding form of dwconv.ts put8: |bias| < 2^30,
-//    kk <= 16384), zero point and clamp in i16 / i8;
+//    shift r in 1..30, in one 64-bit step (requant.ts mbqmU4, as dwconv.ts put8: the
+//    accumulators start at bias + 2^31; |bias| < 2^30, kk <= 16384), zero point and clamp
+//    in i16 / i8;
 //  - 8 output pixels × 8 lanes are transposed to per-channel runs of 8 bytes (NCHW output).
 // Lanes past a partial group read a valid channel with weight, bias and multiplier 0 and
 // are never stored.
-import { rdbpotNear4, srdhm4v } from "./requant";
+import { mbqmU4 } from "./requant";
 
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
@@ -24,10 +25,11 @@ const QMAX = 72, SCR = 76, SSTR = 80, GRP = 84, GSTR = 88;
 
 // Group record (GSTR bytes, 16-aligned): i32 channels[8] (pad lanes repeat a valid one),
 // i32 r, i32 count, i32 safe (no channel is the tensor's last: 8-byte row reads may run
-// past a row end), 20 bytes unused; i32x4 bias × 2 (lanes 0–3, 4–7); i32x4 multiplier × 2;
-// per item (ky, kx step 2 at dilation 1, else every tap) the i16 pairs (w[kx], w[kx + 1])
-// of lanes 0–3 then 4–7 (32 bytes; 0 past the row and in pad lanes).
-const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_W = 128;
+// past a row end), 20 bytes unused; i32x4 bias + 2^31 × 2 (lanes 0–3, 4–7; wrapping);
+// i32x4 2·multiplier × 2; i64x2 mbqmU4 constants k × 4 (lanes 0–1, 2–3, 4–5, 6–7); per
+// item (ky, kx step 2 at dilation 1, else every tap) the i16 pairs (w[kx], w[kx + 1]) of
+// lanes 0–3 then 4–7 (32 bytes; 0 past the row and in pad lanes).
+const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_K = 128, G_W = 192;
 
 // @ts-ignore: decorator
 @inline function g(r: usize, o: i32): i32 {
@@ -45,7 +47,7 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_W = 128;
 // @ts-ignore: decorator
 @inline function pix2(
   p: usize, p2: usize, gr: usize, k33: bool, ni: i32, offs: usize, dr: usize, r: i32,
-  half: v128, z16: v128, lo8: v128, hi8: v128, outSigned: bool,
+  z16: v128, lo8: v128, hi8: v128, outSigned: bool,
 ): v128 {
   let a0 = v128.load(gr, G_BIAS), a1 = v128.load(gr, G_BIAS + 16), b0 = a0, b1 = a1;
   if (k33) {
@@ -94,13 +96,16 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_W = 128;
       b1 = i32x4.add(b1, i32x4.dot_i16x8_s(v128.load(p2 + o, 16), wh));
     }
   }
-  // |acc| < 2^30 + kk·32640 < 2^30 + 2^29: h + 2^(r−1) cannot overflow (dwconv.ts put8);
-  // then the zero point and clamp in i16 / i8 lanes (as narrowClamp8)
+  // |acc| < 2^30 + kk·32640 < 2^30 + 2^29, so |acc| + 2^(r−1) < 2^31: mbqmU4 on the
+  // offset accumulators (dwconv.ts put8); then the zero point and clamp in i16 / i8 lanes
+  // (as narrowClamp8)
   const m0 = v128.load(gr, G_MULT), m1 = v128.load(gr, G_MULT + 16);
+  const k0 = v128.load(gr, G_K), k1 = v128.load(gr, G_K + 16);
+  const k2 = v128.load(gr, G_K + 32), k3 = v128.load(gr, G_K + 48);
   const na = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    rdbpotNear4(srdhm4v(a0, m0), r, half), rdbpotNear4(srdhm4v(a1, m1), r, half)), z16);
+    mbqmU4(a0, m0, k0, k1, r), mbqmU4(a1, m1, k2, k3, r)), z16);
   const nb = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    rdbpotNear4(srdhm4v(b0, m0), r, half), rdbpotNear4(srdhm4v(b1, m1), r, half)), z16);
+    mbqmU4(b0, m0, k0, k1, r), mbqmU4(b1, m1, k2, k3, r)), z16);
   if (outSigned) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(na, nb), lo8), hi8);
   return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(na, nb), lo8), hi8);
 }
@@ -130,7 +135,7 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
   const stepB = <usize>sw << 5, pstep = sw == 2 && dw == 1 ? 2 : 1;
   for (let gi = lo; gi < hi; gi++) {
     const gr = <usize>g(rec, GRP) + <usize>gi * <usize>g(rec, GSTR);
-    const r = g(gr, G_R), n = g(gr, G_N), safe = g(gr, G_SAFE), half = i32x4.splat(1 << (r - 1));
+    const r = g(gr, G_R), n = g(gr, G_N), safe = g(gr, G_SAFE);
     const x0 = x + <usize>(g(gr, 0) * inHW), x1 = x + <usize>(g(gr, 4) * inHW);
     const x2 = x + <usize>(g(gr, 8) * inHW), x3 = x + <usize>(g(gr, 12) * inHW);
     const x4 = x + <usize>(g(gr, 16) * inHW), x5 = x + <usize>(g(gr, 20) * inHW);
@@ -198,7 +203,7 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
             p = plane + <usize>(oy * sh) * rowB;
           }
         }
-        const b = pix2(pa, p, gr, k33, ni, offs, dr, r, half, z16, lo8, hi8, outSigned);
+        const b = pix2(pa, p, gr, k33, ni, offs, dr, r, z16, lo8, hi8, outSigned);
         v128.store(tmp + (<usize>j << 3), b);
         ox++;
         p += stepB;

@@ -14,7 +14,7 @@ import {
   storeRowsN, tabCodes4x4,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
-import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
+import { mbqmU4, narrowClamp8 } from "./requant";
 
 /** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
 // @ts-ignore: decorator
@@ -42,16 +42,17 @@ import { narrowClamp8, rdbpotNear4, srdhm4v } from "./requant";
   return i32x4.neg(i32x4.shl(s, 6));
 }
 
-// The fast 8-pixel output stage (fin8): per channel one bias vector (ccol + bias, added
-// without saturation), SRDHM, RDBPOT as (h + 2^(r−1) + (h >> 31)) >> r, then the
+// The fast 8-pixel output stage (fin8): per channel one bias vector (ccol + bias + 2^31,
+// added wrapping), SRDHM then RDBPOT in one 64-bit step (requant.ts mbqmU4), then the
 // zero point and clamp in i16 / i8 lanes. Exact when |raw| < 2^29 (|raw| <= 8192·K: the
-// 7-bit operands), |ccol|, |bias| < 2^29 (no int32 saturation or overflow anywhere) and
-// shift in [-30, -1]. A fused residual takes it when it has a pair table (EP_PTAB): the
+// 7-bit operands), |ccol|, |bias| < 2^29 (|a| < 3·2^29: no int32 saturation, and
+// |a| + 2^29 < 2^31 as mbqmU4 needs) and shift in [-30, -1]. A fused residual takes it when it has a pair table (EP_PTAB): the
 // stage makes the conv's codes C (zero point c_zp, range [d_lo, d_hi]) and looks up
 // T[C·256 + R]. Other channels, residuals without a table, row corrections, per-tensor
 // multipliers and strided rows take finish8. The per-channel constants come from the
-// record's channel table (EP_FTAB, 64 bytes a channel: ccol + bias, mult, 2^(r−1) as
-// vectors, then r, 0 for a channel of the full stage; ops_int8.ts fastTable), no table:
+// record's channel table (EP_FTAB, 64 bytes a channel: ccol + bias + 2^31 and 2·mult as
+// i32 vectors, mbqmU4's k as an i64 vector, then r, 0 for a channel of the full stage;
+// ops_int8.ts fastTable), no table:
 // no fast stage. The record's fields are read once per call (gemmK4).
 let kFast: bool = false, kSigned: bool = false, kDSigned: bool = false;
 let kOut: usize = 0, kOcs: usize = 0, kFtab: usize = 0;
@@ -111,10 +112,11 @@ export function loadFast(ep: usize, kq: i32): void {
 @inline function rowCodes4x4(c: i32, v0: v128, v1: v128, v2: v128, v3: v128): v128 {
   const t = kFtab + (<usize>c << 6);
   const r0 = load<i32>(t, 48), r1 = load<i32>(t, 112), r2 = load<i32>(t, 176), r3 = load<i32>(t, 240);
-  const q0 = rdbpotNear4(srdhm4v(i32x4.add(v0, v128.load(t)), v128.load(t, 16)), r0, v128.load(t, 32));
-  const q1 = rdbpotNear4(srdhm4v(i32x4.add(v1, v128.load(t, 64)), v128.load(t, 80)), r1, v128.load(t, 96));
-  const q2 = rdbpotNear4(srdhm4v(i32x4.add(v2, v128.load(t, 128)), v128.load(t, 144)), r2, v128.load(t, 160));
-  const q3 = rdbpotNear4(srdhm4v(i32x4.add(v3, v128.load(t, 192)), v128.load(t, 208)), r3, v128.load(t, 224));
+  const k0 = v128.load(t, 32), k1 = v128.load(t, 96), k2 = v128.load(t, 160), k3 = v128.load(t, 224);
+  const q0 = mbqmU4(i32x4.add(v0, v128.load(t)), v128.load(t, 16), k0, k0, r0);
+  const q1 = mbqmU4(i32x4.add(v1, v128.load(t, 64)), v128.load(t, 80), k1, k1, r1);
+  const q2 = mbqmU4(i32x4.add(v2, v128.load(t, 128)), v128.load(t, 144), k2, k2, r2);
+  const q3 = mbqmU4(i32x4.add(v3, v128.load(t, 192)), v128.load(t, 208), k3, k3, r3);
   const n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
   const n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q2, q3), vZ16);
   if (kSigned) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n01, n23), vLo8), vHi8);
@@ -151,9 +153,8 @@ function rowTail4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128, n:
   const t = kFtab + (<usize>c << 6);
   const r = load<i32>(t, 48);
   if (!r) return false;
-  const b = v128.load(t), m = v128.load(t, 16), half = v128.load(t, 32);
-  const h0 = srdhm4v(i32x4.add(v0, b), m), h1 = srdhm4v(i32x4.add(v1, b), m);
-  const q0 = rdbpotNear4(h0, r, half), q1 = rdbpotNear4(h1, r, half);
+  const b = v128.load(t), m2 = v128.load(t, 16), k = v128.load(t, 32);
+  const q0 = mbqmU4(i32x4.add(v0, b), m2, k, k, r), q1 = mbqmU4(i32x4.add(v1, b), m2, k, k, r);
   const off = <usize>gr0 + <usize>c * kOcs, o = kOut + off;
   let y: v128;
   if (kPtab) {

@@ -4,7 +4,7 @@
 //   acc = Σ a_u·b' − azp_u·Σ_k b'[n] − bzp'·Σ_k a_u[r] + K·azp_u·bzp'
 import { encA, encW } from "./encode";
 import { EP_CROW, EP_MULT, EP_OUT, EP_QMAX, EP_QMIN, EP_SHIFT, EP_WORDS, EP_YZP } from "./epilogue";
-import { narrowClamp8, rdbpot4, rdbpotNear4, shlSat4, srdhm4v } from "./requant";
+import { mbqmK, mbqmU4, narrowClamp8, rdbpot4, shlSat4, srdhm4v, vOff31 } from "./requant";
 
 /**
  * Prepares one batch slice: aPk = encoded A [M][2Kp], bPk = encoded B' [N][2Kp],
@@ -223,10 +223,12 @@ let kOut: usize = 0, kN: i32 = 0, kLdy: i32 = 0, kM: v128 = i32x4.splat(0), kR: 
 let kMask: v128 = i32x4.splat(0), kHalf: v128 = i32x4.splat(0), kZ: v128 = i32x4.splat(0);
 let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = false;
 
-// The 8-column stage (store8): RDBPOT as rdbpotNear4, zero point and clamp in i16 / i8
-// lanes (narrowClamp8), 8 bytes per store. Exact (as k4.ts's fast stage) when no left
-// shift, r >= 1 and |raw| < 2^29: |raw| <= K·255·255 < 2^29 for K < 8192.
-let kFast8: bool = false, kHalfN: v128 = i32x4.splat(0);
+// The 8-column stage (store8): SRDHM and RDBPOT in one 64-bit step (requant.ts mbqmU4 on
+// the sum + 2^31, kM2 = 2·mult, kK its k), zero point and clamp in i16 / i8 lanes
+// (narrowClamp8), 8 bytes per store. Exact (as k4.ts's fast stage) when no left shift and
+// r >= 1: the wrapping sum raw + ccol + crow is Σ (a − azp)(b − bzp) exactly, and
+// |Σ (a − azp)(b − bzp)| <= K·255·255 < 2^29 for K < 8192.
+let kFast8: bool = false, kM2: v128 = i32x4.splat(0), kK: v128 = i64x2.splat(0);
 let kZ16: v128 = i16x8.splat(0), kLo8: v128 = i8x16.splat(0), kHi8: v128 = i8x16.splat(0);
 
 /**
@@ -242,9 +244,9 @@ let kZ16: v128 = i16x8.splat(0), kLo8: v128 = i8x16.splat(0), kHi8: v128 = i8x16
     return;
   }
   const p = cc + (<usize>c << 2);
-  const h0 = srdhm4v(i32x4.add(i32x4.add(v0, q), v128.load(p)), kM);
-  const h1 = srdhm4v(i32x4.add(i32x4.add(v1, q), v128.load(p, 16)), kM);
-  const b = narrowClamp8(rdbpotNear4(h0, kR, kHalfN), rdbpotNear4(h1, kR, kHalfN), kZ16, kLo8, kHi8, kSigned);
+  const q2 = i32x4.add(q, vOff31);
+  const a0 = i32x4.add(i32x4.add(v0, q2), v128.load(p)), a1 = i32x4.add(i32x4.add(v1, q2), v128.load(p, 16));
+  const b = narrowClamp8(mbqmU4(a0, kM2, kK, kK, kR), mbqmU4(a1, kM2, kK, kK, kR), kZ16, kLo8, kHi8, kSigned);
   const o = kOut + <usize>r * <usize>kLdy + <usize>c;
   const left = kN - c;
   if (left >= 8) v128.store64_lane(o, b, 0);
@@ -299,7 +301,10 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     kMask = i32x4.splat(mk);
     kFast8 = kL == 0 && kR >= 1 && mw(rec, MM_K) < 8192;
     kHalf = i32x4.splat(mk >> 1);
-    kHalfN = i32x4.splat((mk >> 1) + 1); // 2^(r−1), rdbpotNear4's
+    if (kFast8) {
+      kM2 = i32x4.splat(load<i32>(ep + <usize>EP_MULT) << 1);
+      kK = mbqmK(load<i32>(ep + <usize>EP_MULT), kR);
+    }
     const yzp = load<i32>(ep + <usize>EP_YZP);
     kZ = i32x4.splat(yzp);
     const qmin = load<i32>(ep + <usize>EP_QMIN), qmax = load<i32>(ep + <usize>EP_QMAX);

@@ -90,6 +90,36 @@ let vHalf31: v128 = i64x2.splat(0x40000000);
   return rdbpot4(h, r, i32x4.splat(mask), i32x4.splat(mask >> 1));
 }
 
+/** 2^31 in every i32 lane (the offset of mbqmU4's operand; a global, as vHalf31). */
+export let vOff31: v128 = i32x4.splat(i32.MIN_VALUE);
+
+/**
+ * RDBPOT(SRDHM(a, m), r) on 4 lanes in one 64-bit step, for r in 1..31 and
+ * |a| + 2^(r−1) < 2^31 (so that |h + 2^(r−1)| < 2^31 below). The operand comes offset:
+ * a2 = a + 2^31 (wrapping i32 add; as u32 it is exactly a + 2^31, in (0, 2^32)), with
+ * m2 = 2m (u32 lanes, m in [0, 2^31)) and k = 2^31 + (2^(r−1) − 1 − m)·2^32 per i64 lane
+ * (klo: the i64 constants of lanes 0, 1; khi: of lanes 2, 3; mbqmK builds them).
+ * a2·m2 = 2am + m·2^32, so the high word of a2·m2 + k is
+ * floor((2am + 2^31)/2^32) + 2^(r−1) − 1 = h + 2^(r−1) − 1 with h = SRDHM(a, m)
+ * (|2am| < 2^62: the wrapping u64 sum is the true value). The sign bit of a2 is set
+ * exactly when a >= 0, so hw − (a2 >> 31) = h + 2^(r−1) − [a < 0], and the arithmetic shift
+ * by r gives RDBPOT(h, r) = floor((h + 2^(r−1) − [h < 0]) / 2^r): [a < 0] = [h < 0] where
+ * h != 0 (m >= 0), and where h = 0 both give 0 (r >= 1). 9 instructions on x64 where
+ * srdhm4v then rdbpotNear4 take 15.
+ */
+// @ts-ignore: decorator
+@inline export function mbqmU4(a2: v128, m2: v128, klo: v128, khi: v128, r: i32): v128 {
+  const lo = i64x2.add(i64x2.extmul_low_i32x4_u(a2, m2), klo);
+  const hi = i64x2.add(i64x2.extmul_high_i32x4_u(a2, m2), khi);
+  return i32x4.shr_s(i32x4.sub(i32x4.shuffle(lo, hi, 1, 3, 5, 7), i32x4.shr_s(a2, 31)), r);
+}
+
+/** mbqmU4's constant k for multiplier m (in [0, 2^31)) and shift r (1..31), both i64 lanes. */
+// @ts-ignore: decorator
+@inline export function mbqmK(m: i32, r: i32): v128 {
+  return i64x2.splat(0x80000000 + ((((<i64>1) << (r - 1)) - 1 - <i64>m) << 32));
+}
+
 /**
  * RDBPOT(h, r) for r in 1..30 as (h + 2^(r−1) + (h >> 31)) >> r (half = 2^(r−1) splatted):
  * rdbpot4's value when h + 2^(r−1) cannot overflow (|h| < 2^31 − 2^(r−1)).
