@@ -8,7 +8,7 @@
 // channel's shift; requant.ts mbqmU4 where the shift is in [-30, -1]). Used when the
 // multipliers are <= 1 (shift <= 0), |bias| < 2^30, strides 1 or 2 and no fused residual
 // (else the direct kernel runs).
-import { mbqm4, mbqmK, mbqmU4, narrowClamp8 } from "./requant";
+import { codeOff, mbqm4, mbqmK, mbqmU4, narrowClamp8 } from "./requant";
 
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
@@ -35,7 +35,9 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   const tbl = plane + ((<usize>(2 * hp * wp) + 64 + 15) & ~15);
   const tmp = tbl + (<usize>kk << 4);
   const zv = i16x8.splat(<i16>zpu), fv = i8x16.splat(<i8>flip);
-  const yz16 = i16x8.splat(<i16>yzp), lo8 = i8x16.splat(<i8>qmin), hi8 = i8x16.splat(<i8>qmax);
+  // narrowClamp8's constants, offset by codeOff
+  const off = codeOff(qmin), off8 = i8x16.splat(<i8>off);
+  const yz16 = i16x8.splat(<i16>(yzp - off)), lo8 = i8x16.splat(<i8>(qmin - off)), hi8 = i8x16.splat(<i8>(qmax - off));
   const rowB = <usize>wp << 1;
   for (let m = lo; m < hi; m++) {
     // padded plane of x − zp as i16
@@ -94,7 +96,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wa2));
           e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), wb2));
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), wb2));
-          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, off8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
         }
       }
       continue;
@@ -112,7 +114,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
             o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wv));
           }
         }
-        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, off8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
       }
     }
   }
@@ -131,7 +133,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
 // @ts-ignore: decorator
 @inline function put8(
   e: v128, o: v128, sw: i32, mult: i32, r: i32, yz: v128, qlo: v128, qhi: v128,
-  outSigned: bool, fast: bool, mv: v128, kv: v128, yz16: v128, lo8: v128, hi8: v128,
+  outSigned: bool, fast: bool, mv: v128, kv: v128, yz16: v128, lo8: v128, hi8: v128, off8: v128,
   out: usize, left: i32, tmp: usize,
 ): void {
   let a0 = e, a1 = o;
@@ -146,7 +148,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
     // the zero point and clamp in i16 / i8 lanes (the saturating narrows are monotone and
     // exact inside the clamp range)
     const q0 = mbqmU4(a0, mv, kv, kv, r), q1 = mbqmU4(a1, mv, kv, kv, r);
-    b = narrowClamp8(q0, q1, yz16, lo8, hi8, outSigned);
+    b = narrowClamp8(q0, q1, yz16, lo8, hi8, off8);
   } else {
     const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a0, mult, r), yz), qlo), qhi);
     const q1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a1, mult, r), yz), qlo), qhi);

@@ -16,7 +16,7 @@
 //  - 8 output pixels × 8 lanes are transposed to per-channel runs of 8 bytes (NCHW output).
 // Lanes past a partial group read a valid channel with weight, bias and multiplier 0 and
 // are never stored.
-import { mbqmU4 } from "./requant";
+import { clampCodes, codeOff, mbqmU4 } from "./requant";
 
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
@@ -47,7 +47,7 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_K = 128, G_W 
 // @ts-ignore: decorator
 @inline function pix2(
   p: usize, p2: usize, gr: usize, k33: bool, ni: i32, offs: usize, dr: usize, r: i32,
-  z16: v128, lo8: v128, hi8: v128, outSigned: bool,
+  z16: v128, lo8: v128, hi8: v128, off8: v128,
 ): v128 {
   let a0 = v128.load(gr, G_BIAS), a1 = v128.load(gr, G_BIAS + 16), b0 = a0, b1 = a1;
   if (k33) {
@@ -106,8 +106,7 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_K = 128, G_W 
     mbqmU4(a0, m0, k0, k1, r), mbqmU4(a1, m1, k2, k3, r)), z16);
   const nb = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
     mbqmU4(b0, m0, k0, k1, r), mbqmU4(b1, m1, k2, k3, r)), z16);
-  if (outSigned) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(na, nb), lo8), hi8);
-  return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(na, nb), lo8), hi8);
+  return clampCodes(na, nb, lo8, hi8, off8);
 }
 
 /** Channel groups [lo, hi) of one image. x NCHW 8-bit, y NCHW 8-bit, rec: the record above. */
@@ -115,7 +114,7 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
   const h = g(rec, H), w = g(rec, W), kh = g(rec, KH), kw = g(rec, KW), sh = g(rec, SH), sw = g(rec, SW);
   const dh = g(rec, DH), dw = g(rec, DW), ph = g(rec, PH), pw = g(rec, PW), oh = g(rec, OH), ow = g(rec, OW);
   const hp = g(rec, HP), wp = g(rec, WP), zpu = g(rec, ZPU), flip = g(rec, SIGNED) ? 0x80 : 0;
-  const qmin = g(rec, QMIN), qmax = g(rec, QMAX), outSigned = qmin < 0;
+  const qmin = g(rec, QMIN), qmax = g(rec, QMAX);
   const plane = <usize>g(rec, SCR) + <usize>tid * <usize>g(rec, SSTR);
   const k33 = kh == 3 && kw == 3 && dw == 1;
   const rowB = <usize>wp << 5, dr = <usize>dh * rowB;
@@ -123,7 +122,9 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
   const tmp = rbuf + (<usize>(wp + 1) << 4), offs = tmp + 64;
   const inHW = h * w, outHW = oh * ow;
   const zv = i16x8.splat(<i16>zpu), fv = i8x16.splat(<i8>flip);
-  const z16 = i16x8.splat(<i16>g(rec, YZP)), lo8 = i8x16.splat(<i8>qmin), hi8 = i8x16.splat(<i8>qmax);
+  // narrowClamp8's constants, offset by codeOff
+  const off = codeOff(qmin), off8 = i8x16.splat(<i8>off);
+  const z16 = i16x8.splat(<i16>(g(rec, YZP) - off)), lo8 = i8x16.splat(<i8>(qmin - off)), hi8 = i8x16.splat(<i8>(qmax - off));
   // the borders stay 0 for every group: only the interiors are written below
   memory.fill(plane, 0, <usize>hp * rowB + (<usize>(wp + 1) << 4) + 128);
   let ni = 0;
@@ -203,7 +204,7 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
             p = plane + <usize>(oy * sh) * rowB;
           }
         }
-        const b = pix2(pa, p, gr, k33, ni, offs, dr, r, z16, lo8, hi8, outSigned);
+        const b = pix2(pa, p, gr, k33, ni, offs, dr, r, z16, lo8, hi8, off8);
         v128.store(tmp + (<usize>j << 3), b);
         ox++;
         p += stepB;

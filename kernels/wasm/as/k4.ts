@@ -14,7 +14,7 @@ import {
   storeRowsN, tabCodes4x4,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
-import { mbqmU4, narrowClamp8 } from "./requant";
+import { clampCodes, codeOff, mbqmU4, narrowClamp8 } from "./requant";
 
 /** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
 // @ts-ignore: decorator
@@ -54,7 +54,7 @@ import { mbqmU4, narrowClamp8 } from "./requant";
 // i32 vectors, mbqmU4's k as an i64 vector, then r, 0 for a channel of the full stage;
 // ops_int8.ts fastTable), no table:
 // no fast stage. The record's fields are read once per call (gemmK4).
-let kFast: bool = false, kSigned: bool = false, kDSigned: bool = false;
+let kFast: bool = false;
 let kOut: usize = 0, kOcs: usize = 0, kFtab: usize = 0;
 let kRes: usize = 0, kPtab: usize = 0;
 // Row-major output (QGemm: pixels are rows of y, channels its columns, column stride 1;
@@ -62,8 +62,11 @@ let kRes: usize = 0, kPtab: usize = 0;
 // blocks, 4 contiguous bytes per row (rowFast4x4 with the channel table, else
 // finishTab4x4).
 let kRowMajor: bool = false, kRowFast: bool = false, kOrs: usize = 0;
+// narrowClamp8's constants (offset by codeOff) for y, and for the conv's codes C of a pair table
 let vZ16: v128 = i16x8.splat(0), vLo8: v128 = i8x16.splat(0), vHi8: v128 = i8x16.splat(0);
+let vOff8: v128 = i8x16.splat(0);
 let vCz16: v128 = i16x8.splat(0), vDlo8: v128 = i8x16.splat(0), vDhi8: v128 = i8x16.splat(0);
+let vDoff8: v128 = i8x16.splat(0);
 
 // @ts-ignore: decorator
 @inline function ld(ep: usize, off: i32): i32 {
@@ -82,16 +85,17 @@ export function loadFast(ep: usize, kq: i32): void {
   kOut = <usize>ld(ep, EP_OUT);
   kOcs = <usize>ld(ep, EP_OCS);
   const lo = ld(ep, EP_QMIN), hi = ld(ep, EP_QMAX);
-  kSigned = lo < 0;
-  vZ16 = i16x8.splat(<i16>ld(ep, EP_YZP));
-  vLo8 = i8x16.splat(<i8>lo);
-  vHi8 = i8x16.splat(<i8>hi);
+  const off = codeOff(lo);
+  vZ16 = i16x8.splat(<i16>(ld(ep, EP_YZP) - off));
+  vLo8 = i8x16.splat(<i8>(lo - off));
+  vHi8 = i8x16.splat(<i8>(hi - off));
+  vOff8 = i8x16.splat(<i8>off);
   if (kPtab) {
-    const dlo = ld(ep, EP_DLO);
-    kDSigned = dlo < 0;
-    vCz16 = i16x8.splat(<i16>ld(ep, EP_CZP));
-    vDlo8 = i8x16.splat(<i8>dlo);
-    vDhi8 = i8x16.splat(<i8>ld(ep, EP_DHI));
+    const dlo = ld(ep, EP_DLO), doff = codeOff(dlo);
+    vCz16 = i16x8.splat(<i16>(ld(ep, EP_CZP) - doff));
+    vDlo8 = i8x16.splat(<i8>(dlo - doff));
+    vDhi8 = i8x16.splat(<i8>(ld(ep, EP_DHI) - doff));
+    vDoff8 = i8x16.splat(<i8>doff);
   }
 }
 
@@ -119,8 +123,7 @@ export function loadFast(ep: usize, kq: i32): void {
   const q3 = mbqmU4(i32x4.add(v3, v128.load(t, 192)), v128.load(t, 208), k3, k3, r3);
   const n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
   const n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q2, q3), vZ16);
-  if (kSigned) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n01, n23), vLo8), vHi8);
-  return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n01, n23), vLo8), vHi8);
+  return clampCodes(n01, n23, vLo8, vHi8, vOff8);
 }
 
 /**
@@ -158,9 +161,9 @@ function rowTail4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128, n:
   const off = <usize>gr0 + <usize>c * kOcs, o = kOut + off;
   let y: v128;
   if (kPtab) {
-    const cb = narrowClamp8(q0, q1, vCz16, vDlo8, vDhi8, kDSigned);
+    const cb = narrowClamp8(q0, q1, vCz16, vDlo8, vDhi8, vDoff8);
     y = pair8(kPtab, cb, n >= 8 ? v128.load64_zero(kRes + off) : load8n(kRes + off, n));
-  } else y = narrowClamp8(q0, q1, vZ16, vLo8, vHi8, kSigned);
+  } else y = narrowClamp8(q0, q1, vZ16, vLo8, vHi8, vOff8);
   if (n >= 8) v128.store64_lane(o, y, 0);
   else storeN(o, y, n);
   return true;

@@ -4,7 +4,7 @@
 //   acc = Σ a_u·b' − azp_u·Σ_k b'[n] − bzp'·Σ_k a_u[r] + K·azp_u·bzp'
 import { encA, encW } from "./encode";
 import { EP_CROW, EP_MULT, EP_OUT, EP_QMAX, EP_QMIN, EP_SHIFT, EP_WORDS, EP_YZP } from "./epilogue";
-import { mbqmK, mbqmU4, narrowClamp8, rdbpot4, shlSat4, srdhm4v, vOff31 } from "./requant";
+import { codeOff, mbqmK, mbqmU4, narrowClamp8, rdbpot4, shlSat4, srdhm4v, vOff31 } from "./requant";
 
 /**
  * Prepares one batch slice: aPk = encoded A [M][2Kp], bPk = encoded B' [N][2Kp],
@@ -230,6 +230,7 @@ let kLo: v128 = i32x4.splat(0), kHi: v128 = i32x4.splat(0), kSigned: bool = fals
 // |Σ (a − azp)(b − bzp)| <= K·255·255 < 2^29 for K < 8192.
 let kFast8: bool = false, kM2: v128 = i32x4.splat(0), kK: v128 = i64x2.splat(0);
 let kZ16: v128 = i16x8.splat(0), kLo8: v128 = i8x16.splat(0), kHi8: v128 = i8x16.splat(0);
+let kOff8: v128 = i8x16.splat(0);
 
 /**
  * Row r, columns c..c+7 of the output from raw sums v0 (c..c+3) and v1 (c+4..c+7), the
@@ -246,7 +247,7 @@ let kZ16: v128 = i16x8.splat(0), kLo8: v128 = i8x16.splat(0), kHi8: v128 = i8x16
   const p = cc + (<usize>c << 2);
   const q2 = i32x4.add(q, vOff31);
   const a0 = i32x4.add(i32x4.add(v0, q2), v128.load(p)), a1 = i32x4.add(i32x4.add(v1, q2), v128.load(p, 16));
-  const b = narrowClamp8(mbqmU4(a0, kM2, kK, kK, kR), mbqmU4(a1, kM2, kK, kK, kR), kZ16, kLo8, kHi8, kSigned);
+  const b = narrowClamp8(mbqmU4(a0, kM2, kK, kK, kR), mbqmU4(a1, kM2, kK, kK, kR), kZ16, kLo8, kHi8, kOff8);
   const o = kOut + <usize>r * <usize>kLdy + <usize>c;
   const left = kN - c;
   if (left >= 8) v128.store64_lane(o, b, 0);
@@ -311,9 +312,11 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
     kLo = i32x4.splat(qmin);
     kHi = i32x4.splat(qmax);
     kSigned = qmin < 0;
-    kZ16 = i16x8.splat(<i16>yzp);
-    kLo8 = i8x16.splat(<i8>qmin);
-    kHi8 = i8x16.splat(<i8>qmax);
+    const off = codeOff(qmin);
+    kZ16 = i16x8.splat(<i16>(yzp - off));
+    kLo8 = i8x16.splat(<i8>(qmin - off));
+    kHi8 = i8x16.splat(<i8>(qmax - off));
+    kOff8 = i8x16.splat(<i8>off);
     const tb = nbB == 1 ? 0 : t;
     const w = bPk + <usize>tb * <usize>nb4 * bs, cc = ccol0 + <usize>tb * (<usize>N4 << 2);
     const abase = aPk + <usize>(t * M) * rb;

@@ -130,17 +130,32 @@ export let vOff31: v128 = i32x4.splat(i32.MIN_VALUE);
 }
 
 /**
- * 8 codes from two i32x4 (already rounded): + the zero point and the clamp done in i16 / i8
- * lanes (the saturating narrows are monotone and exact inside the clamp range, which lies
- * in the output type's).
+ * 8 codes from two i32x4 (already rounded): + the zero point and the clamp in i16 / i8 lanes,
+ * one code path for int8 and uint8 outputs. The constants come offset by off = 0 (int8) or
+ * 128 (uint8; codeOff): z16 = zp − off (i16 lanes), lo8 = qmin − off, hi8 = qmax − off (i8
+ * lanes), off8 = off in every byte. The signed saturating narrows and the signed clamp give
+ * clamp(q + zp, qmin, qmax) − off exactly (saturation is monotone and exact inside the clamp
+ * range, which lies in [−128, 127] after the offset), and the xor with off8 adds off back.
+ * A branch on the output type here became a select, and V8 then computed both arms.
  */
 // @ts-ignore: decorator
 @inline export function narrowClamp8(
-  q0: v128, q1: v128, z16: v128, lo8: v128, hi8: v128, signed: bool,
+  q0: v128, q1: v128, z16: v128, lo8: v128, hi8: v128, off8: v128,
 ): v128 {
   const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), z16);
-  if (signed) return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n, n), lo8), hi8);
-  return i8x16.min_u(i8x16.max_u(i8x16.narrow_i16x8_u(n, n), lo8), hi8);
+  return clampCodes(n, n, lo8, hi8, off8);
+}
+
+/** narrowClamp8's last step on 16 lanes of i16 (n0: codes 0..7, n1: 8..15). */
+// @ts-ignore: decorator
+@inline export function clampCodes(n0: v128, n1: v128, lo8: v128, hi8: v128, off8: v128): v128 {
+  return v128.xor(i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(n0, n1), lo8), hi8), off8);
+}
+
+/** narrowClamp8's offset for an output whose smallest code is qmin: 0 for int8, 128 for uint8. */
+// @ts-ignore: decorator
+@inline export function codeOff(qmin: i32): i32 {
+  return qmin < 0 ? 0 : 128;
 }
 
 /** int32 saturating add on 4 lanes. */
