@@ -76,6 +76,66 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
       const wa1 = pairW(wm, 3), wb1 = i32x4.splat(<i32>load<i8>(wm, 5) & 0xffff);
       const wa2 = pairW(wm, 6), wb2 = i32x4.splat(<i32>load<i8>(wm, 8) & 0xffff);
       const dr = <usize>dh * rowB;
+      if (fast) {
+        // each plane row is read once, 16 bytes at a time, and the vectors 2, 4, 6 bytes on
+        // are byte shifts of two neighbours (one palignr each instead of a bounds-checked
+        // load: Deno runs wasm without the trap handler); the last vector of a row's group
+        // is the first of the next group's. Reads run up to 32 bytes (stride 1) or 48
+        // (stride 2) past a group's first pixel: within the plane's 64-byte slack.
+        for (let oy = 0; oy < oh; oy++) {
+          const r0 = plane + <usize>(oy * sh) * rowB, r1 = r0 + dr, r2 = r1 + dr;
+          const yo = ym + <usize>(oy * ow);
+          let a0 = v128.load(r0), a1 = v128.load(r1), a2 = v128.load(r2);
+          if (sw == 1) {
+            // even outputs: values (2j, 2j + 1)·(w0, w1) at +0, (2j + 2, 2j + 3)·(w2, 0) at +4
+            // bytes; odd outputs the same at +2 and +6
+            for (let ox = 0; ox < ow; ox += 8) {
+              const c = <usize>ox << 1;
+              const b0 = v128.load(r0 + c, 16), b1 = v128.load(r1 + c, 16), b2 = v128.load(r2 + c, 16);
+              let e = i32x4.add(bv, i32x4.dot_i16x8_s(a0, wa0));
+              let o = i32x4.add(bv, i32x4.dot_i16x8_s(shr2(a0, b0), wa0));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(shr4(a0, b0), wb0));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr6(a0, b0), wb0));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(a1, wa1));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr2(a1, b1), wa1));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(shr4(a1, b1), wb1));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr6(a1, b1), wb1));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(a2, wa2));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr2(a2, b2), wa2));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(shr4(a2, b2), wb2));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr6(a2, b2), wb2));
+              a0 = b0;
+              a1 = b1;
+              a2 = b2;
+              putFast8(i32x4.shuffle(e, o, 0, 4, 1, 5), i32x4.shuffle(e, o, 2, 6, 3, 7), mv, kv, r, yz16, lo8, hi8, off8, yo + <usize>ox, ow - ox, tmp);
+            }
+          } else {
+            // outputs 0..3 from the pixels' first 16 bytes (+0, +4), 4..7 from the next 16
+            for (let ox = 0; ox < ow; ox += 8) {
+              const c = <usize>ox << 2;
+              const b0 = v128.load(r0 + c, 16), b1 = v128.load(r1 + c, 16), b2 = v128.load(r2 + c, 16);
+              const d0 = v128.load(r0 + c, 32), d1 = v128.load(r1 + c, 32), d2 = v128.load(r2 + c, 32);
+              let e = i32x4.add(bv, i32x4.dot_i16x8_s(a0, wa0));
+              let o = i32x4.add(bv, i32x4.dot_i16x8_s(b0, wa0));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(shr4(a0, b0), wb0));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr4(b0, d0), wb0));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(a1, wa1));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(b1, wa1));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(shr4(a1, b1), wb1));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr4(b1, d1), wb1));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(a2, wa2));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(b2, wa2));
+              e = i32x4.add(e, i32x4.dot_i16x8_s(shr4(a2, b2), wb2));
+              o = i32x4.add(o, i32x4.dot_i16x8_s(shr4(b2, d2), wb2));
+              a0 = d0;
+              a1 = d1;
+              a2 = d2;
+              putFast8(e, o, mv, kv, r, yz16, lo8, hi8, off8, yo + <usize>ox, ow - ox, tmp);
+            }
+          }
+        }
+        continue;
+      }
       for (let oy = 0; oy < oh; oy++) {
         const r0 = plane + <usize>(oy * sh) * rowB, r1 = r0 + dr, r2 = r1 + dr;
         for (let ox = 0; ox < ow; ox += 8) {
@@ -117,6 +177,41 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
         put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, off8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
       }
     }
+  }
+}
+
+/** Bytes 2..17 of a then b (the 8 i16 values one value on; palignr). */
+// @ts-ignore: decorator
+@inline function shr2(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17);
+}
+
+/** Bytes 4..19 of a then b (two values on). */
+// @ts-ignore: decorator
+@inline function shr4(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19);
+}
+
+/** Bytes 6..21 of a then b (three values on). */
+// @ts-ignore: decorator
+@inline function shr6(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21);
+}
+
+/**
+ * put8's fast stage alone: outputs 0..3 in a0, 4..7 in a1 (accumulators offset by 2^31),
+ * min(8, left) of them stored at out (a partial group through tmp).
+ */
+// @ts-ignore: decorator
+@inline function putFast8(
+  a0: v128, a1: v128, mv: v128, kv: v128, r: i32, yz16: v128, lo8: v128, hi8: v128, off8: v128,
+  out: usize, left: i32, tmp: usize,
+): void {
+  const b = narrowClamp8(mbqmU4(a0, mv, kv, kv, r), mbqmU4(a1, mv, kv, kv, r), yz16, lo8, hi8, off8);
+  if (left >= 8) v128.store64_lane(out, b, 0);
+  else {
+    v128.store64_lane(tmp, b, 0);
+    for (let j = 0; j < left; j++) store<u8>(out + <usize>j, load<u8>(tmp + <usize>j));
   }
 }
 
