@@ -332,67 +332,70 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
         let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
         let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
         // 4 k-pairs per step (G = Kp/2 is a multiple of 4), written out: the load offsets
-        // must be literals (AssemblyScript) for V8 to fold them into the addressing
+        // must be literals (AssemblyScript) for V8 to fold them into the addressing. Each
+        // row's 4 pairs are one 16-byte load, splatted pair by pair with shuffles (4 loads
+        // instead of 16 broadcast loads, each bounds-checked in Deno)
         for (let g = 0; g < G; g += 4) {
           const o = <usize>g << 4, ko = <usize>g << 2;
-          const pw0 = w0 + o, pw1 = w1 + o, pa0 = a0 + ko, pa1 = a1 + ko, pa2 = a2 + ko, pa3 = a3 + ko;
+          const pw0 = w0 + o, pw1 = w1 + o;
+          const xa0 = v128.load(a0 + ko), xa1 = v128.load(a1 + ko), xa2 = v128.load(a2 + ko), xa3 = v128.load(a3 + ko);
           {
             const v0 = v128.load(pw0, 0), v1 = v128.load(pw1, 0);
-            let x = v128.load32_splat(pa0, 0);
+            let x = i32x4.shuffle(xa0, xa0, 0, 0, 0, 0);
             s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
             s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa1, 0);
+            x = i32x4.shuffle(xa1, xa1, 0, 0, 0, 0);
             s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
             s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa2, 0);
+            x = i32x4.shuffle(xa2, xa2, 0, 0, 0, 0);
             s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
             s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa3, 0);
+            x = i32x4.shuffle(xa3, xa3, 0, 0, 0, 0);
             s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
             s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
           }
           {
             const v0 = v128.load(pw0, 16), v1 = v128.load(pw1, 16);
-            let x = v128.load32_splat(pa0, 4);
+            let x = i32x4.shuffle(xa0, xa0, 1, 1, 1, 1);
             s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
             s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa1, 4);
+            x = i32x4.shuffle(xa1, xa1, 1, 1, 1, 1);
             s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
             s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa2, 4);
+            x = i32x4.shuffle(xa2, xa2, 1, 1, 1, 1);
             s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
             s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa3, 4);
+            x = i32x4.shuffle(xa3, xa3, 1, 1, 1, 1);
             s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
             s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
           }
           {
             const v0 = v128.load(pw0, 32), v1 = v128.load(pw1, 32);
-            let x = v128.load32_splat(pa0, 8);
+            let x = i32x4.shuffle(xa0, xa0, 2, 2, 2, 2);
             s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
             s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa1, 8);
+            x = i32x4.shuffle(xa1, xa1, 2, 2, 2, 2);
             s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
             s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa2, 8);
+            x = i32x4.shuffle(xa2, xa2, 2, 2, 2, 2);
             s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
             s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa3, 8);
+            x = i32x4.shuffle(xa3, xa3, 2, 2, 2, 2);
             s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
             s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
           }
           {
             const v0 = v128.load(pw0, 48), v1 = v128.load(pw1, 48);
-            let x = v128.load32_splat(pa0, 12);
+            let x = i32x4.shuffle(xa0, xa0, 3, 3, 3, 3);
             s00 = i32x4.add(s00, i32x4.dot_i16x8_s(x, v0));
             s01 = i32x4.add(s01, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa1, 12);
+            x = i32x4.shuffle(xa1, xa1, 3, 3, 3, 3);
             s10 = i32x4.add(s10, i32x4.dot_i16x8_s(x, v0));
             s11 = i32x4.add(s11, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa2, 12);
+            x = i32x4.shuffle(xa2, xa2, 3, 3, 3, 3);
             s20 = i32x4.add(s20, i32x4.dot_i16x8_s(x, v0));
             s21 = i32x4.add(s21, i32x4.dot_i16x8_s(x, v1));
-            x = v128.load32_splat(pa3, 12);
+            x = i32x4.shuffle(xa3, xa3, 3, 3, 3, 3);
             s30 = i32x4.add(s30, i32x4.dot_i16x8_s(x, v0));
             s31 = i32x4.add(s31, i32x4.dot_i16x8_s(x, v1));
           }
