@@ -1295,10 +1295,16 @@ export function compileQAdd(c: CompileCtx): Step | undefined {
         rec,
       ],
       n,
-      ELEM_GRAIN,
+      lut ? QADD_LUT_GRAIN : ELEM_GRAIN,
     );
   };
 }
+
+/**
+ * Elements per part of the table QAdd: about 1 ns each here (8 scalar table reads per 8),
+ * several times the cost of a cheap elementwise element, so ViT-tiny's adds (197·192) split.
+ */
+const QADD_LUT_GRAIN = 1 << 13;
 
 /**
  * The output of a skipped residual join (kernels/ref/quant/skip.ts): the body operand is
