@@ -109,6 +109,61 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_K = 128, G_W 
   return clampCodes(na, nb, lo8, hi8, off8);
 }
 
+/**
+ * Four neighbouring output pixels of one row at stride 1 (3×3, dilation 1; pair planes at p,
+ * p + 32, p + 64, p + 96): pixel i takes items (ky, 0) at p + 32i and (ky, 2) at
+ * p + 32(i + 2) of each tap row, so a row's 6 pair vectors (12 loads) serve all 4 pixels
+ * where pix2 twice loads 16, and each weight vector is loaded once for the 4. Stores the
+ * 32 codes (pixel i's 8 lanes at out + 8i).
+ */
+// @ts-ignore: decorator
+@inline function pix4(
+  p: usize, gr: usize, dr: usize, r: i32, z16: v128, lo8: v128, hi8: v128, off8: v128, out: usize,
+): void {
+  const bl = v128.load(gr, G_BIAS), bh = v128.load(gr, G_BIAS + 16);
+  let a0 = bl, a1 = bl, a2 = bl, a3 = bl, b0 = bh, b1 = bh, b2 = bh, b3 = bh;
+  for (let ky: usize = 0; ky < 3; ky++) {
+    const q = p + ky * dr, wi = gr + G_W + (ky << 6);
+    const wl0 = v128.load(wi), wh0 = v128.load(wi, 16), wl2 = v128.load(wi, 32), wh2 = v128.load(wi, 48);
+    let vl = v128.load(q), vh = v128.load(q, 16);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(vl, wl0));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(vh, wh0));
+    vl = v128.load(q, 32);
+    vh = v128.load(q, 48);
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(vl, wl0));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(vh, wh0));
+    vl = v128.load(q, 64);
+    vh = v128.load(q, 80);
+    a2 = i32x4.add(a2, i32x4.dot_i16x8_s(vl, wl0));
+    b2 = i32x4.add(b2, i32x4.dot_i16x8_s(vh, wh0));
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(vl, wl2));
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(vh, wh2));
+    vl = v128.load(q, 96);
+    vh = v128.load(q, 112);
+    a3 = i32x4.add(a3, i32x4.dot_i16x8_s(vl, wl0));
+    b3 = i32x4.add(b3, i32x4.dot_i16x8_s(vh, wh0));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(vl, wl2));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(vh, wh2));
+    vl = v128.load(q, 128);
+    vh = v128.load(q, 144);
+    a2 = i32x4.add(a2, i32x4.dot_i16x8_s(vl, wl2));
+    b2 = i32x4.add(b2, i32x4.dot_i16x8_s(vh, wh2));
+    vl = v128.load(q, 160);
+    vh = v128.load(q, 176);
+    a3 = i32x4.add(a3, i32x4.dot_i16x8_s(vl, wl2));
+    b3 = i32x4.add(b3, i32x4.dot_i16x8_s(vh, wh2));
+  }
+  const m0 = v128.load(gr, G_MULT), m1 = v128.load(gr, G_MULT + 16);
+  const k0 = v128.load(gr, G_K), k1 = v128.load(gr, G_K + 16);
+  const k2 = v128.load(gr, G_K + 32), k3 = v128.load(gr, G_K + 48);
+  const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a0, m0, k0, k1, r), mbqmU4(b0, m1, k2, k3, r)), z16);
+  const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a1, m0, k0, k1, r), mbqmU4(b1, m1, k2, k3, r)), z16);
+  v128.store(out, clampCodes(n0, n1, lo8, hi8, off8));
+  const n2 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a2, m0, k0, k1, r), mbqmU4(b2, m1, k2, k3, r)), z16);
+  const n3 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a3, m0, k0, k1, r), mbqmU4(b3, m1, k2, k3, r)), z16);
+  v128.store(out, clampCodes(n2, n3, lo8, hi8, off8), 16);
+}
+
 /** Channel groups [lo, hi) of one image. x NCHW 8-bit, y NCHW 8-bit, rec: the record above. */
 export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i32): void {
   const h = g(rec, H), w = g(rec, W), kh = g(rec, KH), kw = g(rec, KW), sh = g(rec, SH), sw = g(rec, SW);
@@ -133,7 +188,7 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
       store<i32>(offs + (<usize>ni << 2), ky * <i32>dr + ((kx * dw) << 5));
     }
   }
-  const stepB = <usize>sw << 5, pstep = sw == 2 && dw == 1 ? 2 : 1;
+  const stepB = <usize>sw << 5, pstep = sw == 2 && dw == 1 ? 2 : 1, k33s1 = k33 && sw == 1;
   for (let gi = lo; gi < hi; gi++) {
     const gr = <usize>g(rec, GRP) + <usize>gi * <usize>g(rec, GSTR);
     const r = g(gr, G_R), n = g(gr, G_N), safe = g(gr, G_SAFE);
@@ -193,6 +248,19 @@ export function dwconv8(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i
       let oy = fs / ow, ox = fs - oy * ow;
       let p = plane + <usize>(oy * sh) * rowB + <usize>ox * stepB;
       for (let j = 0; j < m; j += 2) {
+        if (k33s1 && j + 4 <= m && ox + 4 <= ow) {
+          // 4 pixels of one output row: pix4 shares the pair-plane loads between them
+          pix4(p, gr, dr, r, z16, lo8, hi8, off8, tmp + (<usize>j << 3));
+          ox += 4;
+          p += stepB << 2;
+          if (ox == ow) {
+            ox = 0;
+            oy++;
+            p = plane + <usize>(oy * sh) * rowB;
+          }
+          j += 2;
+          continue;
+        }
         const pa = p;
         // the next pixel (the same one past an odd m)
         if (j + 1 < m) {
