@@ -56,7 +56,7 @@ for (const t of threads) {
   console.log(
     "by kernel (thread-pool calls): " +
       [...c.kernelProfile!].sort((a, b) => b[1] - a[1]).map(([k, v]) =>
-        `${k} ${(v / runs).toFixed(2)}`
+        `${k} ${(v / runs).toFixed(3)}`
       ).join(", "),
   );
 }

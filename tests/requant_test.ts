@@ -366,3 +366,51 @@ Deno.test("roundHalfAway and divRoundHalfAway are exact", () => {
     if (divRoundHalfAway(s, n) !== want) assert.fail(`divRoundHalfAway(${s}, ${n})`);
   }
 });
+
+// ------------------------------------------- the wasm stages' one-step form (mbqmU4)
+
+/**
+ * kernels/wasm/as/requant.ts mbqmU4, lane by lane in BigInt, as the SIMD ops compute it:
+ * a2 = a + 2^31 as u32 (a wrapping i32 add), m2 = 2m as u32, the u64 product plus
+ * k = 2^31 + (2^(r−1) − 1 − m)·2^32 modulo 2^64, its high word as i32, minus the sign
+ * mask of a2 (as i32), then an arithmetic shift by r.
+ */
+function mbqmU4Lane(a: number, m: number, r: number): number {
+  const M64 = (1n << 64n) - 1n;
+  const a2 = (BigInt(a) + B31) & 0xffffffffn, m2 = BigInt(2 * m) & 0xffffffffn;
+  const k = (B31 + (((1n << BigInt(r - 1)) - 1n - BigInt(m)) << 32n)) & M64;
+  const x = (a2 * m2 + k) & M64;
+  const hw = BigInt.asIntN(32, x >> 32n), sign = BigInt.asIntN(32, a2) < 0n ? -1n : 0n;
+  return Number(BigInt.asIntN(32, hw - sign) >> BigInt(r));
+}
+
+Deno.test("mbqmU4 (the wasm output stages' SRDHM + RDBPOT in one step) = MBQM for |a| + 2^(r-1) < 2^31", () => {
+  let n = 0;
+  const check = (a: number, m: number, r: number) => {
+    n++;
+    const got = mbqmU4Lane(a, m, r), want = mbqmRef(a, m, -r);
+    if (got !== want) assert.fail(`mbqmU4(${a}, ${m}, r ${r}) = ${got}, want ${want}`);
+  };
+  for (let r = 1; r <= 31; r++) {
+    const amax = 2 ** 31 - 2 ** (r - 1) - 1; // the bound the kernels guarantee
+    for (const m of [0, 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31 - 1, ...MULTS.filter((v) => v >= 0)]) {
+      for (const a of [0, 1, -1, 2, -2, amax, -amax, amax - 1, -amax + 1, 3 << 28, -(3 << 28)]) {
+        if (Math.abs(a) <= amax) check(a, m, r);
+      }
+      // RDBPOT ties, both signs: with m = 2^30, SRDHM(a) = floor((a + 1) / 2), so a = 2h and
+      // a = 2h − 1 give h, and h = q·2^r ± 2^(r−1) is a tie
+      if (m === 2 ** 30) {
+        for (let q = -40; q <= 40; q++) {
+          for (const h of [q * 2 ** r + 2 ** (r - 1), q * 2 ** r - 2 ** (r - 1)]) {
+            for (const a of [2 * h, 2 * h - 1, 2 * h + 1]) if (Math.abs(a) <= amax) check(a, m, r);
+          }
+        }
+      }
+    }
+    for (let i = 0; i < 4000; i++) {
+      const a = Math.trunc(i32Spread() / 2) % (amax + 1), m = u32() >>> 1;
+      check(a, m, r);
+    }
+  }
+  assert.ok(n > 100000, `only ${n} cases`);
+});

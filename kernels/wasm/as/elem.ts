@@ -1,5 +1,7 @@
 // Elementwise 8-bit ops and the float boundary, over elements [lo, hi).
-import { addSat4, clamp4, ld8, mbqm4s, qaddCore, rdbpot4, shlSat4, srdhm4v } from "./requant";
+import {
+  addSat4, clamp4, clampCodes, codeOff, ld8, mbqm4s, mbqmK, mbqmU4, qaddCore, rdbpot4, shlSat4, srdhm4v, vOff31,
+} from "./requant";
 import { pair8 } from "./epilogue";
 
 /** QAdd; parameters in an i32 record (see ops_int8.ts qaddRecord). */
@@ -25,6 +27,27 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
     const yz = i32x4.splat(yzp), lov = i32x4.splat(qmin), hiv = i32x4.splat(qmax);
     // 2^10 splatted, loaded from the record (V8 rebuilds a v128.const at every use in a loop)
     const r10 = v128.load(pr, 64);
+    // y's requantization without a left shift and with r in 1..30: SRDHM and RDBPOT in one
+    // 64-bit step (requant.ts mbqmU4; |sa + sb| < 2^29), then the zero point and clamp in
+    // i16 / i8 lanes with offset constants (narrowClamp8's)
+    const near = yl == 0 && ry >= 1 && ry <= 30;
+    const ym2 = i32x4.splat(ym << 1), yk = near ? mbqmK(ym, ry) : i32x4.splat(0);
+    const off = codeOff(qmin), off8 = i8x16.splat(<i8>off), yz16 = i16x8.splat(<i16>(yzp - off));
+    const lo8 = i8x16.splat(<i8>(qmin - off)), hi8 = i8x16.splat(<i8>(qmax - off));
+    for (; near && i + 16 <= hi; i += 16) {
+      const va = v128.xor(v128.load(a + <usize>i), af), vb = v128.xor(v128.load(b + <usize>i), bf);
+      const da0 = i16x8.sub(i16x8.extend_low_i8x16_u(va), azv), da1 = i16x8.sub(i16x8.extend_high_i8x16_u(va), azv);
+      const db0 = i16x8.sub(i16x8.extend_low_i8x16_u(vb), bzv), db1 = i16x8.sub(i16x8.extend_high_i8x16_u(vb), bzv);
+      const s0 = qaddSum(i32x4.extend_low_i16x8_s(da0), i32x4.extend_low_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
+      const s1 = qaddSum(i32x4.extend_high_i16x8_s(da0), i32x4.extend_high_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
+      const s2 = qaddSum(i32x4.extend_low_i16x8_s(da1), i32x4.extend_low_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
+      const s3 = qaddSum(i32x4.extend_high_i16x8_s(da1), i32x4.extend_high_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
+      const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+        mbqmU4(i32x4.add(s0, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s1, vOff31), ym2, yk, yk, ry)), yz16);
+      const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+        mbqmU4(i32x4.add(s2, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s3, vOff31), ym2, yk, yk, ry)), yz16);
+      v128.store(y + <usize>i, clampCodes(n0, n1, lo8, hi8, off8));
+    }
     for (; i + 16 <= hi; i += 16) {
       const va = v128.xor(v128.load(a + <usize>i), af), vb = v128.xor(v128.load(b + <usize>i), bf);
       // d = u − zp_u as i16 (|d| <= 255)
@@ -71,6 +94,19 @@ export function qadd_lut(a: usize, b: usize, y: usize, t: usize, lo: i32, hi: i3
     v128.store64_lane(y + i, pair8(t, v128.load64_zero(a + i), v128.load64_zero(b + i)), 0);
   }
   for (; i < e; i++) store<u8>(y + i, load<u8>(t + ((<usize>load<u8>(a + i) << 8) | <usize>load<u8>(b + i))));
+}
+
+// qaddCore's sa + sb on 4 lanes of zero-point-free inputs (shifts of a and b <= 0: |sa|,
+// |sb| < 2^28, so their sum needs no saturation).
+// @ts-ignore: decorator
+@inline function qaddSum(
+  da: v128, db: v128, amh: v128, aml: v128, ra: i32, amk: v128, ahf: v128,
+  bmh: v128, bml: v128, rb: i32, bmk: v128, bhf: v128, r10: v128,
+): v128 {
+  // srdhm20 (requant.ts) with its rounding term 2^10 passed in
+  const sa = i32x4.add(i32x4.mul(da, amh), i32x4.shr_s(i32x4.add(i32x4.mul(da, aml), r10), 11));
+  const sb = i32x4.add(i32x4.mul(db, bmh), i32x4.shr_s(i32x4.add(i32x4.mul(db, bml), r10), 11));
+  return i32x4.add(rdbpot4(sa, ra, amk, ahf), rdbpot4(sb, rb, bmk, bhf));
 }
 
 // qaddCore on 4 lanes of zero-point-free inputs (shifts of a and b <= 0: |sa|, |sb| < 2^28,
