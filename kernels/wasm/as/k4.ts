@@ -59,7 +59,7 @@ let kOut: usize = 0, kOcs: usize = 0, kFtab: usize = 0;
 let kRes: usize = 0, kPtab: usize = 0;
 // Row-major output (QGemm: pixels are rows of y, channels its columns, column stride 1;
 // its record always has the vector table): the 8 × 4 tile is finished as two 4 × 4
-// blocks, 4 contiguous bytes per row (rowFast4x4 with the channel table, else
+// blocks, 4 contiguous bytes per row (rowFast8x4 with the channel table, else
 // finishTab4x4).
 let kRowMajor: bool = false, kRowFast: bool = false, kOrs: usize = 0;
 // narrowClamp8's constants (offset by codeOff) for y, and for the conv's codes C of a pair table
@@ -127,14 +127,30 @@ export function loadFast(ep: usize, kq: i32): void {
 }
 
 /**
- * The fast stage of a row-major 4 × 4 block (rows gr0..gr0+3 × columns c..c+3), 4 bytes
- * stored per row. Returns false (nothing stored) when a column needs the full stage.
+ * rowCodes4x4 of the two 4 × 4 blocks of an 8 × 4 tile (rows gr0..gr0+7, columns c..c+3;
+ * rowFastOk(c)) with each column's constants loaded once for both (V8 reloads them after
+ * the first block's stores), stored 4 bytes per row.
  */
 // @ts-ignore: decorator
-@inline function rowFast4x4(gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128): bool {
-  if (!rowFastOk(c)) return false;
-  storeRows4x4(kOut + <usize>gr0 * kOrs + <usize>c, kOrs, rowCodes4x4(c, v0, v1, v2, v3));
-  return true;
+@inline function rowFast8x4(
+  gr0: i32, c: i32, v0: v128, v1: v128, v2: v128, v3: v128, u0: v128, u1: v128, u2: v128, u3: v128,
+): void {
+  const t = kFtab + (<usize>c << 6);
+  const r0 = load<i32>(t, 48), r1 = load<i32>(t, 112), r2 = load<i32>(t, 176), r3 = load<i32>(t, 240);
+  const b0 = v128.load(t), b1 = v128.load(t, 64), b2 = v128.load(t, 128), b3 = v128.load(t, 192);
+  const m0 = v128.load(t, 16), m1 = v128.load(t, 80), m2 = v128.load(t, 144), m3 = v128.load(t, 208);
+  const k0 = v128.load(t, 32), k1 = v128.load(t, 96), k2 = v128.load(t, 160), k3 = v128.load(t, 224);
+  const o = kOut + <usize>gr0 * kOrs + <usize>c;
+  let n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+    mbqmU4(i32x4.add(v0, b0), m0, k0, k0, r0), mbqmU4(i32x4.add(v1, b1), m1, k1, k1, r1)), vZ16);
+  let n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+    mbqmU4(i32x4.add(v2, b2), m2, k2, k2, r2), mbqmU4(i32x4.add(v3, b3), m3, k3, k3, r3)), vZ16);
+  storeRows4x4(o, kOrs, clampCodes(n01, n23, vLo8, vHi8, vOff8));
+  n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+    mbqmU4(i32x4.add(u0, b0), m0, k0, k0, r0), mbqmU4(i32x4.add(u1, b1), m1, k1, k1, r1)), vZ16);
+  n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+    mbqmU4(i32x4.add(u2, b2), m2, k2, k2, r2), mbqmU4(i32x4.add(u3, b3), m3, k3, k3, r3)), vZ16);
+  storeRows4x4(o + (kOrs << 2), kOrs, clampCodes(n01, n23, vLo8, vHi8, vOff8));
 }
 
 /**
@@ -278,8 +294,11 @@ function pairK4(a: usize, ldg: usize, w: usize, ldw: usize, kq: usize, gr0: i32,
       s13 = dot4(s13, x1, v);
     }
     if (kRowMajor) {
-      if (!rowFast4x4(gr0, c, s00, s01, s02, s03)) finishTab4x4(gr0, c, s00, s01, s02, s03);
-      if (!rowFast4x4(gr0 + 4, c, s10, s11, s12, s13)) finishTab4x4(gr0 + 4, c, s10, s11, s12, s13);
+      if (rowFastOk(c)) rowFast8x4(gr0, c, s00, s01, s02, s03, s10, s11, s12, s13);
+      else {
+        finishTab4x4(gr0, c, s00, s01, s02, s03);
+        finishTab4x4(gr0 + 4, c, s10, s11, s12, s13);
+      }
     } else {
       fin8(gr0, c, s00, s10);
       fin8(gr0, c + 1, s01, s11);
