@@ -291,15 +291,22 @@ function fastTable(c: CompileCtx, ep: number, n: number): void {
     const cc = ccol ? ccol[j] : 0, bi = bias ? bias[j] : 0, sh = shift[j];
     if (sh >= 0 || sh < -30 || !small(cc) || !small(bi)) continue; // r = 0: full stage
     const r = -sh;
-    t.fill((cc + bi + 2 ** 31) | 0, j * 16, j * 16 + 4);
-    t.fill((2 * mult[j]) | 0, j * 16 + 4, j * 16 + 8);
-    for (const w of [j * 16 + 8, j * 16 + 10]) {
-      t[w] = (2 ** 31) | 0;
-      t[w + 1] = 2 ** (r - 1) - 1 - mult[j];
-    }
+    const [b2, m2, klo, khi] = mbqmU4Words(cc + bi, mult[j], r);
+    t.fill(b2, j * 16, j * 16 + 4);
+    t.fill(m2, j * 16 + 4, j * 16 + 8);
+    t.set([klo, khi, klo, khi], j * 16 + 8);
     t[j * 16 + 12] = r;
   }
   setWords(c, ep, { [EP.ftab]: c.arena.i32(t) });
+}
+
+/**
+ * The operands of as/requant.ts mbqmU4 for an accumulator offset b (bias, ccol + bias),
+ * multiplier m and right shift r (1..31), as int32 words: b + 2^31 (wrapping), 2m, and the
+ * low and high words of k = 2^31 + (2^(r−1) − 1 − m)·2^32.
+ */
+function mbqmU4Words(b: number, m: number, r: number): [number, number, number, number] {
+  return [(b + 2 ** 31) | 0, (2 * m) | 0, (2 ** 31) | 0, 2 ** (r - 1) - 1 - m];
 }
 
 function biasPtr(c: CompileCtx): number {
@@ -942,10 +949,11 @@ function depthwiseC8(c: CompileCtx, o: DwConv): Step | undefined {
     // (pad lanes: bias and multiplier 0)
     for (let l = 0; l < 8; l++) {
       const bl = l < ch.length ? bias[ch[l]] : 0, ml = l < ch.length ? mult[ch[l]] : 0;
-      i32[16 + l] = (bl + 2 ** 31) | 0;
-      i32[24 + l] = (2 * ml) | 0;
-      i32[32 + 2 * l] = (2 ** 31) | 0;
-      i32[33 + 2 * l] = 2 ** (-shift[ch[0]] - 1) - 1 - ml;
+      [i32[16 + l], i32[24 + l], i32[32 + 2 * l], i32[33 + 2 * l]] = mbqmU4Words(
+        bl,
+        ml,
+        -shift[ch[0]],
+      );
     }
     ch.forEach((m, l) => {
       // item t, lane l: the i16 pair at element 8·(2t + (l >> 2)) + 2·(l & 3)

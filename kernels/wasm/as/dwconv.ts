@@ -29,7 +29,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   const h = g(rec, H), w = g(rec, W), kh = g(rec, KH), kw = g(rec, KW), sh = g(rec, SH), sw = g(rec, SW);
   const dh = g(rec, DH), dw = g(rec, DW), ph = g(rec, PH), pw = g(rec, PW), oh = g(rec, OH), ow = g(rec, OW);
   const hp = g(rec, HP), wp = g(rec, WP), zpu = g(rec, ZPU), flip = g(rec, SIGNED) ? 0x80 : 0;
-  const yzp = g(rec, YZP), qmin = g(rec, QMIN), qmax = g(rec, QMAX), outSigned = qmin < 0;
+  const yzp = g(rec, YZP), qmin = g(rec, QMIN), qmax = g(rec, QMAX);
   const plane = <usize>g(rec, SCR) + <usize>tid * <usize>g(rec, SSTR);
   const kk = kh * kw;
   const tbl = plane + ((<usize>(2 * hp * wp) + 64 + 15) & ~15);
@@ -63,8 +63,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
     // on accumulators offset by 2^31 (they start at bias + 2^31, wrapping; mbqmU4)
     const fast = r >= 1 && r <= 30 && kk <= 16384;
     const bv = i32x4.splat(fast ? bias + i32.MIN_VALUE : bias);
-    const yz = i32x4.splat(yzp), qlo = i32x4.splat(qmin), qhi = i32x4.splat(qmax);
-    const mv = i32x4.splat(fast ? mult << 1 : mult), kv = fast ? mbqmK(mult, r) : i32x4.splat(0);
+    const mv = i32x4.splat(mult << 1), kv = fast ? mbqmK(mult, r) : i32x4.splat(0);
     const ym = y + <usize>(m * oh * ow);
     // stride 2: the second vector starts 8 plane values on; stride 1: one value on
     const second: usize = sw == 1 ? 2 : 16;
@@ -156,7 +155,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wa2));
           e = i32x4.add(e, i32x4.dot_i16x8_s(v128.load(p, 4), wb2));
           o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second, 4), wb2));
-          put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, off8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+          put8(e, o, sw, mult, r, fast, mv, kv, yz16, lo8, hi8, off8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
         }
       }
       continue;
@@ -174,7 +173,7 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
             o = i32x4.add(o, i32x4.dot_i16x8_s(v128.load(p + second), wv));
           }
         }
-        put8(e, o, sw, mult, r, yz, qlo, qhi, outSigned, fast, mv, kv, yz16, lo8, hi8, off8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
+        put8(e, o, sw, mult, r, fast, mv, kv, yz16, lo8, hi8, off8, ym + <usize>(oy * ow + ox), ow - ox, tmp);
       }
     }
   }
@@ -199,8 +198,8 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
 }
 
 /**
- * put8's fast stage alone: outputs 0..3 in a0, 4..7 in a1 (accumulators offset by 2^31),
- * min(8, left) of them stored at out (a partial group through tmp).
+ * put8's fast stage: outputs 0..3 in a0, 4..7 in a1 (accumulators offset by 2^31), min(8,
+ * left) of them stored at out (storeCodes8).
  */
 // @ts-ignore: decorator
 @inline function putFast8(
@@ -208,6 +207,12 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   out: usize, left: i32, tmp: usize,
 ): void {
   const b = narrowClamp8(mbqmU4(a0, mv, kv, kv, r), mbqmU4(a1, mv, kv, kv, r), yz16, lo8, hi8, off8);
+  storeCodes8(b, out, left, tmp);
+}
+
+/** Stores min(8, left) codes of b at out (a partial group through tmp). */
+// @ts-ignore: decorator
+@inline function storeCodes8(b: v128, out: usize, left: i32, tmp: usize): void {
   if (left >= 8) v128.store64_lane(out, b, 0);
   else {
     v128.store64_lane(tmp, b, 0);
@@ -227,32 +232,17 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
  */
 // @ts-ignore: decorator
 @inline function put8(
-  e: v128, o: v128, sw: i32, mult: i32, r: i32, yz: v128, qlo: v128, qhi: v128,
-  outSigned: bool, fast: bool, mv: v128, kv: v128, yz16: v128, lo8: v128, hi8: v128, off8: v128,
-  out: usize, left: i32, tmp: usize,
+  e: v128, o: v128, sw: i32, mult: i32, r: i32, fast: bool, mv: v128, kv: v128, yz16: v128,
+  lo8: v128, hi8: v128, off8: v128, out: usize, left: i32, tmp: usize,
 ): void {
   let a0 = e, a1 = o;
   if (sw == 1) {
     a0 = i32x4.shuffle(e, o, 0, 4, 1, 5);
     a1 = i32x4.shuffle(e, o, 2, 6, 3, 7);
   }
-  let b: v128;
-  if (fast) {
-    // |acc| < 2^30 + kk·255·128 < 2^30 + 2^29 (|bias| < 2^30, kk <= 16384), so
-    // |acc| + 2^(r−1) < 2^31 (r <= 30): mbqmU4 on a0, a1 (acc + 2^31, mv = 2·mult); then
-    // the zero point and clamp in i16 / i8 lanes (the saturating narrows are monotone and
-    // exact inside the clamp range)
-    const q0 = mbqmU4(a0, mv, kv, kv, r), q1 = mbqmU4(a1, mv, kv, kv, r);
-    b = narrowClamp8(q0, q1, yz16, lo8, hi8, off8);
-  } else {
-    const q0 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a0, mult, r), yz), qlo), qhi);
-    const q1 = i32x4.min_s(i32x4.max_s(i32x4.add(mbqm4(a1, mult, r), yz), qlo), qhi);
-    const n16 = i16x8.narrow_i32x4_s(q0, q1);
-    b = outSigned ? i8x16.narrow_i16x8_s(n16, n16) : i8x16.narrow_i16x8_u(n16, n16);
-  }
-  if (left >= 8) v128.store64_lane(out, b, 0);
-  else {
-    v128.store64_lane(tmp, b, 0);
-    for (let j = 0; j < left; j++) store<u8>(out + <usize>j, load<u8>(tmp + <usize>j));
-  }
+  // fast: |acc| < 2^30 + kk·255·128 < 2^30 + 2^29 (|bias| < 2^30, kk <= 16384), so
+  // |acc| + 2^(r−1) < 2^31 (r <= 30): mbqmU4 on a0, a1 (acc + 2^31, mv = 2·mult). Else the
+  // exact MBQM on 4 lanes. Then the zero point and clamp in i16 / i8 lanes (narrowClamp8).
+  if (fast) putFast8(a0, a1, mv, kv, r, yz16, lo8, hi8, off8, out, left, tmp);
+  else storeCodes8(narrowClamp8(mbqm4(a0, mult, r), mbqm4(a1, mult, r), yz16, lo8, hi8, off8), out, left, tmp);
 }

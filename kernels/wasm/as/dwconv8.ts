@@ -102,11 +102,21 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_K = 128, G_W 
   const m0 = v128.load(gr, G_MULT), m1 = v128.load(gr, G_MULT + 16);
   const k0 = v128.load(gr, G_K), k1 = v128.load(gr, G_K + 16);
   const k2 = v128.load(gr, G_K + 32), k3 = v128.load(gr, G_K + 48);
-  const na = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    mbqmU4(a0, m0, k0, k1, r), mbqmU4(a1, m1, k2, k3, r)), z16);
-  const nb = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    mbqmU4(b0, m0, k0, k1, r), mbqmU4(b1, m1, k2, k3, r)), z16);
+  const na = pixCodes16(a0, a1, m0, m1, k0, k1, k2, k3, r, z16);
+  const nb = pixCodes16(b0, b1, m0, m1, k0, k1, k2, k3, r, z16);
   return clampCodes(na, nb, lo8, hi8, off8);
+}
+
+/**
+ * One pixel's 8 lanes (lo: channels 0–3, hi: 4–7; accumulators offset by 2^31) requantized
+ * (mbqmU4 with the group's multipliers m0, m1 and constants k0..k3) plus the zero point, in
+ * i16 lanes: clampCodes' input.
+ */
+// @ts-ignore: decorator
+@inline function pixCodes16(
+  lo: v128, hi: v128, m0: v128, m1: v128, k0: v128, k1: v128, k2: v128, k3: v128, r: i32, z16: v128,
+): v128 {
+  return i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(lo, m0, k0, k1, r), mbqmU4(hi, m1, k2, k3, r)), z16);
 }
 
 /**
@@ -156,11 +166,11 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_K = 128, G_W 
   const m0 = v128.load(gr, G_MULT), m1 = v128.load(gr, G_MULT + 16);
   const k0 = v128.load(gr, G_K), k1 = v128.load(gr, G_K + 16);
   const k2 = v128.load(gr, G_K + 32), k3 = v128.load(gr, G_K + 48);
-  const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a0, m0, k0, k1, r), mbqmU4(b0, m1, k2, k3, r)), z16);
-  const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a1, m0, k0, k1, r), mbqmU4(b1, m1, k2, k3, r)), z16);
+  const n0 = pixCodes16(a0, b0, m0, m1, k0, k1, k2, k3, r, z16);
+  const n1 = pixCodes16(a1, b1, m0, m1, k0, k1, k2, k3, r, z16);
   v128.store(out, clampCodes(n0, n1, lo8, hi8, off8));
-  const n2 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a2, m0, k0, k1, r), mbqmU4(b2, m1, k2, k3, r)), z16);
-  const n3 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(a3, m0, k0, k1, r), mbqmU4(b3, m1, k2, k3, r)), z16);
+  const n2 = pixCodes16(a2, b2, m0, m1, k0, k1, k2, k3, r, z16);
+  const n3 = pixCodes16(a3, b3, m0, m1, k0, k1, k2, k3, r, z16);
   v128.store(out, clampCodes(n2, n3, lo8, hi8, off8), 16);
 }
 

@@ -24,41 +24,38 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
     const amh = i32x4.splat(am >> 11), aml = i32x4.splat(am & 2047), amk = i32x4.splat(ka), ahf = i32x4.splat(ka >> 1);
     const bmh = i32x4.splat(bm >> 11), bml = i32x4.splat(bm & 2047), bmk = i32x4.splat(kb), bhf = i32x4.splat(kb >> 1);
     const ymv = i32x4.splat(ym), ymk = i32x4.splat(ky), yhf = i32x4.splat(ky >> 1);
-    const yz = i32x4.splat(yzp), lov = i32x4.splat(qmin), hiv = i32x4.splat(qmax);
     // 2^10 splatted, loaded from the record (V8 rebuilds a v128.const at every use in a loop)
     const r10 = v128.load(pr, 64);
-    // y's requantization without a left shift and with r in 1..30: SRDHM and RDBPOT in one
-    // 64-bit step (requant.ts mbqmU4; |sa + sb| < 2^29), then the zero point and clamp in
-    // i16 / i8 lanes with offset constants (narrowClamp8's)
+    // y's requantization: without a left shift and with r in 1..30 SRDHM and RDBPOT in one
+    // 64-bit step (requant.ts mbqmU4; |sa + sb| < 2^29), else the exact lane ops; then the
+    // zero point and clamp in i16 / i8 lanes with offset constants (narrowClamp8's). Each
+    // arm stores its own result: a select between them would compute both.
     const near = yl == 0 && ry >= 1 && ry <= 30;
     const ym2 = i32x4.splat(ym << 1), yk = near ? mbqmK(ym, ry) : i32x4.splat(0);
     const off = codeOff(qmin), off8 = i8x16.splat(<i8>off), yz16 = i16x8.splat(<i16>(yzp - off));
     const lo8 = i8x16.splat(<i8>(qmin - off)), hi8 = i8x16.splat(<i8>(qmax - off));
-    for (; near && i + 16 <= hi; i += 16) {
+    for (; i + 16 <= hi; i += 16) {
       const va = v128.xor(v128.load(a + <usize>i), af), vb = v128.xor(v128.load(b + <usize>i), bf);
+      // d = u − zp_u as i16 (|d| <= 255)
       const da0 = i16x8.sub(i16x8.extend_low_i8x16_u(va), azv), da1 = i16x8.sub(i16x8.extend_high_i8x16_u(va), azv);
       const db0 = i16x8.sub(i16x8.extend_low_i8x16_u(vb), bzv), db1 = i16x8.sub(i16x8.extend_high_i8x16_u(vb), bzv);
       const s0 = qaddSum(i32x4.extend_low_i16x8_s(da0), i32x4.extend_low_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
       const s1 = qaddSum(i32x4.extend_high_i16x8_s(da0), i32x4.extend_high_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
       const s2 = qaddSum(i32x4.extend_low_i16x8_s(da1), i32x4.extend_low_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
       const s3 = qaddSum(i32x4.extend_high_i16x8_s(da1), i32x4.extend_high_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
-      const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-        mbqmU4(i32x4.add(s0, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s1, vOff31), ym2, yk, yk, ry)), yz16);
-      const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-        mbqmU4(i32x4.add(s2, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s3, vOff31), ym2, yk, yk, ry)), yz16);
-      v128.store(y + <usize>i, clampCodes(n0, n1, lo8, hi8, off8));
-    }
-    for (; i + 16 <= hi; i += 16) {
-      const va = v128.xor(v128.load(a + <usize>i), af), vb = v128.xor(v128.load(b + <usize>i), bf);
-      // d = u − zp_u as i16 (|d| <= 255)
-      const da0 = i16x8.sub(i16x8.extend_low_i8x16_u(va), azv), da1 = i16x8.sub(i16x8.extend_high_i8x16_u(va), azv);
-      const db0 = i16x8.sub(i16x8.extend_low_i8x16_u(vb), bzv), db1 = i16x8.sub(i16x8.extend_high_i8x16_u(vb), bzv);
-      const y0 = qaddFast(i32x4.extend_low_i16x8_s(da0), i32x4.extend_low_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
-      const y1 = qaddFast(i32x4.extend_high_i16x8_s(da0), i32x4.extend_high_i16x8_s(db0), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
-      const y2 = qaddFast(i32x4.extend_low_i16x8_s(da1), i32x4.extend_low_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
-      const y3 = qaddFast(i32x4.extend_high_i16x8_s(da1), i32x4.extend_high_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, ymv, yl, ry, ymk, yhf, yz, lov, hiv, r10);
-      const h0 = i16x8.narrow_i32x4_s(y0, y1), h1 = i16x8.narrow_i32x4_s(y2, y3);
-      v128.store(y + <usize>i, qmin < 0 ? i8x16.narrow_i16x8_s(h0, h1) : i8x16.narrow_i16x8_u(h0, h1));
+      if (near) {
+        const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+          mbqmU4(i32x4.add(s0, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s1, vOff31), ym2, yk, yk, ry)), yz16);
+        const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+          mbqmU4(i32x4.add(s2, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s3, vOff31), ym2, yk, yk, ry)), yz16);
+        v128.store(y + <usize>i, clampCodes(n0, n1, lo8, hi8, off8));
+      } else {
+        const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+          qaddY(s0, ymv, yl, ry, ymk, yhf), qaddY(s1, ymv, yl, ry, ymk, yhf)), yz16);
+        const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
+          qaddY(s2, ymv, yl, ry, ymk, yhf), qaddY(s3, ymv, yl, ry, ymk, yhf)), yz16);
+        v128.store(y + <usize>i, clampCodes(n0, n1, lo8, hi8, off8));
+      }
     }
   }
   if (pa >= hi && pb >= hi) {
@@ -109,21 +106,12 @@ export function qadd_lut(a: usize, b: usize, y: usize, t: usize, lo: i32, hi: i3
   return i32x4.add(rdbpot4(sa, ra, amk, ahf), rdbpot4(sb, rb, bmk, bhf));
 }
 
-// qaddCore on 4 lanes of zero-point-free inputs (shifts of a and b <= 0: |sa|, |sb| < 2^28,
-// so their sum needs no saturation); y's left shift yl (0 when its shift is <= 0).
+// qaddCore's requantization of s = sa + sb on 4 lanes before y's zero point: y's left shift
+// yl (0 when its shift is <= 0, then RDBPOT by ry).
 // @ts-ignore: decorator
-@inline function qaddFast(
-  da: v128, db: v128, amh: v128, aml: v128, ra: i32, amk: v128, ahf: v128,
-  bmh: v128, bml: v128, rb: i32, bmk: v128, bhf: v128,
-  ymv: v128, yl: i32, ry: i32, ymk: v128, yhf: v128, yz: v128, lov: v128, hiv: v128, r10: v128,
-): v128 {
-  // srdhm20 (requant.ts) with its rounding term 2^10 passed in
-  const sa = i32x4.add(i32x4.mul(da, amh), i32x4.shr_s(i32x4.add(i32x4.mul(da, aml), r10), 11));
-  const sb = i32x4.add(i32x4.mul(db, bmh), i32x4.shr_s(i32x4.add(i32x4.mul(db, bml), r10), 11));
-  let s = i32x4.add(rdbpot4(sa, ra, amk, ahf), rdbpot4(sb, rb, bmk, bhf));
-  if (yl > 0) s = shlSat4(s, yl);
-  const h = srdhm4v(s, ymv);
-  return i32x4.min_s(i32x4.max_s(i32x4.add(rdbpot4(h, ry, ymk, yhf), yz), lov), hiv);
+@inline function qaddY(s: v128, ymv: v128, yl: i32, ry: i32, ymk: v128, yhf: v128): v128 {
+  const t = yl > 0 ? shlSat4(s, yl) : s;
+  return rdbpot4(srdhm4v(t, ymv), ry, ymk, yhf);
 }
 
 // 4 lanes of qaddCore on unsigned codes (zero points moved with them).

@@ -117,10 +117,17 @@ export function loadFast(ep: usize, kq: i32): void {
   const t = kFtab + (<usize>c << 6);
   const r0 = load<i32>(t, 48), r1 = load<i32>(t, 112), r2 = load<i32>(t, 176), r3 = load<i32>(t, 240);
   const k0 = v128.load(t, 32), k1 = v128.load(t, 96), k2 = v128.load(t, 160), k3 = v128.load(t, 224);
-  const q0 = mbqmU4(i32x4.add(v0, v128.load(t)), v128.load(t, 16), k0, k0, r0);
-  const q1 = mbqmU4(i32x4.add(v1, v128.load(t, 64)), v128.load(t, 80), k1, k1, r1);
-  const q2 = mbqmU4(i32x4.add(v2, v128.load(t, 128)), v128.load(t, 144), k2, k2, r2);
-  const q3 = mbqmU4(i32x4.add(v3, v128.load(t, 192)), v128.load(t, 208), k3, k3, r3);
+  return codes16(
+    mbqmU4(i32x4.add(v0, v128.load(t)), v128.load(t, 16), k0, k0, r0),
+    mbqmU4(i32x4.add(v1, v128.load(t, 64)), v128.load(t, 80), k1, k1, r1),
+    mbqmU4(i32x4.add(v2, v128.load(t, 128)), v128.load(t, 144), k2, k2, r2),
+    mbqmU4(i32x4.add(v3, v128.load(t, 192)), v128.load(t, 208), k3, k3, r3),
+  );
+}
+
+/** The codes of 4 rounded i32x4 (columns j = 0..3 in qj): y's zero point and clamp. */
+// @ts-ignore: decorator
+@inline function codes16(q0: v128, q1: v128, q2: v128, q3: v128): v128 {
   const n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
   const n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q2, q3), vZ16);
   return clampCodes(n01, n23, vLo8, vHi8, vOff8);
@@ -141,16 +148,14 @@ export function loadFast(ep: usize, kq: i32): void {
   const m0 = v128.load(t, 16), m1 = v128.load(t, 80), m2 = v128.load(t, 144), m3 = v128.load(t, 208);
   const k0 = v128.load(t, 32), k1 = v128.load(t, 96), k2 = v128.load(t, 160), k3 = v128.load(t, 224);
   const o = kOut + <usize>gr0 * kOrs + <usize>c;
-  let n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    mbqmU4(i32x4.add(v0, b0), m0, k0, k0, r0), mbqmU4(i32x4.add(v1, b1), m1, k1, k1, r1)), vZ16);
-  let n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    mbqmU4(i32x4.add(v2, b2), m2, k2, k2, r2), mbqmU4(i32x4.add(v3, b3), m3, k3, k3, r3)), vZ16);
-  storeRows4x4(o, kOrs, clampCodes(n01, n23, vLo8, vHi8, vOff8));
-  n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    mbqmU4(i32x4.add(u0, b0), m0, k0, k0, r0), mbqmU4(i32x4.add(u1, b1), m1, k1, k1, r1)), vZ16);
-  n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-    mbqmU4(i32x4.add(u2, b2), m2, k2, k2, r2), mbqmU4(i32x4.add(u3, b3), m3, k3, k3, r3)), vZ16);
-  storeRows4x4(o + (kOrs << 2), kOrs, clampCodes(n01, n23, vLo8, vHi8, vOff8));
+  storeRows4x4(o, kOrs, codes16(
+    mbqmU4(i32x4.add(v0, b0), m0, k0, k0, r0), mbqmU4(i32x4.add(v1, b1), m1, k1, k1, r1),
+    mbqmU4(i32x4.add(v2, b2), m2, k2, k2, r2), mbqmU4(i32x4.add(v3, b3), m3, k3, k3, r3),
+  ));
+  storeRows4x4(o + (kOrs << 2), kOrs, codes16(
+    mbqmU4(i32x4.add(u0, b0), m0, k0, k0, r0), mbqmU4(i32x4.add(u1, b1), m1, k1, k1, r1),
+    mbqmU4(i32x4.add(u2, b2), m2, k2, k2, r2), mbqmU4(i32x4.add(u3, b3), m3, k3, k3, r3),
+  ));
 }
 
 /**

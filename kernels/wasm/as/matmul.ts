@@ -331,10 +331,10 @@ export function qmatmul_rows4(rec: usize, lo: i32, hi: i32, _tid: i32): void {
         const w0 = w + <usize>cb * bs, w1 = w0 + bs;
         let s00 = i32x4.splat(0), s10 = i32x4.splat(0), s20 = i32x4.splat(0), s30 = i32x4.splat(0);
         let s01 = i32x4.splat(0), s11 = i32x4.splat(0), s21 = i32x4.splat(0), s31 = i32x4.splat(0);
-        // 4 k-pairs per step (G = Kp/2 is a multiple of 4), written out: the load offsets
-        // must be literals (AssemblyScript) for V8 to fold them into the addressing. Each
-        // row's 4 pairs are one 16-byte load, splatted pair by pair with shuffles (4 loads
-        // instead of 16 broadcast loads, each bounds-checked in Deno)
+        // 4 k-pairs per step (G = Kp/2 is a multiple of 4), written out: B's load offsets
+        // and the shuffles' lane indices must be literals (AssemblyScript). Each row's 4
+        // pairs are one 16-byte load, splatted pair by pair with shuffles (4 loads instead
+        // of 16 broadcast loads, each bounds-checked in Deno)
         for (let g = 0; g < G; g += 4) {
           const o = <usize>g << 4, ko = <usize>g << 2;
           const pw0 = w0 + o, pw1 = w1 + o;
