@@ -16,7 +16,7 @@
 //  - 8 output pixels × 8 lanes are transposed to per-channel runs of 8 bytes (NCHW output).
 // Lanes past a partial group read a valid channel with weight, bias and multiplier 0 and
 // are never stored.
-import { clampCodes, codeOff, mbqmU4 } from "./requant";
+import { clampCodes, codeOff, mbqmU4, zpCodes16 } from "./requant";
 
 // Record fields (i32 words).
 const H = 0, W = 4, KH = 8, KW = 12, SH = 16, SW = 20, DH = 24, DW = 28, PH = 32, PW = 36;
@@ -116,7 +116,7 @@ const G_R = 32, G_N = 36, G_SAFE = 40, G_BIAS = 64, G_MULT = 96, G_K = 128, G_W 
 @inline function pixCodes16(
   lo: v128, hi: v128, m0: v128, m1: v128, k0: v128, k1: v128, k2: v128, k3: v128, r: i32, z16: v128,
 ): v128 {
-  return i16x8.add_sat_s(i16x8.narrow_i32x4_s(mbqmU4(lo, m0, k0, k1, r), mbqmU4(hi, m1, k2, k3, r)), z16);
+  return zpCodes16(mbqmU4(lo, m0, k0, k1, r), mbqmU4(hi, m1, k2, k3, r), z16);
 }
 
 /**

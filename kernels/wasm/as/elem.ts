@@ -1,6 +1,7 @@
 // Elementwise 8-bit ops and the float boundary, over elements [lo, hi).
 import {
   addSat4, clamp4, clampCodes, codeOff, ld8, mbqm4s, mbqmK, mbqmU4, qaddCore, rdbpot4, shlSat4, srdhm4v, vOff31,
+  zpCodes16,
 } from "./requant";
 import { pair8 } from "./epilogue";
 
@@ -44,16 +45,12 @@ export function qadd(a: usize, b: usize, y: usize, pr: usize, lo: i32, hi: i32, 
       const s2 = qaddSum(i32x4.extend_low_i16x8_s(da1), i32x4.extend_low_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
       const s3 = qaddSum(i32x4.extend_high_i16x8_s(da1), i32x4.extend_high_i16x8_s(db1), amh, aml, ra, amk, ahf, bmh, bml, rb, bmk, bhf, r10);
       if (near) {
-        const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-          mbqmU4(i32x4.add(s0, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s1, vOff31), ym2, yk, yk, ry)), yz16);
-        const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-          mbqmU4(i32x4.add(s2, vOff31), ym2, yk, yk, ry), mbqmU4(i32x4.add(s3, vOff31), ym2, yk, yk, ry)), yz16);
+        const n0 = zpCodes16(qaddNear(s0, ym2, yk, ry), qaddNear(s1, ym2, yk, ry), yz16);
+        const n1 = zpCodes16(qaddNear(s2, ym2, yk, ry), qaddNear(s3, ym2, yk, ry), yz16);
         v128.store(y + <usize>i, clampCodes(n0, n1, lo8, hi8, off8));
       } else {
-        const n0 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-          qaddY(s0, ymv, yl, ry, ymk, yhf), qaddY(s1, ymv, yl, ry, ymk, yhf)), yz16);
-        const n1 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(
-          qaddY(s2, ymv, yl, ry, ymk, yhf), qaddY(s3, ymv, yl, ry, ymk, yhf)), yz16);
+        const n0 = zpCodes16(qaddY(s0, ymv, yl, ry, ymk, yhf), qaddY(s1, ymv, yl, ry, ymk, yhf), yz16);
+        const n1 = zpCodes16(qaddY(s2, ymv, yl, ry, ymk, yhf), qaddY(s3, ymv, yl, ry, ymk, yhf), yz16);
         v128.store(y + <usize>i, clampCodes(n0, n1, lo8, hi8, off8));
       }
     }
@@ -104,6 +101,13 @@ export function qadd_lut(a: usize, b: usize, y: usize, t: usize, lo: i32, hi: i3
   const sa = i32x4.add(i32x4.mul(da, amh), i32x4.shr_s(i32x4.add(i32x4.mul(da, aml), r10), 11));
   const sb = i32x4.add(i32x4.mul(db, bmh), i32x4.shr_s(i32x4.add(i32x4.mul(db, bml), r10), 11));
   return i32x4.add(rdbpot4(sa, ra, amk, ahf), rdbpot4(sb, rb, bmk, bhf));
+}
+
+// qaddY when y has no left shift and ry in 1..30: one mbqmU4 step on s + 2^31 (ym2 = 2·ym,
+// yk = mbqmK(ym, ry); |s| < 2^29).
+// @ts-ignore: decorator
+@inline function qaddNear(s: v128, ym2: v128, yk: v128, ry: i32): v128 {
+  return mbqmU4(i32x4.add(s, vOff31), ym2, yk, yk, ry);
 }
 
 // qaddCore's requantization of s = sa + sb on 4 lanes before y's zero point: y's left shift

@@ -14,7 +14,7 @@ import {
   storeRowsN, tabCodes4x4,
 } from "./epilogue";
 import { rdot, rsum } from "./dot";
-import { clampCodes, codeOff, mbqmU4, narrowClamp8 } from "./requant";
+import { clampCodes, codeOff, mbqmU4, narrowClamp8, zpCodes16 } from "./requant";
 
 /** acc + the quad dot of a (A4 vector) with w (a splatted W4 quad), per pixel lane. */
 // @ts-ignore: decorator
@@ -128,9 +128,7 @@ export function loadFast(ep: usize, kq: i32): void {
 /** The codes of 4 rounded i32x4 (columns j = 0..3 in qj): y's zero point and clamp. */
 // @ts-ignore: decorator
 @inline function codes16(q0: v128, q1: v128, q2: v128, q3: v128): v128 {
-  const n01 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), vZ16);
-  const n23 = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q2, q3), vZ16);
-  return clampCodes(n01, n23, vLo8, vHi8, vOff8);
+  return clampCodes(zpCodes16(q0, q1, vZ16), zpCodes16(q2, q3, vZ16), vLo8, vHi8, vOff8);
 }
 
 /**

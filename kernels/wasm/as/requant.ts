@@ -143,8 +143,17 @@ export let vOff31: v128 = i32x4.splat(i32.MIN_VALUE);
 @inline export function narrowClamp8(
   q0: v128, q1: v128, z16: v128, lo8: v128, hi8: v128, off8: v128,
 ): v128 {
-  const n = i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), z16);
+  const n = zpCodes16(q0, q1, z16);
   return clampCodes(n, n, lo8, hi8, off8);
+}
+
+/**
+ * narrowClamp8's first step: 8 rounded i32 lanes (q0: codes 0..3, q1: 4..7) plus the
+ * offset zero point z16, as saturated i16 lanes (clampCodes' input).
+ */
+// @ts-ignore: decorator
+@inline export function zpCodes16(q0: v128, q1: v128, z16: v128): v128 {
+  return i16x8.add_sat_s(i16x8.narrow_i32x4_s(q0, q1), z16);
 }
 
 /** narrowClamp8's last step on 16 lanes of i16 (n0: codes 0..7, n1: 8..15). */
