@@ -213,7 +213,8 @@ export function prep_dc1(x: usize, signed: i32, zb: i32, cg: usize, dst: usize, 
     let s00 = q0, s01 = q0, s02 = q0, s03 = q0;
     let s10 = q1, s11 = q1, s12 = q1, s13 = q1;
     // two taps per iteration, the second's table entry and weights at immediate offsets
-    // (as k4.ts pairK4: Deno bounds-checks every load; the loop overhead is paid once)
+    // (as k4.ts pairK4: Deno bounds-checks every load; the loop overhead is paid once per
+    // two taps; the odd-tap tail below repeats the first tap, as pairK4's does)
     let t: usize = 0;
     for (; t + 8 <= kb; t += 8) {
       let p = a + <usize>load<i32>(tab + t);
