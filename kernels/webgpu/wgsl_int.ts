@@ -84,10 +84,13 @@ fn quantized_add(da: i32, db: i32, am: i32, ash: i32, bm: i32, bsh: i32,
   return requantize(sat_add(sa, sb), ym, ysh, yzp, qmin, qmax);
 }
 
-// s / n (n > 0) rounded to nearest, ties away from zero (exact).
+// s / n (n > 0) rounded to nearest, ties away from zero (exact). The remainder comes
+// from the truncating quotient, not from \`%\`: Mesa 22.3's lavapipe on a CPU without
+// AVX2 returned the unsigned remainder of the bit pattern for a negative s (-1 % 57385
+// gave 44355), while its i32 division was exact (65,536 random pairs).
 fn div_round_half_away(s: i32, n: i32) -> i32 {
-  let r = s % n;
-  let q = (s - r) / n;
+  let q = s / n;
+  let r = s - q * n;
   if (2 * r >= n) { return q + 1; }
   if (2 * r <= -n) { return q - 1; }
   return q;
