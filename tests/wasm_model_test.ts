@@ -176,7 +176,7 @@ Deno.test("wasm model: ViT int8 — bit-identical with reference float islands, 
   }
 });
 
-Deno.test("wasm threads: a run wakes parked workers only when the run before it split a call", async () => {
+Deno.test("wasm threads: a run wakes parked workers only when the run before it split a call and was long", async () => {
   const calib = await loadSamples(`${ROOT}tests/fixtures/fmnist_calib`, { limit: 32 });
   const bytes = quantize(await Deno.readFile(R14), calib).bytes;
   const x = imageBatch(await loadIdxDir(`${ROOT}tests/fixtures/fmnist`, 2), 0, 2);
@@ -187,14 +187,20 @@ Deno.test("wasm threads: a run wakes parked workers only when the run before it 
   const park = () => new Promise((r) => setTimeout(r, 40)); // past the workers' spin
   // every call far below its grain: all run inline, so no run after the first wakes
   const small = await compileWasm(g, { threads: 2, grainScale: 1e9 });
-  // every call split: each run after a pause wakes the parked worker
-  const split = await compileWasm(g, { threads: 2, splitAll: true });
+  // every call split: each run after a pause wakes the parked worker (wakeRunMs 0: however
+  // short the run before)
+  const split = await compileWasm(g, { threads: 2, splitAll: true, wakeRunMs: 0 });
+  // calls split at their grains, every run "short": after the first, the parked worker stays
+  // parked and the calls (none of PARKED_INLINE_GRAINS grains) run on the calling thread
+  const quiet = await compileWasm(g, { threads: 2, wakeRunMs: 1e9 });
   try {
-    for (const c of [small, split]) {
+    let quietWakes = 0; // the quiet pool's wake-ups in its first run (not a short one yet)
+    for (const c of [small, split, quiet]) {
       for (let i = 0; i < 4; i++) {
         await park();
         const y = Object.values(await c.run({ input: x }))[0].data;
         assert.deepEqual([...y], [...want], `run ${i}`);
+        if (c === quiet && i === 0) quietWakes = c.poolStats()!.wakes;
       }
     }
     const s = small.poolStats()!, t = split.poolStats()!;
@@ -202,9 +208,13 @@ Deno.test("wasm threads: a run wakes parked workers only when the run before it 
     assert.ok(s.wakes <= 1, `${s.wakes} wake-ups with nothing to share`);
     assert.ok(t.splits > 4 * 10, `${t.splits} split calls`);
     assert.ok(t.wakes >= 3, `${t.wakes} wake-ups of the split runs' parked worker`);
+    const q = quiet.poolStats()!;
+    assert.ok(q.splits >= 4, `${q.splits} calls with a use for the worker`);
+    assert.equal(q.wakes, quietWakes, "wake-ups after short runs");
   } finally {
     small.dispose();
     split.dispose();
+    quiet.dispose();
     await m.dispose();
   }
 });

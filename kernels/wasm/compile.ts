@@ -46,6 +46,12 @@ export interface WasmOptions {
   grainScale?: number;
   /** Close idle worker threads after this many ms (default 1000); the next run restarts them. */
   idleMs?: number;
+  /**
+   * A run wakes parked workers only when the run before it took at least this many ms
+   * (default {@link WAKE_RUN_MS}); a shorter run leaves them parked and its calls run on
+   * the calling thread, but for calls big enough to wake a worker on their own.
+   */
+  wakeRunMs?: number;
 }
 
 /** A graph compiled for the wasm backend. */
@@ -71,6 +77,15 @@ export interface WasmCompiledGraph extends CompiledGraph {
    */
   poolStats(): { splits: number; wakes: number } | undefined;
 }
+
+/**
+ * Runs shorter than this (ms, the run before) leave parked workers parked. On this
+ * project's 2-vCPU VM a parked worker woken by a running caller started after a median of
+ * 2–3.5 ms (bench/wake_probe.ts), the whole length of a fixture's run, and then shared the
+ * caller's CPU: ResNet-14 at 2 threads took a median 3.26 and 1.99 ms after a 25 ms pause
+ * in two bench runs against 1.89 ms at 1 thread.
+ */
+export const WAKE_RUN_MS = 4;
 
 const COPY_OPS = new Set(["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"]);
 
@@ -336,6 +351,8 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   // 2-vCPU VM that slowed the calling thread (vit_op17 at 2 threads: 1.347 ms after a
   // pause against 1.120 ms at 1 thread, every call inline).
   let splitLast = true;
+  let lastRunMs = Infinity;
+  const wakeRunMs = opts.wakeRunMs ?? WAKE_RUN_MS;
   const profile = opts.profile ? new Map<string, number>() : undefined;
   return {
     profile,
@@ -349,13 +366,17 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       await undefined;
       if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
       if (threads > 1 && !pool) pool = await ThreadPool.start(inst, threads);
-      if (splitLast) pool?.wake();
+      const quiet = lastRunMs < wakeRunMs;
+      if (pool) pool.quiet = quiet;
+      if (splitLast && !quiet) pool?.wake();
       if (idle !== undefined) clearTimeout(idle);
       idle = undefined;
       const p = pool, s0 = p?.splits ?? 0;
+      const t0 = performance.now();
       try {
         return runSteps(feeds, ro);
       } finally {
+        lastRunMs = performance.now() - t0;
         if (p) splitLast = p.splits !== s0;
         armIdle();
       }

@@ -121,6 +121,12 @@ export class ThreadPool {
   #canWait: boolean;
   #splits = 0;
   #wakes = 0;
+  /**
+   * While set, a call leaves parked workers parked and runs on the calling thread unless
+   * it has {@link PARKED_INLINE_GRAINS} grains (the compiled graph sets it for a run
+   * expected to end before a parked worker would be up).
+   */
+  quiet = false;
 
   private constructor(
     inst: KernelInstance,
@@ -215,9 +221,10 @@ export class ThreadPool {
     const c = this.#ctrl;
     if (Atomics.load(c, SLEEP) > 0) {
       // a parked worker takes a futex wake-up (often 100+ µs on a VM) and then starts cold:
-      // wake it for the calls that follow, and keep a small call on this thread
-      this.#notifyParked();
-      if (total < PARKED_INLINE_GRAINS * Math.max(1, grain)) {
+      // wake it for the calls that follow (unless quiet), and keep a small call on this thread
+      const big = total >= PARKED_INLINE_GRAINS * Math.max(1, grain);
+      if (!this.quiet || big) this.#notifyParked();
+      if (!big) {
         this.#k[fn](...args, 0, total, 0);
         return;
       }
