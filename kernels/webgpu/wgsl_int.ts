@@ -85,9 +85,10 @@ fn quantized_add(da: i32, db: i32, am: i32, ash: i32, bm: i32, bsh: i32,
 }
 
 // s / n (n > 0) rounded to nearest, ties away from zero (exact). The remainder comes
-// from the truncating quotient, not from \`%\`: Mesa 22.3's lavapipe on a CPU without
-// AVX2 returned the unsigned remainder of the bit pattern for a negative s (-1 % 57385
-// gave 44355), while its i32 division was exact (65,536 random pairs).
+// from the truncating quotient, not from \`%\`: Mesa 22.3's lavapipe on a Zen 3 EPYC
+// (AVX2, no AVX-512) returned the unsigned remainder of the bit pattern for a negative s
+// (-1 % 57385 gave 44355), while its i32 division was exact (65,536 random pairs); on the
+// Zen 4 (AVX-512) hosts before it, \`%\` had passed the same tests.
 fn div_round_half_away(s: i32, n: i32) -> i32 {
   let q = s / n;
   let r = s - q * n;
