@@ -128,7 +128,7 @@ function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
     const bytes = size(m.shape) * elemBytes(m.dtype);
     return (env) => {
       const a = env.addr(x), b = env.addr(y);
-      if (a !== b) new Uint8Array(env.buf()).copyWithin(b, a, a + bytes);
+      if (a !== b) env.u8().copyWithin(b, a, a + bytes);
     };
   }
   if (node.op === "Transpose" || node.op === "Gather" || floatIslands === "wasm") {
@@ -320,9 +320,24 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   const k = inst.k as unknown as Record<string, (...a: number[]) => void>;
   const gs = opts.grainScale ?? 1;
   const scaleGrain = (g: number) => gs === 1 ? g : Math.max(1, Math.round(g * gs));
+  // views over the whole memory, made again only when its buffer changes (a view costs
+  // more to make than a kernel call's JS: per-step views were most of the ViT fixture's JS)
+  let viewBuf: ArrayBufferLike | undefined;
+  let i32View: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  let u8View: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  const views = () => {
+    const b = inst.memory.buffer;
+    if (b !== viewBuf) {
+      viewBuf = b;
+      i32View = new Int32Array(b);
+      u8View = new Uint8Array(b);
+    }
+  };
   const env: RunEnv = {
     k: inst.k,
     buf: () => inst.memory.buffer,
+    i32: () => (views(), i32View),
+    u8: () => (views(), u8View),
     addr: (n) => {
       const a = addrOf.get(n);
       if (a === undefined) throw new EdgeqError("E_BAD_MODEL", `value '${n}' has no buffer`);

@@ -195,7 +195,7 @@ export function compilePad(c: CompileCtx): Step | undefined {
   const total = size(ym.shape) * es;
   const zero = pat.every((b) => b === 0);
   return (env) => {
-    const mem = new Uint8Array(env.buf());
+    const mem = env.u8();
     const a = env.addr(x), b = env.addr(y);
     if (zero || es === 1) mem.fill(pat[0], b, b + total);
     else {
@@ -243,7 +243,7 @@ export function compileGather(c: CompileCtx): Step | undefined {
   const inner = size(xm.shape.slice(axis + 1)) * elemBytes(xm.dtype);
   const m = rows.length;
   return (env) => {
-    const mem = new Uint8Array(env.buf());
+    const mem = env.u8();
     const a = env.addr(x), b = env.addr(y);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < m; j++) {
@@ -350,14 +350,19 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
     c.scratch(aBytes + bSlices * N4 * rb);
     const rec = c.arena.i32(new Int32Array(MM_WORDS));
     const items = nb * M + bSlices * (N4 / 4);
+    const fixed = new Int32Array(MM_WORDS);
+    fixed.set([0, as, 0, bs, M, K, N, Kp, 0]);
+    fixed.set([0, ccol, crow, azpU, bzp2, nb, bSlices, eps, N4], 9);
+    fixed.set([sA, lda, sB, ldb, bt, ldy], 18);
     return (env) => {
-      const r = new Int32Array(env.buf(), rec, MM_WORDS);
-      r.set([env.addr(aName), as, env.addr(bName), bs, M, K, N, Kp, env.scratch]);
-      r.set([env.scratch + aBytes, ccol, crow, azpU, bzp2, nb, bSlices, eps, N4], 9);
-      r.set([sA, lda, sB, ldb, bt, ldy], 18);
-      const ev = new Int32Array(env.buf(), eps, nb * EP_WORDS);
+      const v = env.i32();
+      v.set(fixed, rec >> 2); // the run-invariant words, then the addresses
+      v[(rec >> 2) + 0] = env.addr(aName);
+      v[(rec >> 2) + 2] = env.addr(bName);
+      v[(rec >> 2) + 8] = env.scratch;
+      v[(rec >> 2) + 9] = env.scratch + aBytes;
       const out = env.addr(yName);
-      for (let t = 0; t < nb; t++) ev[t * EP_WORDS + EP.out] = out + t * sY;
+      for (let t = 0; t < nb; t++) v[(eps >> 2) + t * EP_WORDS + EP.out] = out + t * sY;
       env.par("qmatmul_prep4_par", [rec], items, grainFor(4 * K));
       env.par("qmatmul_rows4", [rec], nb * M, grainFor(N * Kp));
     };
@@ -379,7 +384,7 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   c.scratch(aBytes + N * rb);
   return (env) => {
     const aPk = env.scratch, bPk = env.scratch + aBytes;
-    const ev = new Int32Array(env.buf(), ep, EP_WORDS);
+    const ev = env.i32().subarray(ep >> 2, (ep >> 2) + EP_WORDS);
     for (let t = 0; t < nb; t++) {
       env.k.qmatmul_prep(
         env.addr(A) + t * M * K,

@@ -99,13 +99,8 @@ function words(c: CompileCtx, n: number): number {
   return c.arena.i32(new Int32Array(n));
 }
 
-function setWords(
-  c: { buf(): ArrayBufferLike } | CompileCtx,
-  p: number,
-  fields: Record<number, number>,
-) {
-  const buf = "arena" in c ? c.arena.buffer : c.buf();
-  const v = new Int32Array(buf, p, EP_WORDS);
+function setWords(c: CompileCtx, p: number, fields: Record<number, number>) {
+  const v = new Int32Array(c.arena.buffer, p, EP_WORDS);
   for (const [k, x] of Object.entries(fields)) v[Number(k)] = x;
 }
 
@@ -347,10 +342,9 @@ function imageOut(
   n: number,
   plane: number,
 ): void {
-  setWords(env, ep, {
-    [EP.out]: env.addr(y) + n * plane,
-    [EP.res]: r ? env.addr(r) + n * plane : 0,
-  });
+  const v = env.i32(), w = ep >> 2;
+  v[w + EP.out] = env.addr(y) + n * plane;
+  v[w + EP.res] = r ? env.addr(r) + n * plane : 0;
 }
 
 /**
@@ -515,11 +509,10 @@ export function compileQConv(c: CompileCtx): Step | undefined {
   return (env) => {
     const xp = env.scratch;
     const xd = xp + xpBytes - xdBytes;
-    setWords(env, cg, {
-      [CG.scratch]: xp + xpBytes,
-      [CG.sstride]: sstride,
-      [CG.xd]: dense ? xd : 0,
-    });
+    const v = env.i32(), w = cg >> 2;
+    v[w + CG.scratch] = xp + xpBytes;
+    v[w + CG.sstride] = sstride;
+    v[w + CG.xd] = dense ? xd : 0;
     const panel = pk.get(env, panelOff);
     for (let n = 0; n < N; n++) {
       env.par(prepFn, [env.addr(x) + n * C * HW, xs, C, HW, Cp, xp], HW, grainFor(PREP_WORK * C));
@@ -862,7 +855,7 @@ function dwRecord(
 function dwStep(o: DwConv, kernel: string, rec: number, units: number, grain: number): Step {
   const inPlane = o.H * o.W, outPlane = o.oh * o.ow;
   return (env) => {
-    new Int32Array(env.buf(), rec, 20)[19] = env.scratch;
+    env.i32()[(rec >> 2) + 19] = env.scratch;
     for (let n = 0; n < o.N; n++) {
       env.par(
         kernel,
@@ -1042,18 +1035,18 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
       const a4 = env.scratch;
       const panel = pk.get(env, a4Bytes);
       env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, grainFor(PREP_WORK * 4 * K));
-      setWords(env, ep, { [EP.out]: env.addr(y) });
+      env.i32()[(ep >> 2) + EP.out] = env.addr(y);
       k4Rows(env, [a4, ldg, panel, pk.kp, kq, ep], N, rows);
     };
   }
   c.scratch(panelOff + pk.scratchBytes + (bin?.scratchBytes ?? 0));
   return (env) => {
-    if (bin) setWords(env, bep, { [EP.out]: env.addr(y) });
+    if (bin) env.i32()[(bep >> 2) + EP.out] = env.addr(y);
     if (bin?.run(env, env.addr(x))) return;
     const xa = env.scratch;
     const panel = pk.get(env, panelOff);
     env.par(packFn, [env.addr(x), xs, K, pk.kp, xa], rows, grainFor(2 * K));
-    setWords(env, ep, { [EP.out]: env.addr(y) });
+    env.i32()[(ep >> 2) + EP.out] = env.addr(y);
     if (rows >= 8) {
       env.par(rowsFn, [xa, rb, panel, rb, steps, ep, 0, N], rows, grainFor(N * pk.kp));
     } else env.par(colsFn, [xa, rb, panel, rb, steps, ep, rows], N, grainFor(rows * pk.kp));
@@ -1332,7 +1325,7 @@ export function compileSkippedJoin(c: CompileCtx, bodyInput: number, shortcut: s
   if (node.op === "Add") {
     const bytes = n * elemBytes(ym.dtype);
     return (env) => {
-      new Uint8Array(env.buf()).copyWithin(
+      env.u8().copyWithin(
         env.addr(y),
         env.addr(shortcut),
         env.addr(shortcut) + bytes,
@@ -1447,7 +1440,7 @@ export function compilePool(c: CompileCtx, avg: boolean): Step | undefined {
       sstride,
     ]);
     return (env) => {
-      new Int32Array(env.buf(), rec, 17)[15] = env.scratch;
+      env.i32()[(rec >> 2) + 15] = env.scratch;
       env.par(
         "maxpool_simd",
         [env.addr(x), env.addr(y), rec],

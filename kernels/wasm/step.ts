@@ -35,6 +35,10 @@ export interface RunEnv {
   k: KernelExports;
   /** The memory's current buffer. */
   buf(): ArrayBufferLike;
+  /** An Int32Array over the whole memory (cached until the buffer changes). */
+  i32(): Int32Array<ArrayBufferLike>;
+  /** A Uint8Array over the whole memory (cached until the buffer changes). */
+  u8(): Uint8Array<ArrayBufferLike>;
   /** Address of a value's buffer in wasm memory. */
   addr(name: string): number;
   /** Base of the scratch region (large enough for every step). */
