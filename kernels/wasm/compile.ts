@@ -80,10 +80,11 @@ export interface WasmCompiledGraph extends CompiledGraph {
 
 /**
  * Runs shorter than this (ms, the run before) leave parked workers parked. On this
- * project's 2-vCPU VM a parked worker woken by a running caller started after a median of
- * 2–3.5 ms (bench/wake_probe.ts), the whole length of a fixture's run, and then shared the
- * caller's CPU: ResNet-14 at 2 threads took a median 3.26 and 1.99 ms after a 25 ms pause
- * in two bench runs against 1.89 ms at 1 thread.
+ * project's 2-vCPU VMs a parked worker woken by a running caller started after a median of
+ * 2–3.5 ms in earlier sessions' bench/wake_probe.ts runs, the whole length of a fixture's
+ * run, and then shared the caller's CPU: ResNet-14 at 2 threads took a median 3.08, 3.26
+ * and 1.99 ms after a 25 ms pause in three bench runs, 1.89 ms at 1 thread in the first
+ * (bench/quiet_probe.ts compares the rule with wakeRunMs 0).
  */
 export const WAKE_RUN_MS = 4;
 
@@ -381,9 +382,8 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       await undefined;
       if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
       if (threads > 1 && !pool) pool = await ThreadPool.start(inst, threads);
-      const quiet = lastRunMs < wakeRunMs;
-      if (pool) pool.quiet = quiet;
-      if (splitLast && !quiet) pool?.wake();
+      if (pool) pool.quiet = lastRunMs < wakeRunMs;
+      if (splitLast) pool?.wake();
       if (idle !== undefined) clearTimeout(idle);
       idle = undefined;
       const p = pool, s0 = p?.splits ?? 0;

@@ -384,7 +384,7 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
   c.scratch(aBytes + N * rb);
   return (env) => {
     const aPk = env.scratch, bPk = env.scratch + aBytes;
-    const ev = env.i32().subarray(ep >> 2, (ep >> 2) + EP_WORDS);
+    const v = env.i32(), out = (ep >> 2) + EP.out;
     for (let t = 0; t < nb; t++) {
       env.k.qmatmul_prep(
         env.addr(A) + t * M * K,
@@ -402,7 +402,7 @@ export function compileQMatMul(c: CompileCtx): Step | undefined {
         azpU,
         bzp2,
       );
-      ev[EP.out] = env.addr(y) + t * M * N;
+      v[out] = env.addr(y) + t * M * N;
       if (M >= 8) env.par("gemm_rows", [aPk, rb, bPk, rb, Kp / 8, ep, 0, N], M, grainFor(N * Kp));
       else env.par("gemm_cols", [aPk, rb, bPk, rb, Kp / 8, ep, M], N, grainFor(M * Kp));
     }

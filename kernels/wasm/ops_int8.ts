@@ -1112,9 +1112,9 @@ function binaryGemm(
       const a = env.scratch + off, pop = a + aBytes, bad = pop + popBytes;
       const tmp = roundUp(bad + 16, 64);
       for (const mode of modes) {
-        new Int32Array(env.buf(), bad, 1)[0] = 0;
+        env.i32()[bad >> 2] = 0;
         env.par("pack_bits", [xAddr, xs, k, vw, mode, a, pop, bad], rows, grainFor(k));
-        if (new Int32Array(env.buf(), bad, 1)[0]) continue;
+        if (env.i32()[bad >> 2]) continue;
         env.par("bgemm_rows", [a, pop, wp, ws, vw, mode, n, ep, tmp], rows, grainFor(n * vw * 16));
         binaryCalls[mode === 1 ? "pm1" : "codes2"]++;
         return true;

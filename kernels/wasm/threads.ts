@@ -269,10 +269,10 @@ export class ThreadPool {
   /**
    * Wakes parked workers without a call: they spin for a while (worker.ts) and so take
    * part in the calls that follow at once, instead of after a futex wake-up. A run calls
-   * this first; the wake-up overlaps the run's first steps.
+   * this first; the wake-up overlaps the run's first steps. Nothing while {@link quiet}.
    */
   wake(): void {
-    if (Atomics.load(this.#ctrl, SLEEP) > 0) this.#notifyParked();
+    if (!this.quiet && Atomics.load(this.#ctrl, SLEEP) > 0) this.#notifyParked();
   }
 
   /** Wakes the workers parked on the futex, counting the wake-ups that woke one. */
