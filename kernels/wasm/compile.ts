@@ -11,7 +11,7 @@ import type { Graph, Node } from "../../runtime/graph.ts";
 import { size, type Tensor, type TensorData } from "../../runtime/tensor.ts";
 import type { BackendRunOptions, CompiledGraph } from "../../runtime/backend.ts";
 import { refOpFor } from "../ref/mod.ts";
-import { Arena, type Interval, placeIntervals } from "./memory.ts";
+import { Arena, type Interval, mergeAliases, placeIntervals } from "./memory.ts";
 import { type BuildName, instantiate, type KernelInstance } from "./instance.ts";
 import { type CompileCtx, elemBytes, type RunEnv, type Step } from "./step.ts";
 import {
@@ -28,7 +28,7 @@ import {
 import { compileFloat, compileQMatMul } from "./ops_float.ts";
 import { compileQLayerNorm, compileQLut, compileQSoftmax } from "./ops_qnorm.ts";
 import { canSpawnWorkers, ThreadPool } from "./threads.ts";
-import { isFolded, planFusions } from "./fuse.ts";
+import { fusedCounts, fuseOptions, isFolded, planFusions } from "./fuse.ts";
 
 /** Options of the wasm backend (BackendOptions plus these switches). */
 export interface WasmOptions {
@@ -295,11 +295,22 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     touch(o.name, g.nodes.length);
     iv.get(o.name)!.end = Infinity;
   }
+  // a Reshape-like copy of a computed value shares its buffer (its step then finds the
+  // two addresses equal and copies nothing)
+  const aliasOf = fuseOptions.alias
+    ? mergeAliases(
+      iv,
+      g.nodes.filter((n) => !n.domain && COPY_OPS.has(n.op) && n.inputs[0] && n.outputs[0])
+        .map((n) => [n.inputs[0], n.outputs[0]] as [string, string]),
+    )
+    : new Map<string, string>();
+  fusedCounts.alias += aliasOf.size;
   const { offsets, size: actBytes } = placeIntervals([...iv.values()]);
   const scratchBase = arena.alloc(scratch);
   const actBase = arena.alloc(actBytes);
   const addrOf = new Map<string, number>();
   for (const [n, o] of offsets) addrOf.set(n, actBase + o);
+  for (const [n, r] of aliasOf) addrOf.set(n, addrOf.get(r)!);
 
   // Workers keep a Deno process (and a page's event loop) alive, so an idle pool is
   // closed after `idleMs` (default 1 s) and restarted by the next run: a script that

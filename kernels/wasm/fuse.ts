@@ -43,24 +43,30 @@ export interface FusionPlan {
 
 /**
  * Switches read by {@link planFusions} (benchmarks and tests A/B them; see
- * bench/wasm_ab.ts `--switch`). `transpose`: Transposes folded into QMatMul.
+ * bench/wasm_ab.ts `--switch`). `transpose`: Transposes folded into QMatMul. `alias`: a
+ * Reshape-like copy (Reshape, Flatten, Squeeze, Unsqueeze, Identity) shares its input's
+ * buffer instead of copying it (compile.ts: memory.ts mergeAliases).
  *
  * @example
  * ```ts
  * fuseOptions.transpose = false; // compile the next models with the Transposes run
  * ```
  */
-export const fuseOptions: { transpose: boolean } = { transpose: true };
+export const fuseOptions: { transpose: boolean; alias: boolean } = {
+  transpose: true,
+  alias: true,
+};
 
 /**
- * Counters for tests: Transposes folded into a QMatMul, over all compiles.
+ * Counters for tests, over all compiles: Transposes folded into a QMatMul, copies aliased
+ * to their input's buffer.
  *
  * @example
  * ```ts
  * const before = fusedCounts.transpose; // ... compile ...; fusedCounts.transpose - before
  * ```
  */
-export const fusedCounts: { transpose: number } = { transpose: 0 };
+export const fusedCounts: { transpose: number; alias: number } = { transpose: 0, alias: 0 };
 
 const EIGHT_BIT = new Set(["int8", "uint8"]);
 

@@ -79,6 +79,35 @@ export interface Interval {
 }
 
 /**
+ * Merges each alias into the value it aliases (a Reshape-like copy's output into its
+ * input: one buffer for both): the alias's interval is dropped and the root's widened to
+ * cover it. `aliases` are [source, alias] pairs in step order (an alias may be the source
+ * of a later pair: chains share one root). Pairs whose values are not both in
+ * `intervals`, or differ in size, are left alone. Returns alias → root.
+ *
+ * @example
+ * ```ts
+ * const root = mergeAliases(iv, [["x", "x_reshaped"]]); // root.get("x_reshaped") === "x"
+ * ```
+ */
+export function mergeAliases(
+  intervals: Map<string, Interval>,
+  aliases: [string, string][],
+): Map<string, string> {
+  const root = new Map<string, string>();
+  for (const [x, y] of aliases) {
+    const r = root.get(x) ?? x;
+    const a = intervals.get(r), b = intervals.get(y);
+    if (!a || !b || a === b || a.bytes !== b.bytes || root.has(y)) continue;
+    a.start = Math.min(a.start, b.start);
+    a.end = Math.max(a.end, b.end);
+    intervals.delete(y);
+    root.set(y, r);
+  }
+  return root;
+}
+
+/**
  * Places intervals in one region so that values alive at the same time never overlap
  * (greedy by size, lowest fitting offset). Returns offsets (16-byte aligned) and the
  * region size.
