@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { type Interval, mergeAliases, placeIntervals } from "../kernels/wasm/memory.ts";
-import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import {
+  compareWithRef,
+  nodesGraph,
+  qaddAttrs,
+  Rng,
+  type TestNode,
+} from "../kernels/wasm/testing.ts";
 import { fusedCounts, fuseOptions } from "../kernels/wasm/fuse.ts";
 import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import type { Tensor } from "../runtime/tensor.ts";
@@ -64,55 +70,25 @@ function aliasNodes(r: Rng, shape: number[]): TestNode[] {
     inputs: [{ t }],
     internal: true,
   });
+  // an internal copy of node `from`'s output (its other inputs constant)
+  const copy = (op: string, from: number, rest: TestNode["inputs"], attrs = {}): TestNode => ({
+    op,
+    domain: "",
+    attrs,
+    inputs: [undefined, ...rest],
+    from: { 0: from },
+    internal: true,
+  });
   return [
     relu(randQ(r, shape)), // 0
-    {
-      op: "Reshape",
-      domain: "",
-      attrs: {},
-      inputs: [undefined, i64([n])],
-      from: { 0: 0 },
-      internal: true,
-    }, // 1
-    {
-      op: "Unsqueeze",
-      domain: "",
-      attrs: {},
-      inputs: [undefined, i64([0])],
-      from: { 0: 1 },
-      internal: true,
-    }, // 2: [1, n]
-    {
-      op: "Squeeze",
-      domain: "",
-      attrs: {},
-      inputs: [undefined, i64([0])],
-      from: { 0: 2 },
-      internal: true,
-    }, // 3: [n]
-    {
-      op: "Flatten",
-      domain: "",
-      attrs: { axis: 0 },
-      inputs: [undefined],
-      from: { 0: 3 },
-      internal: true,
-    }, // 4: [1, n]
+    copy("Reshape", 0, [i64([n])]), // 1: [n]
+    copy("Unsqueeze", 1, [i64([0])]), // 2: [1, n]
+    copy("Squeeze", 2, [i64([0])]), // 3: [n]
+    copy("Flatten", 3, [], { axis: 0 }), // 4: [1, n]
     relu(randQ(r, [1, n])), // 5
     {
       op: "QAdd",
-      attrs: {
-        a_zp: 77,
-        b_zp: 77,
-        a_mult: a.mult,
-        a_shift: a.shift,
-        b_mult: b.mult,
-        b_shift: b.shift,
-        y_mult: y.mult,
-        y_shift: y.shift,
-        y_zp: 2,
-        dtype: "uint8",
-      } as TestNode["attrs"],
+      attrs: { ...qaddAttrs(a, b, y, 77, 77, 2), dtype: "uint8" },
       inputs: [undefined, undefined],
       from: { 0: 4, 1: 5 },
     }, // 6: a graph output

@@ -20,7 +20,7 @@ import { compileWasm } from "../kernels/wasm/compile.ts";
 import { convOptions } from "../kernels/wasm/ops_int8.ts";
 import { fusedCounts } from "../kernels/wasm/fuse.ts";
 import type { KernelInstance } from "../kernels/wasm/instance.ts";
-import { nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import { nodesGraph, qaddAttrs, Rng, type TestNode } from "../kernels/wasm/testing.ts";
 import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import { quantize } from "../quantizer/quantize.ts";
 import { loadSamples } from "../quantizer/calib/source.ts";
@@ -268,17 +268,7 @@ function qaddNode(r: Rng, shape: number[], broadcast = false): TestNode {
   const a = q(0.5), b = q(0.3), y = q(0.8);
   return {
     op: "QAdd",
-    attrs: {
-      a_zp: 1,
-      b_zp: -3,
-      a_mult: a.mult,
-      a_shift: a.shift,
-      b_mult: b.mult,
-      b_shift: b.shift,
-      y_mult: y.mult,
-      y_shift: y.shift,
-      y_zp: 2,
-    } as TestNode["attrs"],
+    attrs: qaddAttrs(a, b, y, 1, -3, 2),
     inputs: [{ t: randQ(r, "int8", shape) }, {
       t: randQ(r, "int8", broadcast ? shape.slice(1) : shape),
     }],

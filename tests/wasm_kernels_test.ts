@@ -7,7 +7,13 @@
  * relaxed SIMD with the fused dot and with the pair dot) with 1 and 2 threads.
  */
 import assert from "node:assert/strict";
-import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import {
+  compareWithRef,
+  nodesGraph,
+  qaddAttrs,
+  Rng,
+  type TestNode,
+} from "../kernels/wasm/testing.ts";
 import { addMultipliers, quantizedAdd, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import { qRange } from "../kernels/ref/quant/qutil.ts";
 import type { Tensor } from "../runtime/tensor.ts";
@@ -822,18 +828,7 @@ Deno.test("wasm QAdd same-shape table and SIMD paths: shifts 0, left-shifted y, 
     };
     nodes.push({
       op: "QAdd",
-      attrs: {
-        a_zp: ext(adt),
-        b_zp: ext(bdt),
-        a_mult: a.mult,
-        a_shift: a.shift,
-        b_mult: b.mult,
-        b_shift: b.shift,
-        y_mult: y.mult,
-        y_shift: y.shift,
-        dtype: ydt,
-        ...clamp(r, ydt),
-      },
+      attrs: { ...qaddAttrs(a, b, y, ext(adt), ext(bdt)), dtype: ydt, ...clamp(r, ydt) },
       inputs: [
         { t: all ? pairs(adt, false) : randQ(r, adt, shape) },
         { t: all ? pairs(bdt, true) : randQ(r, bdt, shape), constant: r.u32() % 2 === 0 },

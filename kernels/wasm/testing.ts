@@ -90,6 +90,42 @@ export function nodesGraph(nodes: TestNode[]): { graph: Graph; feeds: Record<str
   return { graph: g, feeds };
 }
 
+/** A multiplier as the QAdd attributes take it (ref/quant/requant.ts quantizeMultiplier). */
+export interface Mult {
+  mult: number;
+  shift: number;
+}
+
+/**
+ * The attributes of a QAdd node: a's, b's and y's multipliers and the zero points.
+ *
+ * @example
+ * ```ts
+ * const attrs = qaddAttrs(quantizeMultiplier(0.5), quantizeMultiplier(0.3), quantizeMultiplier(0.8), 1, -3, 2);
+ * ```
+ */
+export function qaddAttrs(
+  a: Mult,
+  b: Mult,
+  y: Mult,
+  aZp: number,
+  bZp: number,
+  yZp?: number,
+): Attrs {
+  const attrs: Attrs = {
+    a_zp: aZp,
+    b_zp: bZp,
+    a_mult: a.mult,
+    a_shift: a.shift,
+    b_mult: b.mult,
+    b_shift: b.shift,
+    y_mult: y.mult,
+    y_shift: y.shift,
+  };
+  if (yZp !== undefined) attrs.y_zp = yZp;
+  return attrs;
+}
+
 /** A mismatch between the reference and the wasm backend. */
 export interface Mismatch {
   node: string;
