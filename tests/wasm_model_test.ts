@@ -185,8 +185,9 @@ Deno.test("wasm threads: a run wakes parked workers only when the run before it 
   const { compileWasm } = await import("../kernels/wasm/compile.ts");
   const g = m.bound({ input: x.shape });
   const park = () => new Promise((r) => setTimeout(r, 40)); // past the workers' spin
-  // every call far below its grain: all run inline, so no run after the first wakes
-  const small = await compileWasm(g, { threads: 2, grainScale: 1e9 });
+  // every call far below its grain: all run inline, so no run after the first wakes (wakeRunMs
+  // 0: the runs' length does not keep it parked, only that they split nothing)
+  const small = await compileWasm(g, { threads: 2, grainScale: 1e9, wakeRunMs: 0 });
   // every call split: each run after a pause wakes the parked worker (wakeRunMs 0: however
   // short the run before)
   const split = await compileWasm(g, { threads: 2, splitAll: true, wakeRunMs: 0 });

@@ -208,6 +208,18 @@ const Size: OpDef = {
   },
 };
 
+/**
+ * Ops whose output is their first input's bytes under another shape (Identity: the same
+ * shape): a backend may give both one buffer (the WebGPU and wasm memory plans do).
+ */
+export const ALIAS_OPS: readonly string[] = [
+  "Reshape",
+  "Flatten",
+  "Squeeze",
+  "Unsqueeze",
+  "Identity",
+];
+
 /** Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze, Expand, by ONNX op type. */
 export const SHAPE_OPS: Record<string, OpDef> = {
   Shape,

@@ -11,6 +11,7 @@ import type { Graph, Node } from "../../runtime/graph.ts";
 import { size, type Tensor, type TensorData } from "../../runtime/tensor.ts";
 import type { BackendRunOptions, CompiledGraph } from "../../runtime/backend.ts";
 import { refOpFor } from "../ref/mod.ts";
+import { ALIAS_OPS } from "../ref/shape_ops.ts";
 import { Arena, type Interval, mergeAliases, placeIntervals } from "./memory.ts";
 import { type BuildName, instantiate, type KernelInstance } from "./instance.ts";
 import { type CompileCtx, elemBytes, type RunEnv, type Step } from "./step.ts";
@@ -88,8 +89,6 @@ export interface WasmCompiledGraph extends CompiledGraph {
  */
 export const WAKE_RUN_MS = 4;
 
-const COPY_OPS = new Set(["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"]);
-
 function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
   const { node } = c;
   if (node.domain === "edgeq") {
@@ -123,7 +122,7 @@ function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
     }
     return undefined;
   }
-  if (COPY_OPS.has(node.op) && node.inputs[0] && !c.constant(node.inputs[0])) {
+  if (ALIAS_OPS.includes(node.op) && node.inputs[0] && !c.constant(node.inputs[0])) {
     const x = node.inputs[0], y = node.outputs[0];
     const m = c.meta(y);
     const bytes = size(m.shape) * elemBytes(m.dtype);
@@ -295,15 +294,13 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     touch(o.name, g.nodes.length);
     iv.get(o.name)!.end = Infinity;
   }
-  // a Reshape-like copy of a computed value shares its buffer (its step then finds the
-  // two addresses equal and copies nothing)
+  // a Reshape-like copy of a computed value shares its buffer: its step has nothing to do
+  const copies = g.nodes.map((n, i) => [n, i] as const)
+    .filter(([n]) => !n.domain && ALIAS_OPS.includes(n.op) && n.inputs[0] && n.outputs[0]);
   const aliasOf = fuseOptions.alias
-    ? mergeAliases(
-      iv,
-      g.nodes.filter((n) => !n.domain && COPY_OPS.has(n.op) && n.inputs[0] && n.outputs[0])
-        .map((n) => [n.inputs[0], n.outputs[0]] as [string, string]),
-    )
+    ? mergeAliases(iv, copies.map(([n]) => [n.inputs[0], n.outputs[0]]))
     : new Map<string, string>();
+  for (const [n, i] of copies) if (aliasOf.has(n.outputs[0])) steps[i] = () => {};
   fusedCounts.alias += aliasOf.size;
   const { offsets, size: actBytes } = placeIntervals([...iv.values()]);
   const scratchBase = arena.alloc(scratch);
@@ -373,10 +370,11 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
 
   let disposed = false;
   // Whether the last run cut any call into chunks. A run wakes parked workers first so
-  // that they spin through its calls; when no call of the last run was split (a model
-  // too small to share), they stay parked: a woken worker spins for ms, and on this
-  // 2-vCPU VM that slowed the calling thread (vit_op17 at 2 threads: 1.347 ms after a
-  // pause against 1.120 ms at 1 thread, every call inline).
+  // that they spin through its calls, unless the pool is quiet: when no call of the last
+  // run was split (a model too small to share; the same graph splits the same calls every
+  // run) or it took less than wakeRunMs. A woken worker spins for ms, and on this 2-vCPU
+  // VM that slowed the calling thread (vit_op17 at 2 threads: 1.347 ms after a pause
+  // against 1.120 ms at 1 thread, every call inline).
   let splitLast = true;
   let lastRunMs = Infinity;
   const wakeRunMs = opts.wakeRunMs ?? WAKE_RUN_MS;
@@ -393,8 +391,10 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       await undefined;
       if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
       if (threads > 1 && !pool) pool = await ThreadPool.start(inst, threads);
-      if (pool) pool.quiet = lastRunMs < wakeRunMs;
-      if (splitLast) pool?.wake();
+      if (pool) {
+        pool.quiet = !splitLast || lastRunMs < wakeRunMs;
+        pool.wake();
+      }
       if (idle !== undefined) clearTimeout(idle);
       idle = undefined;
       const p = pool, s0 = p?.splits ?? 0;

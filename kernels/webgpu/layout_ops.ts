@@ -22,15 +22,7 @@ import {
   wgslType,
 } from "./kernel.ts";
 import { f32Lit } from "./qelem.ts";
-
-/** Ops that become aliases of their first input. */
-export const ALIAS_OPS: readonly string[] = [
-  "Reshape",
-  "Flatten",
-  "Squeeze",
-  "Unsqueeze",
-  "Identity",
-];
+import { ALIAS_OPS } from "../ref/shape_ops.ts";
 
 /** WGSL statements that split flat index `idx` of `shape` into `c0..c{r-1}`. */
 function coords(shape: number[], idx: string): string {
