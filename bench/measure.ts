@@ -1,8 +1,10 @@
 /**
  * Timing and memory helpers of the benchmark: warm-up then N timed runs, median and
- * spread; the process's resident memory (current and peak, from /proc where readable).
+ * spread; the process's resident memory (current and peak, from /proc where readable);
+ * waiting until the process's threads are idle.
  * @module
  */
+import process from "node:process";
 
 /** Latency statistics of timed runs, in milliseconds. */
 export interface Timing {
@@ -71,4 +73,44 @@ export function memory(): { rss: number; peak: number } {
     if (m) return { rss, peak: Number(m[1]) * 1024 };
   } catch { /* not Linux, or no read permission on /proc */ }
   return { rss, peak: rss };
+}
+
+/** What {@link settle} waited. */
+export interface Settled {
+  /** Wall ms from the call to its return. */
+  waitedMs: number;
+  /** True when `capMs` ran out before the process was idle for `quietMs`. */
+  capped: boolean;
+}
+
+/**
+ * Waits until the process has been idle (its threads, all together, used under a fifth
+ * of one core) for `quietMs` in a row, checked in 5 ms steps; at most `capMs`. A run timed
+ * after it starts on cores that no thread of this process is spinning on: onnxruntime-web's
+ * threads keep the process busy for tens of ms after a 2-thread run returns, so a fixed
+ * pause could overlap them with the next runtime's run.
+ *
+ * @example
+ * ```ts
+ * await settle(25); // then time a run "after the host idled"
+ * ```
+ */
+export async function settle(quietMs: number, capMs = 1000): Promise<Settled> {
+  const t0 = performance.now();
+  let quiet = 0, cpu = cpuMs(), w = t0;
+  while (quiet < quietMs) {
+    if (performance.now() - t0 >= capMs) return { waitedMs: performance.now() - t0, capped: true };
+    await new Promise((r) => setTimeout(r, Math.min(5, quietMs - quiet)));
+    const now = performance.now(), c = cpuMs();
+    quiet = c - cpu < 0.2 * (now - w) ? quiet + (now - w) : 0;
+    cpu = c;
+    w = now;
+  }
+  return { waitedMs: performance.now() - t0, capped: false };
+}
+
+/** The process's CPU time (user + system, every thread), ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }

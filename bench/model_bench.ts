@@ -3,8 +3,8 @@
  * onnxruntime-web f32 (the float ONNX), onnxruntime-web int8 (edgeq's QDQ export), and
  * edgeq int8 on each requested backend (ref, wasm, webgpu; a backend that cannot load
  * here is skipped with its reason). All runtimes are loaded first, then timed in
- * interleaved rounds (per round and runtime: a 25 ms pause, a timed run, and at once a
- * second timed run, back to back), so drift of the shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
+ * interleaved rounds (per round and runtime: a wait until the process has been idle for
+ * 25 ms, a timed run, and at once a second timed run, back to back), so drift of the shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
  * (creation + first run: binding/compiling happen there), process RSS with all loaded,
  * model bytes, and top-1 on the Fashion-MNIST slice for the fixture classifiers.
  *
@@ -17,13 +17,16 @@ import { load } from "../runtime/model.ts";
 import { getBackend } from "../runtime/backend.ts";
 import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import { type BenchModel } from "./models.ts";
-import { memory, summarize, type Timing } from "./measure.ts";
+import { memory, settle, summarize, type Timing } from "./measure.ts";
 
 /**
- * Pause before each timed run of the interleaved rounds (ms). onnxruntime-web's threads
- * keep a core busy for several ms after a 2-thread run returns (measured here: edgeq
- * MobileNetV2 at 2 threads took 27.9 ms right after ORT runs with 5 ms pauses, 14.7 ms
- * with 20 ms pauses, 16.8 / 13.1 ms alone), so the pause lets each run start on idle cores.
+ * Idle time before each timed run of the interleaved rounds (ms): the run starts once the
+ * process has been idle this long ({@link settle}). onnxruntime-web's threads keep a core
+ * busy for about 40 ms after a 2-thread run returns (bench/ort_spin_probe.ts: after its
+ * MobileNetV2 runs the process used 26.4 ms of CPU in the next 25 ms and 39.9 in the next
+ * 50; ResNet-14 27.0 and 41.8), so a fixed 25 ms pause let them overlap the next
+ * runtime's run (edgeq MobileNetV2 at 2 threads: a median 15.5 and 22.0 ms after ORT's
+ * runs and 25 ms pauses, 12.4 and 15.4 ms without ORT, two processes each).
  */
 const PAUSE_MS = 25;
 
@@ -40,7 +43,7 @@ export interface RuntimeResult {
   model_bytes: number;
   /** Session creation / load + the first run, ms. */
   load_ms?: number;
-  /** Batch-1 latency of a run after a 25 ms pause (the host idle before it). */
+  /** Batch-1 latency of a run after the process idled 25 ms (every thread of it). */
   latency?: Timing;
   /**
    * Batch-1 latency of a run started right after the previous run of the same runtime
@@ -218,8 +221,9 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     })),
   ];
   // Load every runtime (creation + first run), then time them in rounds: each round runs
-  // each runtime in turn, with a short pause before it (so no runtime's spinning threads
-  // overlap the next one's run), twice: the first run starts on a host that idled (in one
+  // each runtime in turn, once the process has idled 25 ms (settle: so no runtime's
+  // spinning threads overlap the next one's run), twice: the first run starts on a host
+  // that idled (in one
   // probe ResNet-14 after a 25 ms sleep took ORT f32 +1.0 ms and edgeq +0.6 ms against
   // back to back),
   // the second right after the first (back to back: a stream of frames). The machine's
@@ -257,7 +261,10 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
       }
     }
     const run = (l: typeof live[number]) => l.r.run(m.input, m.inputShape);
-    const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
+    let capped = 0;
+    const pause = async () => {
+      if ((await settle(PAUSE_MS)).capped) capped++;
+    };
     const fast = live.filter((l) => !l.slow);
     const timeOne = async (l: typeof live[number], into = l.ms) => {
       try {
@@ -279,6 +286,11 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
         await timeOne(l);
         if (!l.res.skipped) await timeOne(l, l.b2b);
       }
+    }
+    if (capped) {
+      console.warn(
+        `${m.name} (${o.threads} thr): ${capped} timed runs started before the process was idle for ${PAUSE_MS} ms (waited 1 s)`,
+      );
     }
     for (const l of live.filter((l) => l.slow)) {
       o.onStep?.(`${m.name} ${l.res.runtime} (${o.threads} thr): timing`);

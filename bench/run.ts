@@ -295,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
   else {
     console.log(formatTable(rows));
     console.log(
-      "\nmedian/min–max: batch-1 latency of a run after a 25 ms pause (the host idle); " +
+      "\nmedian/min–max: batch-1 latency of a run after the process idled 25 ms; " +
         "b2b: of a run right after the previous one (back to back); load: create + first " +
         "run; RSS: the process with every runtime loaded; ÷ORT: median over the ORT median " +
         "(same model, threads; the runtimes timed in interleaved rounds).",

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { main } from "../bench/run.ts";
-import { summarize } from "../bench/measure.ts";
+import { settle, summarize } from "../bench/measure.ts";
 import { formatTable, type ReportRow, withRatios } from "../bench/report.ts";
 import { renderSvg } from "../bench/svg.ts";
 import { resolveModels, ZOO_HINT } from "../bench/models.ts";
@@ -28,6 +28,38 @@ Deno.test("bench: median / min / max", () => {
   assert.deepEqual(summarize([3, 1, 2]), { runs: 3, median: 2, min: 1, max: 3 });
   assert.deepEqual(summarize([4, 1, 3, 2]), { runs: 4, median: 2.5, min: 1, max: 4 });
   assert.equal(summarize([]).runs, 0);
+});
+
+/** A worker that busy-loops for `ms` once started; resolves when its loop has begun. */
+async function spinner(ms: number): Promise<Worker> {
+  const code = `self.onmessage = (e) => { self.postMessage("go"); const t = performance.now();
+    let x = 0; while (performance.now() - t < e.data) x++; self.postMessage(x); };`;
+  const w = new Worker(URL.createObjectURL(new Blob([code], { type: "text/javascript" })), {
+    type: "module",
+  });
+  await new Promise<void>((res) => {
+    w.onmessage = () => res();
+    w.postMessage(ms);
+  });
+  return w;
+}
+
+Deno.test("bench: settle waits out another thread's spinning, then the idle time", async () => {
+  const idle = await settle(25);
+  assert.ok(!idle.capped && idle.waitedMs >= 24, JSON.stringify(idle));
+  // a thread of this process spins for 200 ms: no return before it stops (less the 5 ms
+  // steps' slack), then 25 ms more of quiet
+  const w = await spinner(200);
+  const t0 = performance.now();
+  const busy = await settle(25);
+  const since = performance.now() - t0;
+  w.terminate();
+  assert.ok(!busy.capped && since >= 190, `returned after ${since.toFixed(1)} ms`);
+  // the cap: a thread spinning past it
+  const w2 = await spinner(400);
+  const capped = await settle(25, 100);
+  w2.terminate();
+  assert.ok(capped.capped && capped.waitedMs < 150, JSON.stringify(capped));
 });
 
 const FAKE: ModelResult[] = [{
