@@ -69,6 +69,11 @@ export interface ModelResult {
   runtimes: RuntimeResult[];
   /** Peak resident memory of the process (VmHWM), bytes. */
   peak_rss_bytes: number;
+  /**
+   * Timed runs that started before the process had idled {@link PAUSE_MS} (settle gave up
+   * after 1 s: some thread kept spinning); absent when none.
+   */
+  unsettled_runs?: number;
 }
 
 /** Options of {@link benchModel}. */
@@ -203,6 +208,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     eqp: await Deno.readFile(m.eqpPath),
   };
   const results: RuntimeResult[] = [];
+  let capped = 0; // timed runs whose settle gave up
   // the figures so far (a copy: reported partially, then completed)
   const summary = (): ModelResult => ({
     model: m.name,
@@ -210,6 +216,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     input_shape: m.inputShape,
     runtimes: results.map((r) => ({ ...r })),
     peak_rss_bytes: memory().peak,
+    ...(capped ? { unsettled_runs: capped } : {}),
   });
   const plan: { rt: RuntimeName; bytes: Uint8Array; make: () => Promise<Runner> }[] = [
     { rt: "ort-f32", bytes: files.onnx, make: () => ortRunner(files.onnx, m, o.threads) },
@@ -261,7 +268,6 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
       }
     }
     const run = (l: typeof live[number]) => l.r.run(m.input, m.inputShape);
-    let capped = 0;
     const pause = async () => {
       if ((await settle(PAUSE_MS)).capped) capped++;
     };
@@ -286,11 +292,6 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
         await timeOne(l);
         if (!l.res.skipped) await timeOne(l, l.b2b);
       }
-    }
-    if (capped) {
-      console.warn(
-        `${m.name} (${o.threads} thr): ${capped} timed runs started before the process was idle for ${PAUSE_MS} ms (waited 1 s)`,
-      );
     }
     for (const l of live.filter((l) => l.slow)) {
       o.onStep?.(`${m.name} ${l.res.runtime} (${o.threads} thr): timing`);

@@ -301,6 +301,14 @@ export async function main(argv: string[]): Promise<number> {
         "(same model, threads; the runtimes timed in interleaved rounds).",
     );
     for (const s of skipped) console.log(`skipped ${s.name}: ${s.reason}`);
+    for (const r of results) {
+      if (r.unsettled_runs) {
+        console.log(
+          `${r.model} (${r.threads} thr): ${r.unsettled_runs} timed runs started before the ` +
+            "process had idled 25 ms (it stayed busy for 1 s)",
+        );
+      }
+    }
     for (const r of results.flatMap((x) => x.runtimes.map((y) => ({ ...y, m: x })))) {
       if (r.top1_error) {
         console.log(`top-1 of ${r.m.model} ${r.runtime} (${r.m.threads} thr): ${r.top1_error}`);
