@@ -4,7 +4,8 @@
  * edgeq int8 on each requested backend (ref, wasm, webgpu; a backend that cannot load
  * here is skipped with its reason). All runtimes are loaded first, then timed in
  * interleaved rounds (per round and runtime: a wait until the process has been idle for
- * 25 ms, a timed run, and at once a second timed run, back to back), so drift of the shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
+ * 25 ms, a timed run, and at once a second timed run, back to back), so drift of the
+ * shared machine hits them alike. Warm-up, timed runs (median, min–max), load time
  * (creation + first run: binding/compiling happen there), process RSS with all loaded,
  * model bytes, and top-1 on the Fashion-MNIST slice for the fixture classifiers.
  *
@@ -25,10 +26,13 @@ import { memory, settle, summarize, type Timing } from "./measure.ts";
  * busy for about 40 ms after a 2-thread run returns (bench/ort_spin_probe.ts: after its
  * MobileNetV2 runs the process used 26.4 ms of CPU in the next 25 ms and 39.9 in the next
  * 50; ResNet-14 27.0 and 41.8), so a fixed 25 ms pause let them overlap the next
- * runtime's run (edgeq MobileNetV2 at 2 threads: a median 15.5 and 22.0 ms after ORT's
- * runs and 25 ms pauses, 12.4 and 15.4 ms without ORT, two processes each).
+ * runtime's run (edgeq MobileNetV2 at 2 threads read 0.65 of ORT f32's time in a bench
+ * run with the pause, 0.38 in a later one with settle; README, runs T and U).
  */
-const PAUSE_MS = 25;
+export const PAUSE_MS = 25;
+
+/** How long a timed run waits for the process to idle before it starts anyway (ms). */
+export const SETTLE_CAP_MS = 1000;
 
 /** Runtime identifiers, in table order. */
 export const RUNTIMES = ["ort-f32", "ort-int8", "edgeq-ref", "edgeq-wasm", "edgeq-webgpu"] as const;
@@ -71,7 +75,7 @@ export interface ModelResult {
   peak_rss_bytes: number;
   /**
    * Timed runs that started before the process had idled {@link PAUSE_MS} (settle gave up
-   * after 1 s: some thread kept spinning); absent when none.
+   * after {@link SETTLE_CAP_MS}: some thread kept spinning); absent when none.
    */
   unsettled_runs?: number;
 }
@@ -230,12 +234,10 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
   // Load every runtime (creation + first run), then time them in rounds: each round runs
   // each runtime in turn, once the process has idled 25 ms (settle: so no runtime's
   // spinning threads overlap the next one's run), twice: the first run starts on a host
-  // that idled (in one
-  // probe ResNet-14 after a 25 ms sleep took ORT f32 +1.0 ms and edgeq +0.6 ms against
-  // back to back),
-  // the second right after the first (back to back: a stream of frames). The machine's
-  // speed drifts over seconds (shared host); interleaving puts every runtime in the same
-  // windows, so the ratios hold.
+  // that idled (in one probe ResNet-14 after a 25 ms sleep took ORT f32 +1.0 ms and edgeq
+  // +0.6 ms against back to back), the second right after the first (back to back: a
+  // stream of frames). The machine's speed drifts over seconds (shared host);
+  // interleaving puts every runtime in the same windows, so the ratios hold.
   // edgeq's ref backend (plain TypeScript, seconds per run) is timed on its own.
   const live: {
     res: RuntimeResult;
@@ -269,7 +271,7 @@ export async function benchModel(m: BenchModel, o: BenchOptions): Promise<ModelR
     }
     const run = (l: typeof live[number]) => l.r.run(m.input, m.inputShape);
     const pause = async () => {
-      if ((await settle(PAUSE_MS)).capped) capped++;
+      if ((await settle(PAUSE_MS, SETTLE_CAP_MS)).capped) capped++;
     };
     const fast = live.filter((l) => !l.slow);
     const timeOne = async (l: typeof live[number], into = l.ms) => {

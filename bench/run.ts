@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { type BenchModel, FIXTURES, resolveModels, type Skipped, ZOO } from "./models.ts";
-import { benchModel, type ModelResult } from "./model_bench.ts";
+import { benchModel, type ModelResult, PAUSE_MS, SETTLE_CAP_MS } from "./model_bench.ts";
 import { formatTable, withRatios } from "./report.ts";
 import { renderSvg } from "./svg.ts";
 import { Progress } from "./progress.ts";
@@ -295,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
   else {
     console.log(formatTable(rows));
     console.log(
-      "\nmedian/min–max: batch-1 latency of a run after the process idled 25 ms; " +
+      `\nmedian/min–max: batch-1 latency of a run after the process idled ${PAUSE_MS} ms; ` +
         "b2b: of a run right after the previous one (back to back); load: create + first " +
         "run; RSS: the process with every runtime loaded; ÷ORT: median over the ORT median " +
         "(same model, threads; the runtimes timed in interleaved rounds).",
@@ -305,7 +305,7 @@ export async function main(argv: string[]): Promise<number> {
       if (r.unsettled_runs) {
         console.log(
           `${r.model} (${r.threads} thr): ${r.unsettled_runs} timed runs started before the ` +
-            "process had idled 25 ms (it stayed busy for 1 s)",
+            `process had idled ${PAUSE_MS} ms (it stayed busy for ${SETTLE_CAP_MS} ms)`,
         );
       }
     }

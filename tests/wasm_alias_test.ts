@@ -12,18 +12,12 @@ import {
   nodesGraph,
   qaddAttrs,
   Rng,
+  TEST_CONFIGS,
   type TestNode,
 } from "../kernels/wasm/testing.ts";
 import { fusedCounts, fuseOptions } from "../kernels/wasm/fuse.ts";
 import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import type { Tensor } from "../runtime/tensor.ts";
-
-const CONFIGS = [
-  { build: "baseline" as const, threads: 1 },
-  { build: "relaxed" as const, threads: 1 },
-  { build: "baseline" as const, threads: 2 },
-  { build: "relaxed" as const, threads: 2 },
-];
 
 Deno.test("mergeAliases: chains share one root, the root covers every member's steps", () => {
   const iv = new Map<string, Interval>([
@@ -101,7 +95,7 @@ Deno.test("wasm aliased copies: chains, lifetimes, graph inputs and outputs (bit
   const r = new Rng(91);
   for (const shape of [[3, 5, 7], [2, 33], [1, 1, 1], [4, 16, 16]]) {
     const { graph, feeds } = nodesGraph(aliasNodes(r, shape));
-    for (const cfg of CONFIGS) {
+    for (const cfg of TEST_CONFIGS) {
       const before = fusedCounts.alias;
       const { mismatches, compiled } = await compareWithRef(graph, feeds, {
         ...cfg,
@@ -125,7 +119,7 @@ Deno.test("wasm aliased copies: chains, lifetimes, graph inputs and outputs (bit
   try {
     const { graph, feeds } = nodesGraph(aliasNodes(r, [3, 5, 7]));
     const before = fusedCounts.alias;
-    const { mismatches } = await compareWithRef(graph, feeds, CONFIGS[1], 0);
+    const { mismatches } = await compareWithRef(graph, feeds, TEST_CONFIGS[1], 0);
     assert.equal(fusedCounts.alias, before);
     assert.deepEqual(mismatches, []);
   } finally {

@@ -6,18 +6,18 @@
  * |wasm − ref| <= 1e-5 · (1 + |ref|). Both builds, 1 and 2 threads.
  */
 import assert from "node:assert/strict";
-import { compareWithRef, nodesGraph, Rng, type TestNode } from "../kernels/wasm/testing.ts";
+import {
+  compareWithRef,
+  nodesGraph,
+  Rng,
+  TEST_CONFIGS,
+  type TestNode,
+} from "../kernels/wasm/testing.ts";
 import { quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import { fusedCounts } from "../kernels/wasm/fuse.ts";
 
 type Q = "int8" | "uint8";
-const CONFIGS = [
-  { build: "baseline" as const, threads: 1 },
-  { build: "relaxed" as const, threads: 1 },
-  { build: "baseline" as const, threads: 2 },
-  { build: "relaxed" as const, threads: 2 },
-];
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 function randQ(r: Rng, dtype: Q, shape: number[]): Tensor {
@@ -35,7 +35,7 @@ function randF(r: Rng, shape: number[], lo: number, hi: number): Tensor {
 
 async function check(name: string, nodes: TestNode[], tol: number): Promise<void> {
   const { graph, feeds } = nodesGraph(nodes);
-  for (const cfg of CONFIGS) {
+  for (const cfg of TEST_CONFIGS) {
     const { mismatches, compiled } = await compareWithRef(
       graph,
       feeds,
@@ -182,7 +182,7 @@ Deno.test("wasm QMatMul with folded Transposes: heads split by Transpose (A, B r
   }
   const before = fusedCounts.transpose;
   await check("QMatMul folded Transposes", nodes, 0);
-  assert.equal(fusedCounts.transpose - before, expect * CONFIGS.length);
+  assert.equal(fusedCounts.transpose - before, expect * TEST_CONFIGS.length);
 });
 
 Deno.test("wasm Transpose, Clip and float Add/Sub/Mul/Div with broadcasting (bit-exact)", async () => {

@@ -12,6 +12,7 @@ import {
   nodesGraph,
   qaddAttrs,
   Rng,
+  TEST_CONFIGS,
   type TestNode,
 } from "../kernels/wasm/testing.ts";
 import { addMultipliers, quantizedAdd, quantizeMultiplier } from "../kernels/ref/quant/requant.ts";
@@ -31,10 +32,7 @@ import {
 
 type Q = "int8" | "uint8";
 const CONFIGS: { build: BuildName; threads: number }[] = [
-  { build: "baseline", threads: 1 },
-  { build: "relaxed", threads: 1 },
-  { build: "baseline", threads: 2 },
-  { build: "relaxed", threads: 2 },
+  ...TEST_CONFIGS,
   { build: "relaxed-pair", threads: 1 },
   { build: "relaxed-pair", threads: 2 },
 ];

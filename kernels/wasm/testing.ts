@@ -9,6 +9,7 @@ import type { Tensor, TensorMeta } from "../../runtime/tensor.ts";
 import { execute } from "../../runtime/executor.ts";
 import { refOpFor } from "../ref/mod.ts";
 import { compileWasm, type WasmCompiledGraph, type WasmOptions } from "./compile.ts";
+import type { BuildName } from "./instance.ts";
 
 /** One node of a test graph: its op, attributes and inputs (constant or fed). */
 export interface TestNode {
@@ -89,6 +90,17 @@ export function nodesGraph(nodes: TestNode[]): { graph: Graph; feeds: Record<str
   });
   return { graph: g, feeds };
 }
+
+/**
+ * The builds and thread counts the graph-level wasm tests run on: baseline and relaxed
+ * SIMD, 1 and 2 threads (the kernel tests add the relaxed-pair build).
+ */
+export const TEST_CONFIGS: readonly { build: BuildName; threads: number }[] = [
+  { build: "baseline", threads: 1 },
+  { build: "relaxed", threads: 1 },
+  { build: "baseline", threads: 2 },
+  { build: "relaxed", threads: 2 },
+];
 
 /** A multiplier as the QAdd attributes take it (ref/quant/requant.ts quantizeMultiplier). */
 export interface Mult {
