@@ -53,9 +53,28 @@ export async function gpuUnavailable(): Promise<string | null> {
   if (!gpu) return "navigator.gpu is missing (no WebGPU in this runtime)";
   try {
     const a = await gpu.requestAdapter();
-    return a ? null : "no WebGPU adapter";
+    return a ? null : `no WebGPU adapter${backendHint()}`;
   } catch (e) {
-    return `requestAdapter failed: ${(e as Error).message}`;
+    return `requestAdapter failed: ${(e as Error).message}${backendHint()}`;
+  }
+}
+
+/**
+ * Names Deno's `DENO_WEBGPU_BACKEND` when it is set (it limits wgpu to one backend, and
+ * `deno task test` sets it to `vulkan`), so that a missing adapter points at the driver.
+ * Reads it only where env access is already granted: never a prompt.
+ */
+function backendHint(): string {
+  const d = (globalThis as { Deno?: typeof Deno }).Deno;
+  const v = "DENO_WEBGPU_BACKEND";
+  try {
+    if (d?.permissions.querySync?.({ name: "env", variable: v }).state !== "granted") return "";
+    const b = d.env.get(v);
+    return b
+      ? ` (${v}=${b} limits wgpu to that backend: is its driver installed? Vulkan on Debian: mesa-vulkan-drivers)`
+      : "";
+  } catch {
+    return "";
   }
 }
 
