@@ -6,8 +6,8 @@
  * vs. prev_size") and 139 (SIGSEGV) are the crash at exit.
  *
  * Why it exists: with Deno 2.9.6 and Mesa 22.3.6 (llvmpipe) the GL backend crashed 31 of
- * 350 runs here (1–16 per 100 from batch to batch) and the Vulkan backend (lavapipe) none of
- * 250, so `deno task test` sets DENO_WEBGPU_BACKEND=vulkan. Re-run this after a Deno or Mesa update to see whether the
+ * 350 runs here (batches of 11/100, 16/100, 1/50, 3/100) and the Vulkan backend (lavapipe)
+ * none of 250, so `deno task test` sets DENO_WEBGPU_BACKEND=vulkan. Re-run this after a Deno or Mesa update to see whether the
  * setting is still needed.
  *
  * Usage: deno run -A tools/webgpu_exit_probe.ts [--runs 100] [--backends gl,vulkan,default]

@@ -70,9 +70,9 @@ function backendHint(): string {
   try {
     if (d?.permissions.querySync?.({ name: "env", variable: v }).state !== "granted") return "";
     const b = d.env.get(v);
-    return b
-      ? ` (${v}=${b} limits wgpu to that backend: is its driver installed? Vulkan on Debian: mesa-vulkan-drivers)`
-      : "";
+    if (!b) return "";
+    const debian = b === "vulkan" ? " On Debian: mesa-vulkan-drivers." : "";
+    return ` (${v}=${b} limits wgpu to that backend: is its driver installed?${debian})`;
   } catch {
     return "";
   }
