@@ -15,6 +15,7 @@ torch.randn(1,3,224,224) from a generator seeded with --seed + 1.
 """
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -88,10 +89,13 @@ def main():
             logits = model(x)
         path = os.path.join(args.out, f"{name}.onnx")
         opset = OPSET[name]
+        # the TorchScript exporter: torch >= 2.9 defaults to the dynamo one, which raises the
+        # opset to 18 and writes the weights as external data (edgeq reads single files)
+        legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
         torch.onnx.export(
             model, x, path, input_names=["input"], output_names=["logits"],
             dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=opset, do_constant_folding=True,
+            opset_version=opset, do_constant_folding=True, **legacy,
         )
         m = onnx.load(path)
         onnx.checker.check_model(m, full_check=True)
