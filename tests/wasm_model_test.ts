@@ -209,6 +209,9 @@ Deno.test("wasm threads: a run wakes parked workers only when the run before it 
     assert.ok(s.wakes <= 1, `${s.wakes} wake-ups with nothing to share`);
     assert.ok(t.splits > 4 * 10, `${t.splits} split calls`);
     assert.ok(t.wakes >= 3, `${t.wakes} wake-ups of the split runs' parked worker`);
+    // each run's wake-up timed (at a call, or at the run's end while the worker still slept)
+    assert.ok(t.wakeSamples >= 3 && t.wakeSamples <= t.wakes, `${t.wakeSamples} samples`);
+    assert.ok(t.wakeMs !== undefined && t.wakeMs >= 0, `wake-up latency ${t.wakeMs} ms`);
     const q = quiet.poolStats()!;
     assert.ok(q.splits >= 4, `${q.splits} calls with a use for the worker`);
     assert.equal(q.wakes, quietWakes, "wake-ups after short runs");

@@ -70,3 +70,45 @@ for (const threads of [2, 4]) {
     }
   });
 }
+
+Deno.test("wasm pool: a wake-up of a parked worker is timed once, from the next call or endRun", async () => {
+  const inst = instantiate({ pages: 1, shared: true });
+  if (!inst.shared) return;
+  const arena = new Arena(inst.memory);
+  const y = arena.alloc(4 * 64), one = arena.alloc(16);
+  const pool = await ThreadPool.start(inst, 2);
+  const parked = () => new Promise((res) => setTimeout(res, 40)); // past the worker's spin
+  try {
+    assert.equal(pool.wakeMs, undefined);
+    assert.equal(pool.wakeSampleCount, 0);
+    await parked();
+    const t0 = performance.now();
+    pool.wake();
+    assert.equal(pool.wakes, 1, "the parked worker was woken");
+    // the woken worker counts itself (WOKE) and the next call sees it; the caller yields
+    // between calls (on the 2-vCPU VM the worker may wait for that)
+    while (pool.wakeSampleCount === 0 && performance.now() - t0 < 2000) {
+      pool.run("fbinary", [0, y, 64, one, 1, y], 1, 1);
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    assert.equal(pool.wakeSampleCount, 1, "the wake-up seen at a call");
+    pool.endRun();
+    const t1 = performance.now();
+    const ms = pool.wakeMs!;
+    assert.ok(ms >= 0 && ms <= t1 - t0, `wake-up latency ${ms} ms within the ${t1 - t0} ms waited`);
+    pool.endRun(); // nothing pending: no second sample
+    assert.equal(pool.wakeSampleCount, 1);
+    // three more wake-ups after the worker parked again: each timed once (endRun gives the
+    // lower bound where the worker has not run yet), the median of the samples
+    for (let i = 0; i < 3; i++) {
+      await parked();
+      pool.wake();
+      pool.endRun();
+    }
+    assert.equal(pool.wakes, 4);
+    assert.equal(pool.wakeSampleCount, 4);
+    assert.ok(pool.wakeMs! >= 0);
+  } finally {
+    pool.close();
+  }
+});

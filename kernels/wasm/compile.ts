@@ -48,9 +48,10 @@ export interface WasmOptions {
   /** Close idle worker threads after this many ms (default 1000); the next run restarts them. */
   idleMs?: number;
   /**
-   * A run wakes parked workers only when the run before it took at least this many ms
-   * (default {@link WAKE_RUN_MS}); a shorter run leaves them parked and its calls run on
-   * the calling thread, but for calls big enough to wake a worker on their own.
+   * A run wakes parked workers only when the run before it took at least this many ms; a
+   * shorter run leaves them parked and its calls run on the calling thread, but for calls
+   * big enough to wake a worker on their own. Default: {@link WAKE_FACTOR} times the
+   * pool's measured wake-up latency ({@link WAKE_RUN_MS} before the first measurement).
    */
   wakeRunMs?: number;
 }
@@ -74,9 +75,13 @@ export interface WasmCompiledGraph extends CompiledGraph {
   readonly kernelProfile?: Map<string, number>;
   /**
    * The worker pool's counters since it last started (undefined at 1 thread or while an
-   * idle pool is closed): calls cut into chunks, futex wake-ups of parked workers.
+   * idle pool is closed): calls cut into chunks, futex wake-ups of parked workers, the
+   * median of the last wake-up latencies in ms (ThreadPool.wakeMs; undefined before the
+   * first) and how many were measured.
    */
-  poolStats(): { splits: number; wakes: number } | undefined;
+  poolStats():
+    | { splits: number; wakes: number; wakeMs: number | undefined; wakeSamples: number }
+    | undefined;
 }
 
 /**
@@ -88,6 +93,20 @@ export interface WasmCompiledGraph extends CompiledGraph {
  * (bench/quiet_probe.ts compares the rule with wakeRunMs 0).
  */
 export const WAKE_RUN_MS = 4;
+
+/**
+ * With no `wakeRunMs` given, a run wakes parked workers when the run before it took at
+ * least this many times the pool's median wake-up latency (ThreadPool.wakeMs). On a
+ * 16-core Xeon (the GPU box, 2026-11-24) that latency was 61 µs at the median after a 25
+ * ms pause (`bench/wake_probe.ts`), and ResNet-14 at 2 threads took 0.968 ms when every
+ * run woke the worker against 1.297 ms with the 4 ms rule (`bench/quiet_probe.ts`, 60
+ * rounds); on the 2-vCPU VM the woken worker waits for the caller to yield, so a sample
+ * there is about a whole run and short runs stay quiet.
+ */
+export const WAKE_FACTOR = 2;
+
+/** While quiet, every this many runs wakes the workers anyway, to measure the latency again. */
+export const WAKE_REPROBE_RUNS = 32;
 
 function compileNode(c: CompileCtx, floatIslands: string): Step | undefined {
   const { node } = c;
@@ -372,12 +391,14 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   // Whether the last run cut any call into chunks. A run wakes parked workers first so
   // that they spin through its calls, unless the pool is quiet: when no call of the last
   // run was split (a model too small to share; the same graph splits the same calls every
-  // run) or it took less than wakeRunMs. A woken worker spins for ms, and on this 2-vCPU
+  // run) or it took less than wakeRunMs (default: WAKE_FACTOR × the pool's measured
+  // wake-up latency; every WAKE_REPROBE_RUNS quiet runs, one wakes to measure it again).
+  // A woken worker spins for ms, and on this 2-vCPU
   // VM that slowed the calling thread (vit_op17 at 2 threads: 1.347 ms after a pause
   // against 1.120 ms at 1 thread, every call inline).
   let splitLast = true;
   let lastRunMs = Infinity;
-  const wakeRunMs = opts.wakeRunMs ?? WAKE_RUN_MS;
+  let quietRuns = 0;
   const profile = opts.profile ? new Map<string, number>() : undefined;
   return {
     profile,
@@ -386,13 +407,26 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
     build: inst.build,
     threads,
     memoryBytes: { weights: weightBytes, scratch, activations: actBytes },
-    poolStats: () => pool && { splits: pool.splits, wakes: pool.wakes },
+    poolStats: () =>
+      pool && {
+        splits: pool.splits,
+        wakes: pool.wakes,
+        wakeMs: pool.wakeMs,
+        wakeSamples: pool.wakeSampleCount,
+      },
     async run(feeds: Record<string, Tensor>, ro: BackendRunOptions = {}) {
       await undefined;
       if (disposed) throw new EdgeqError("E_USAGE", "this compiled graph was disposed");
       if (threads > 1 && !pool) pool = await ThreadPool.start(inst, threads);
       if (pool) {
-        pool.quiet = !splitLast || lastRunMs < wakeRunMs;
+        const w = pool.wakeMs;
+        const limit = opts.wakeRunMs ?? (w === undefined ? WAKE_RUN_MS : WAKE_FACTOR * w);
+        pool.quiet = !splitLast || lastRunMs < limit;
+        // a quiet pool takes no samples: now and then a run wakes it to take one
+        if (
+          pool.quiet && splitLast && opts.wakeRunMs === undefined &&
+          ++quietRuns % WAKE_REPROBE_RUNS === 0
+        ) pool.quiet = false;
         pool.wake();
       }
       if (idle !== undefined) clearTimeout(idle);
@@ -403,7 +437,10 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
         return runSteps(feeds, ro);
       } finally {
         lastRunMs = performance.now() - t0;
-        if (p) splitLast = p.splits !== s0;
+        if (p) {
+          splitLast = p.splits !== s0;
+          p.endRun();
+        }
         armIdle();
       }
     },

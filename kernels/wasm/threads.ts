@@ -42,9 +42,10 @@ function webWorker(): typeof Worker | undefined {
 
 // Control block (Int32 words): SEQ counts calls; CLAIM holds (call tag << 7 | next chunk)
 // and is taken with compare-exchange; DONE counts finished chunks; SLEEP counts workers
-// parked on the futex. Arguments are f64 from byte 64.
+// parked on the futex; WOKE counts a parked worker's wake-ups (the pool's latency samples).
+// Arguments are f64 from byte 64.
 const SEQ = 0, FN = 1, NARGS = 2, TOTAL = 3, CHUNKS = 4, DONE = 5, ERR = 6, QUIT = 7;
-const CLAIM = 8, SLEEP = 9;
+const CLAIM = 8, SLEEP = 9, WOKE = 10;
 const ARG0 = 16; // args as f64 from byte 64
 const MAX_ARGS = 24;
 /** CLAIM between calls: its tag matches no call, so a late worker claims nothing. */
@@ -54,6 +55,9 @@ const CLOSED = -1;
  * (the worker is woken for the calls that follow). A grain is ~2^18 operations (step.ts).
  */
 export const PARKED_INLINE_GRAINS = 32;
+
+/** Wake-up latencies the pool keeps (the last ones; {@link ThreadPool.wakeMs} is their median). */
+export const WAKE_SAMPLES = 8;
 
 /** Chunks of a call per thread (the dynamic schedule's slack; at most 127 in all). */
 export const CHUNKS_PER_THREAD = 4;
@@ -121,6 +125,11 @@ export class ThreadPool {
   #canWait: boolean;
   #splits = 0;
   #wakes = 0;
+  /** When the pending wake-up was sent (performance.now()), or −1 when none is pending. */
+  #wakeT0 = -1;
+  /** WOKE before the pending wake-up was sent. */
+  #woke0 = 0;
+  #wakeSamples: number[] = [];
   /**
    * While set, a call leaves parked workers parked and runs on the calling thread unless
    * it has {@link PARKED_INLINE_GRAINS} grains (the compiled graph sets it for a run
@@ -167,6 +176,41 @@ export class ThreadPool {
     return this.#wakes;
   }
 
+  /**
+   * The median of the last {@link WAKE_SAMPLES} wake-up latencies of {@link wake} (ms from
+   * the futex wake-up at a run's start to a woken worker running again, seen from the
+   * calling thread at its next parallel call or at {@link endRun}), or undefined before
+   * the first. A worker still asleep at endRun gives the time so far: a lower bound. The
+   * wake-ups of calls mid-run are not timed (a worker that parked a moment ago wakes
+   * faster than one parked since the last run).
+   */
+  get wakeMs(): number | undefined {
+    const s = [...this.#wakeSamples].sort((a, b) => a - b);
+    return s.length ? s[s.length >> 1] : undefined;
+  }
+
+  /** The latency samples taken so far (all of them, also those no longer kept). */
+  get wakeSampleCount(): number {
+    return this.#sampleCount;
+  }
+  #sampleCount = 0;
+
+  /**
+   * Ends a run for the wake-up latency estimate: a wake-up still pending gives the time
+   * since it was sent (the worker took at least that long) and is no longer followed.
+   */
+  endRun(): void {
+    if (this.#wakeT0 >= 0) this.#sample(performance.now());
+  }
+
+  /** Records the pending wake-up's latency as seen at `now`. */
+  #sample(now: number): void {
+    this.#wakeSamples.push(now - this.#wakeT0);
+    if (this.#wakeSamples.length > WAKE_SAMPLES) this.#wakeSamples.shift();
+    this.#sampleCount++;
+    this.#wakeT0 = -1;
+  }
+
   /** Starts `threads − 1` workers on the instance's shared memory. */
   static async start(inst: KernelInstance, threads: number): Promise<ThreadPool> {
     if (!inst.shared) throw new EdgeqError("E_BACKEND", "threads need a shared wasm memory");
@@ -211,6 +255,9 @@ export class ThreadPool {
    * chunks are done. The caller works too, so a sleeping worker delays nothing.
    */
   run(fn: string, args: number[], total: number, grain: number): void {
+    if (this.#wakeT0 >= 0 && Atomics.load(this.#ctrl, WOKE) !== this.#woke0) {
+      this.#sample(performance.now());
+    }
     if (total <= 0) return;
     const n = chunkCount(total, grain, this.size);
     if (n === 1) {
@@ -272,12 +319,20 @@ export class ThreadPool {
    * this first; the wake-up overlaps the run's first steps. Nothing while {@link quiet}.
    */
   wake(): void {
-    if (!this.quiet && Atomics.load(this.#ctrl, SLEEP) > 0) this.#notifyParked();
+    if (!this.quiet && Atomics.load(this.#ctrl, SLEEP) > 0) this.#notifyParked(true);
   }
 
-  /** Wakes the workers parked on the futex, counting the wake-ups that woke one. */
-  #notifyParked(): void {
-    if (Atomics.notify(this.#ctrl, SEQ) > 0) this.#wakes++;
+  /**
+   * Wakes the workers parked on the futex, counting the wake-ups that woke one; `timed`:
+   * the wake-up is timed unless one is pending (WOKE is read before the notify, so a
+   * worker that is up at once is not missed).
+   */
+  #notifyParked(timed = false): void {
+    const woke = Atomics.load(this.#ctrl, WOKE), t = performance.now();
+    if (Atomics.notify(this.#ctrl, SEQ) > 0) {
+      this.#wakes++;
+      if (timed && this.#wakeT0 < 0) [this.#wakeT0, this.#woke0] = [t, woke];
+    }
   }
 
   /** Stops the workers. */

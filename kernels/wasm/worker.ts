@@ -8,7 +8,7 @@
 
 // The control block's layout (threads.ts).
 const SEQ = 0, FN = 1, NARGS = 2, TOTAL = 3, CHUNKS = 4, DONE = 5, ERR = 6, QUIT = 7;
-const CLAIM = 8, SLEEP = 9;
+const CLAIM = 8, SLEEP = 9, WOKE = 10;
 const ARG0 = 16, MAX_ARGS = 24;
 /** How long a worker spins for the next call before parking on the futex (ms). */
 const SPIN_MS = 0.3;
@@ -45,6 +45,7 @@ self.onmessage = (e: MessageEvent) => {
       Atomics.add(c, SLEEP, 1);
       Atomics.wait(c, SEQ, seq);
       Atomics.sub(c, SLEEP, 1);
+      Atomics.add(c, WOKE, 1);
     }
     if (Atomics.load(c, QUIT)) {
       self.close();
