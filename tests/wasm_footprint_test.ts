@@ -54,6 +54,7 @@ async function withFootprintPool<T>(
       size: threads,
       close() {},
       wake() {},
+      endRun() {},
       run(name: string, args: number[], total: number, grain: number) {
         if (total <= 0) return;
         // the chunks of ThreadPool.run / worker.ts; a chunk may run on either thread
