@@ -393,12 +393,13 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   // run was split (a model too small to share; the same graph splits the same calls every
   // run) or it took less than wakeRunMs (default: WAKE_FACTOR × the pool's measured
   // wake-up latency; every WAKE_REPROBE_RUNS quiet runs, one wakes to measure it again).
-  // A woken worker spins for ms, and on this 2-vCPU
-  // VM that slowed the calling thread (vit_op17 at 2 threads: 1.347 ms after a pause
-  // against 1.120 ms at 1 thread, every call inline).
+  // A woken worker spins for ms, and on this 2-vCPU VM that slowed the calling thread
+  // (vit_op17 at 2 threads: 1.347 ms after a pause against 1.120 ms at 1 thread, every
+  // call inline).
   let splitLast = true;
   let lastRunMs = Infinity;
   let quietRuns = 0;
+  const measured = opts.wakeRunMs === undefined;
   const profile = opts.profile ? new Map<string, number>() : undefined;
   return {
     profile,
@@ -423,10 +424,9 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
         const limit = opts.wakeRunMs ?? (w === undefined ? WAKE_RUN_MS : WAKE_FACTOR * w);
         pool.quiet = !splitLast || lastRunMs < limit;
         // a quiet pool takes no samples: now and then a run wakes it to take one
-        if (
-          pool.quiet && splitLast && opts.wakeRunMs === undefined &&
-          ++quietRuns % WAKE_REPROBE_RUNS === 0
-        ) pool.quiet = false;
+        if (pool.quiet && measured && splitLast && ++quietRuns % WAKE_REPROBE_RUNS === 0) {
+          pool.quiet = false;
+        }
         pool.wake();
       }
       if (idle !== undefined) clearTimeout(idle);

@@ -130,6 +130,7 @@ export class ThreadPool {
   /** WOKE before the pending wake-up was sent. */
   #woke0 = 0;
   #wakeSamples: number[] = [];
+  #sampleCount = 0;
   /**
    * While set, a call leaves parked workers parked and runs on the calling thread unless
    * it has {@link PARKED_INLINE_GRAINS} grains (the compiled graph sets it for a run
@@ -193,7 +194,6 @@ export class ThreadPool {
   get wakeSampleCount(): number {
     return this.#sampleCount;
   }
-  #sampleCount = 0;
 
   /**
    * Ends a run for the wake-up latency estimate: a wake-up still pending gives the time
@@ -328,10 +328,11 @@ export class ThreadPool {
    * worker that is up at once is not missed).
    */
   #notifyParked(timed = false): void {
-    const woke = Atomics.load(this.#ctrl, WOKE), t = performance.now();
+    const time = timed && this.#wakeT0 < 0;
+    const woke = time ? Atomics.load(this.#ctrl, WOKE) : 0, t = time ? performance.now() : 0;
     if (Atomics.notify(this.#ctrl, SEQ) > 0) {
       this.#wakes++;
-      if (timed && this.#wakeT0 < 0) [this.#wakeT0, this.#woke0] = [t, woke];
+      if (time) [this.#wakeT0, this.#woke0] = [t, woke];
     }
   }
 
