@@ -84,6 +84,7 @@ export interface KernelExports {
   peak_dot(a: number, w: number, n: number, reps: number): number;
   conv_scratch_bytes(prb: number): number;
   conv_k4_scratch_bytes(prb: number, rb: number, kq: number): number;
+  dc_corr_bytes(ow: number, kw: number): number;
   qmatmul_prep(
     a: number,
     asg: number,

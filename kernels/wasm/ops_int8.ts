@@ -544,7 +544,8 @@ export function compileQConv(c: CompileCtx): Step | undefined {
  * convs with a window, stride 1 and dilation 1 take the direct conv (as/convdc.ts) first;
  * `dcStride`: strided ones too where they measured faster (stridedDirect), `dcStrideAll`:
  * every strided one within its K limit; `dcPack`: 1-channel inputs (kw <= 4) pack a row
- * of taps into one quad on the direct conv (prep_dc1); `dwc8`: depthwise convs with small output maps take the channel-vectorized kernel
+ * of taps into one quad on the direct conv (prep_dc1); `dcCorr`: the stride-1 direct conv
+ * makes each output row's correction −64·Σa' once instead of in every tile; `dwc8`: depthwise convs with small output maps take the channel-vectorized kernel
  * (as/dwconv8.ts) where its preconditions hold.
  *
  * @example
@@ -559,6 +560,7 @@ export const convOptions: {
   dcStride: boolean;
   dcStrideAll: boolean;
   dcPack: boolean;
+  dcCorr: boolean;
   dwc8: boolean;
   pairTable: boolean;
 } = {
@@ -568,6 +570,7 @@ export const convOptions: {
   dcStride: true,
   dcStrideAll: false,
   dcPack: true,
+  dcCorr: true,
   dwc8: true,
   pairTable: true,
 };
@@ -713,9 +716,13 @@ function directConv(
   fastTable(c, ep, M);
   const tp = c.arena.i32(tab);
   const planes = pack ? nY : cq * nY * nX;
-  const xqBytes = roundUp(planes * ps + 32, 16);
+  const xqBytes = roundUp(planes * ps + 64, 16);
   const rows = rowGrain(oh, ow * M * K, c.threads);
-  c.scratch(xqBytes + pk.scratchBytes);
+  // at stride 1 each output row's correction −64·Σa' is made once (as/convdc.ts dcCorrRow),
+  // in a row per thread after the panel
+  const corr = convOptions.dcCorr && !pack && sh === 1 && sw === 1;
+  const corrBytes = corr ? c.threads * c.k.dc_corr_bytes(ow, kw) : 0;
+  c.scratch(xqBytes + pk.scratchBytes + corrBytes);
   k4Paths.direct++;
   if (pack) k4Paths.directPacked++;
   if (sh > 1 || sw > 1) k4Paths.directStrided++;
@@ -727,7 +734,8 @@ function directConv(
       if (pack) env.par("prep_dc1", [xa, xs, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
       else env.par("prep_dc", [xa, xs, C, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
       imageOut(env, ep, y, r, n, M * oh * ow);
-      env.par("conv_dc", [xq, panel, tp, kq, rb, cg, ep], oh, rows);
+      const cb = corr ? xq + xqBytes + pk.scratchBytes : 0;
+      env.par("conv_dc", [xq, panel, tp, kq, rb, cg, ep, cb], oh, rows);
     }
   };
 }

@@ -196,17 +196,23 @@ export function prep_dc1(x: usize, signed: i32, zb: i32, cg: usize, dst: usize, 
  * lanes >= n, which are dropped. The 8 × 4 tile of pairK4 (4 × 4 for one group).
  */
 // @ts-ignore: decorator
-@inline function tileDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M: i32, two: bool): void {
+@inline function tileDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M: i32, two: bool, cr: usize): void {
   const kb = kq << 2, ldw = kb;
+  // the row correction −64·Σa' of each pixel: from the row's table (dcCorrRow), or summed
+  // over the tile's taps
   let q0 = i32x4.splat(0), q1 = q0;
-  for (let t: usize = 0; t < kb; t += 4) {
-    const p = a + <usize>load<i32>(tab + t);
-    q0 = sum4(q0, v128.load(p));
-    if (two) q1 = sum4(q1, v128.load(p, 16));
+  if (cr) {
+    q0 = v128.load(cr);
+    if (two) q1 = v128.load(cr, 16);
+  } else {
+    for (let t: usize = 0; t < kb; t += 4) {
+      const p = a + <usize>load<i32>(tab + t);
+      q0 = sum4(q0, v128.load(p));
+      if (two) q1 = sum4(q1, v128.load(p, 16));
+    }
+    q0 = i32x4.neg(i32x4.shl(q0, 6));
+    q1 = i32x4.neg(i32x4.shl(q1, 6));
   }
-  // the row correction −64·Σa' of each pixel
-  q0 = i32x4.neg(i32x4.shl(q0, 6));
-  q1 = i32x4.neg(i32x4.shl(q1, 6));
   let c = 0;
   for (; c + 4 <= M; c += 4) {
     const w0 = w + <usize>c * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
@@ -280,12 +286,49 @@ export function prep_dc1(x: usize, signed: i32, zb: i32, cg: usize, dst: usize, 
   }
 }
 
-function pairDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M: i32): void {
-  tileDC(a, tab, w, kq, gr0, n, M, true);
+function pairDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M: i32, cr: usize): void {
+  tileDC(a, tab, w, kq, gr0, n, M, true, cr);
 }
 
-function groupDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M: i32): void {
-  tileDC(a, tab, w, kq, gr0, n, M, false);
+function groupDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M: i32, cr: usize): void {
+  tileDC(a, tab, w, kq, gr0, n, M, false, cr);
+}
+
+/**
+ * Bytes of one thread's row of conv_dc's correction table: i32 entries for the OW pixels
+ * (at least 8: a short row's 8-pixel tile reads 8) and the kw − 1 beyond them that the
+ * window sum reads, rounded up to 16 bytes. Vertical sums read plane rows that far, past
+ * the row's Wp pixels by at most 10 (into the next row, or the planes' 64-byte slack).
+ */
+export function dc_corr_bytes(ow: i32, kw: i32): i32 {
+  const own = ow < 8 ? 8 : (ow + 3) & ~3;
+  return ((own + kw - 1 + 3) & ~3) << 2;
+}
+
+/**
+ * The row correction −64·Σa' of output row oh's pixels at stride 1 (no tap packing), into
+ * c[0 .. OW): Σa' over pixel o's window is Σ_s V(o + s), V(x) = Σ_r Σ_j (the 4 bytes of
+ * pixel x of row oh + r of quad plane j): the sum the tiles otherwise take over their
+ * taps, in a few vector adds per 4 pixels. Entries at and past OW come from bytes past
+ * the row's pixels: they only feed lanes the tiles drop.
+ */
+function dcCorrRow(xq: usize, ps: usize, rb: usize, cq: i32, kh: i32, kw: i32, ow: i32, oh: i32, c: usize): void {
+  const nx = <usize>dc_corr_bytes(ow, kw), own: usize = ow < 8 ? 32 : <usize>((ow + 3) & ~3) << 2;
+  const r0 = xq + <usize>oh * rb;
+  for (let x: usize = 0; x < nx; x += 16) {
+    let v = i32x4.splat(0);
+    for (let j = 0; j < cq; j++) {
+      let p = r0 + <usize>j * ps + x;
+      for (let r = 0; r < kh; r++, p += rb) v = sum4(v, v128.load(p));
+    }
+    v128.store(c + x, v);
+  }
+  // in place: the window sum at x reads entries x .. x + kw + 2 before storing x .. x + 3
+  for (let x: usize = 0; x < own; x += 16) {
+    let v = v128.load(c + x);
+    for (let s = 1; s < kw; s++) v = i32x4.add(v, v128.load(c + x + (<usize>s << 2)));
+    v128.store(c + x, i32x4.neg(i32x4.shl(v, 6)));
+  }
 }
 
 /**
@@ -293,24 +336,30 @@ function groupDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M:
  * (prep_dc), the W4 rows at wp (4·kq bytes each) and the tap table tab (kq i32). A row
  * goes by 8 pixels; a rest of 1..4 pixels takes one group, 5..7 a pair, both ending at
  * OW (recomputing a few pixels, stored alike by this thread), or starting at 0 with only
- * OW stored when OW is shorter. Writes only the outputs of rows [lo, hi).
+ * OW stored when OW is shorter. cb != 0 (stride 1, quad planes, no tap packing): each
+ * row's correction is made once into thread tid's row at cb + tid·dc_corr_bytes(OW, kw)
+ * (dcCorrRow); cb = 0: each tile sums its taps. Writes only the outputs of rows [lo, hi).
  */
-export function conv_dc(xq: usize, wp: usize, tab: usize, kq: i32, rb: i32, cg: usize, ep: usize, lo: i32, hi: i32, _tid: i32): void {
+export function conv_dc(xq: usize, wp: usize, tab: usize, kq: i32, rb: i32, cg: usize, ep: usize, cb: usize, lo: i32, hi: i32, tid: i32): void {
   const ow = g(cg, CG_OW), M = g(cg, CG_M), wpx = <usize>rb;
   const q = <usize>kq;
   loadEp(ep);
   loadFast(ep, kq);
+  const kh = g(cg, CG_KH), kw = g(cg, CG_KW);
+  const cq = kq / (kh * kw), ps = <usize>(g(cg, CG_OH) - 1 + kh) * wpx;
+  const crow = cb ? cb + <usize>tid * <usize>dc_corr_bytes(ow, kw) : 0;
   for (let oh = lo; oh < hi; oh++) {
     const row = xq + <usize>oh * wpx, gr = oh * ow;
+    if (crow) dcCorrRow(xq, ps, wpx, cq, kh, kw, ow, oh, crow);
     let o = 0;
-    for (; o + 8 <= ow; o += 8) pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, 8, M);
+    for (; o + 8 <= ow; o += 8) pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, 8, M, crow ? crow + (<usize>o << 2) : 0);
     const rest = ow - o;
     if (rest > 4) {
       o = ow >= 8 ? ow - 8 : 0;
-      pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M);
+      pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M, crow ? crow + (<usize>o << 2) : 0);
     } else if (rest > 0) {
       o = ow >= 4 ? ow - 4 : 0;
-      groupDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M);
+      groupDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M, crow ? crow + (<usize>o << 2) : 0);
     }
   }
 }

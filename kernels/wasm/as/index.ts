@@ -20,4 +20,4 @@ export { dwconv8 } from "./dwconv8";
 export { qlayernorm, qlut, qsoftmax } from "./qnorm";
 export { gemm_k4_rows, prep_k4, prep_k4_rows } from "./k4";
 export { conv_k4, conv_k4_scratch_bytes } from "./convk4";
-export { conv_dc, prep_dc, prep_dc1 } from "./convdc";
+export { conv_dc, dc_corr_bytes, prep_dc, prep_dc1 } from "./convdc";
