@@ -16,6 +16,8 @@ import { quantize } from "../quantizer/quantize.ts";
 import { load } from "../runtime/model.ts";
 import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import type { DriveResult } from "../examples/browser/drive.ts";
+import { addOrt } from "../examples/browser/ort_files.ts";
+import type { BenchPageResults } from "../examples/browser/bench_page.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ROOT_PATH = decodeURIComponent(ROOT.pathname);
@@ -48,7 +50,12 @@ async function denoRefBits(eqp: Uint8Array): Promise<{ bits: number[]; labels: n
 }
 
 /** Runs the page in Chromium in a child process (playwright-core needs -A). */
-async function drivePage(root: string, query: string, isolation: boolean): Promise<DriveResult> {
+async function drivePage(
+  root: string,
+  query: string,
+  isolation: boolean,
+  page = "index.html",
+): Promise<DriveResult> {
   const args = [
     "run",
     "-A",
@@ -57,6 +64,8 @@ async function drivePage(root: string, query: string, isolation: boolean): Promi
     root,
     "--query",
     query,
+    "--page",
+    page,
     "--timeout",
     "180",
   ];
@@ -95,7 +104,16 @@ Deno.test({
     try {
       const { files } = await bundle({ outDir: dir });
       const names = files.map((f) => f.name);
-      for (const n of ["edgeq_browser.js", "page.js", "edgeq_worker.js", "index.html"]) {
+      for (
+        const n of [
+          "edgeq_browser.js",
+          "page.js",
+          "edgeq_worker.js",
+          "index.html",
+          "bench_page.js",
+          "bench.html",
+        ]
+      ) {
         assert.ok(names.includes(n), `bundle lacks ${n}: ${names.join(", ")}`);
       }
       for (const f of files.filter((f) => f.name.endsWith(".js"))) {
@@ -175,6 +193,37 @@ Deno.test({
         assert.deepEqual(r.workers, [], "a worker started without cross-origin isolation");
         assert.deepEqual(w?.bits, want.bits, firstDiff(w?.bits, want.bits));
       });
+
+      await t.step(
+        "bench page: edgeq and onnxruntime-web timed in one page, 2 threads",
+        async () => {
+          // bench/browser_bench.ts's page on a real image, 3 rounds (its figures are not checked)
+          await addOrt(dir, ROOT_PATH);
+          await Deno.copyFile(`${ROOT_PATH}tests/fixtures/resnet14_op13.onnx`, `${dir}/r14.onnx`);
+          const set = await loadIdxDir(`${ROOT_PATH}tests/fixtures/fmnist`, 1);
+          const x = imageBatch(set, 0, 1).data as Float32Array;
+          await Deno.writeFile(
+            `${dir}/x.bin`,
+            new Uint8Array(x.buffer, x.byteOffset, x.byteLength),
+          );
+          const q =
+            "eqp=r14.eqp&onnx=r14.onnx&input=x.bin&shape=1,1,28,28&name=input&threads=2&runs=3";
+          const r = await drivePage(dir, q, true, "bench.html");
+          const b = r.page as unknown as BenchPageResults;
+          assert.equal(b.error, undefined, `bench page error: ${b.error}`);
+          assert.equal(b.crossOriginIsolated, true);
+          assert.equal(b.threads, 2);
+          assert.equal(b.edgeqMs.length, 3);
+          assert.equal(b.ortMs.length, 3);
+          assert.ok([...b.edgeqMs, ...b.ortMs].every((ms) => ms > 0), JSON.stringify(b));
+          assert.equal(b.sameArgmax, true);
+          assert.ok(
+            r.workers.some((u) => u.endsWith("/edgeq_worker.js")),
+            `no wasm worker started: ${r.workers.join(", ")}`,
+          );
+          assert.ok(!r.console.some((l) => l.startsWith("pageerror")), r.console.join("\n"));
+        },
+      );
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }

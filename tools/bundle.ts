@@ -94,6 +94,7 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
       entryPoints: [
         { in: "examples/browser/edgeq_browser.ts", out: "edgeq_browser" },
         { in: "examples/browser/page.ts", out: "page" },
+        { in: "examples/browser/bench_page.ts", out: "bench_page" },
         { in: "kernels/wasm/worker.ts", out: WORKER_OUT },
       ],
       outdir: outDir,
@@ -112,13 +113,16 @@ export async function bundle(opts: BundleOptions = {}): Promise<BundleResult> {
     });
     for (const w of r.warnings) console.warn(`esbuild: ${w.text}`);
     const js = Object.keys(r.metafile!.outputs).map((p) => relative(outDir, resolve(rootPath, p)));
-    await Deno.copyFile(`${rootPath}/examples/browser/index.html`, `${outDir}/index.html`);
+    for (const f of ["index.html", "bench.html"]) {
+      await Deno.copyFile(`${rootPath}/examples/browser/${f}`, `${outDir}/${f}`);
+    }
     for (const f of ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]) {
       await Deno.copyFile(`${rootPath}/tests/fixtures/fmnist/${f}`, `${outDir}/data/${f}`);
     }
     const names = [
       ...js.sort(),
       "index.html",
+      "bench.html",
       "data/t10k-images-idx3-ubyte.gz",
       "data/t10k-labels-idx1-ubyte.gz",
     ];

@@ -40,6 +40,8 @@ export interface DriveOptions {
   isolation?: boolean;
   /** URL query of the page, e.g. `n=16&threads=2&backends=wasm`. */
   query?: string;
+  /** The page to open (default `index.html`; `bench.html`: bench/browser_bench.ts). */
+  page?: string;
   /** Give up after this many seconds (default 240). */
   timeoutS?: number;
 }
@@ -86,7 +88,9 @@ export async function drive(opts: DriveOptions): Promise<DriveResult> {
     page.on("worker", (w) => workers.push(w.url()));
     page.on("console", (m) => lines.push(`${m.type()}: ${m.text()}`));
     page.on("pageerror", (e) => lines.push(`pageerror: ${e.message}`));
-    const url = `http://127.0.0.1:${server.addr.port}/index.html?${opts.query ?? ""}`;
+    const url = `http://127.0.0.1:${server.addr.port}/${opts.page ?? "index.html"}?${
+      opts.query ?? ""
+    }`;
     const t0 = performance.now();
     await page.goto(url, { timeout: 60_000 });
     await page.waitForFunction(
@@ -122,6 +126,7 @@ if (import.meta.main) {
     root: opt("--root") ?? "dist",
     isolation: !args.includes("--no-isolation"),
     query: opt("--query"),
+    page: opt("--page"),
     timeoutS: opt("--timeout") ? Number(opt("--timeout")) : undefined,
   });
   console.log(JSON.stringify(r));
