@@ -68,6 +68,7 @@ for (const m of models) {
       model: m.name,
       threads: t,
       isolated: p.crossOriginIsolated,
+      build: p.build,
       edgeqMs: e,
       ortMs: o,
       ratio: e / o,
@@ -82,14 +83,14 @@ for (const m of models) {
 if (json) console.log(JSON.stringify({ userAgent, ortVersion, runs, rows }));
 else {
   console.log(`${userAgent}; onnxruntime-web ${ortVersion}; medians of ${runs} interleaved rounds`);
-  console.log("model          thr  edgeq ms  ORT f32 ms  ÷ORT f32  same argmax  isolated");
+  console.log("model          thr  edgeq ms  ORT f32 ms  ÷ORT f32  same argmax  isolated  build");
   for (const r of rows) {
     console.log(
       `${String(r.model).padEnd(14)} ${String(r.threads).padStart(3)}  ${
         (r.edgeqMs as number).toFixed(3).padStart(8)
       }  ${(r.ortMs as number).toFixed(3).padStart(10)}  ${
         (r.ratio as number).toFixed(2).padStart(8)
-      }  ${String(r.sameArgmax).padStart(11)}  ${String(r.isolated).padStart(8)}`,
+      }  ${String(r.sameArgmax).padStart(11)}  ${String(r.isolated).padStart(8)}  ${r.build}`,
     );
     for (const w of r.warnings as string[]) console.log(`  ${w}`);
   }

@@ -9,12 +9,15 @@
  * @module
  */
 import { load } from "./edgeq_browser.ts";
+import { defaultBuild } from "../../kernels/wasm/instance.ts";
 
 /** What the page leaves on `window.edgeqResults`. */
 export interface BenchPageResults {
   done: true;
   error?: string;
   threads: number;
+  /** The wasm build edgeq picks in this browser (kernels/wasm/instance.ts defaultBuild). */
+  build: string;
   crossOriginIsolated: boolean;
   /** Milliseconds of each timed run, in round order. */
   edgeqMs: number[];
@@ -104,6 +107,7 @@ async function main(): Promise<BenchPageResults> {
   return {
     done: true,
     threads,
+    build: defaultBuild(),
     crossOriginIsolated:
       (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
     edgeqMs,
