@@ -4,9 +4,8 @@
  * build are served from one folder with COOP/COEP, and examples/browser/bench.html times
  * both runtimes on the same model and input (bench/models.ts: the same .eqp and input as
  * `deno task bench`) in interleaved rounds, each timed run after the page idled 25 ms.
- * One page per model × thread count. Chromium's V8 bounds-checks wasm memory with its trap
- * handler (guard pages), where Deno 2.9 compiles a compare and branch into every load
- * and store, so the kernels' load-heavy loops run differently there.
+ * One page per model × thread count: the ratio in the browser, where V8 is Chromium's
+ * own build, not Deno's.
  *
  * `deno run -A bench/browser_bench.ts [MODEL...] [--threads 1,2] [--runs 30] [--json]`
  * (default models: resnet14_op13 vit_op17). `-A`: playwright-core reads /proc and the
@@ -18,6 +17,7 @@ import { drive } from "../examples/browser/drive.ts";
 import { addOrt } from "../examples/browser/ort_files.ts";
 import type { BenchPageResults } from "../examples/browser/bench_page.ts";
 import { resolveModels } from "./models.ts";
+import { summarize, type Timing } from "./measure.ts";
 import { options } from "./wasm_common.ts";
 
 const args = [...Deno.args];
@@ -28,10 +28,18 @@ const json = args.includes("--json");
 const names = args.filter((a) => !a.startsWith("--"));
 const root = ".cache/browser_bench";
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+/** One model × thread count: medians and ranges in ms, and what the page reported. */
+interface Row {
+  model: string;
+  threads: number;
+  isolated: boolean;
+  build: string;
+  edgeq: Timing;
+  ort: Timing;
+  ratio: number;
+  sameArgmax: boolean;
+  warnings: string[];
+}
 
 await bundle({ outDir: root });
 const ortVersion = await addOrt(root, ".");
@@ -40,7 +48,7 @@ const { models, skipped } = await resolveModels(
 );
 for (const s of skipped) console.error(`skipped ${s.name}: ${s.reason}`);
 
-const rows: Record<string, unknown>[] = [];
+const rows: Row[] = [];
 let userAgent = "";
 for (const m of models) {
   await Deno.copyFile(m.eqpPath, `${root}/${m.name}.eqp`);
@@ -63,17 +71,15 @@ for (const m of models) {
     userAgent = r.userAgent;
     const p = r.page as unknown as BenchPageResults;
     if (p.error) throw new Error(`${m.name} at ${t} threads: ${p.error}`);
-    const e = median(p.edgeqMs), o = median(p.ortMs);
+    const edgeq = summarize(p.edgeqMs), ort = summarize(p.ortMs);
     rows.push({
       model: m.name,
       threads: t,
       isolated: p.crossOriginIsolated,
       build: p.build,
-      edgeqMs: e,
-      ortMs: o,
-      ratio: e / o,
-      edgeqRange: [Math.min(...p.edgeqMs), Math.max(...p.edgeqMs)],
-      ortRange: [Math.min(...p.ortMs), Math.max(...p.ortMs)],
+      edgeq,
+      ort,
+      ratio: edgeq.median / ort.median,
       sameArgmax: p.sameArgmax,
       warnings: r.console.filter((l) => /^(warning|error|pageerror)/.test(l)),
     });
@@ -86,12 +92,12 @@ else {
   console.log("model          thr  edgeq ms  ORT f32 ms  ÷ORT f32  same argmax  isolated  build");
   for (const r of rows) {
     console.log(
-      `${String(r.model).padEnd(14)} ${String(r.threads).padStart(3)}  ${
-        (r.edgeqMs as number).toFixed(3).padStart(8)
-      }  ${(r.ortMs as number).toFixed(3).padStart(10)}  ${
-        (r.ratio as number).toFixed(2).padStart(8)
-      }  ${String(r.sameArgmax).padStart(11)}  ${String(r.isolated).padStart(8)}  ${r.build}`,
+      `${r.model.padEnd(14)} ${String(r.threads).padStart(3)}  ${
+        r.edgeq.median.toFixed(3).padStart(8)
+      }  ${r.ort.median.toFixed(3).padStart(10)}  ${r.ratio.toFixed(2).padStart(8)}  ${
+        String(r.sameArgmax).padStart(11)
+      }  ${String(r.isolated).padStart(8)}  ${r.build}`,
     );
-    for (const w of r.warnings as string[]) console.log(`  ${w}`);
+    for (const w of r.warnings) console.log(`  ${w}`);
   }
 }

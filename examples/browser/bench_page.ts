@@ -22,7 +22,7 @@ export interface BenchPageResults {
   /** Milliseconds of each timed run, in round order. */
   edgeqMs: number[];
   ortMs: number[];
-  /** Whether the two outputs' argmax agree on the timed input. */
+  /** Whether the argmax of the two runtimes' outputs (their last timed runs) agree. */
   sameArgmax: boolean;
 }
 
@@ -64,12 +64,13 @@ function argmax(a: ArrayLike<number>): number {
 }
 
 async function main(): Promise<BenchPageResults> {
-  const threads = num("threads", 1), runs = num("runs", 20), warmup = num("warmup", 3);
+  const threads = num("threads", 1), runs = Math.max(1, num("runs", 20)), warmup = num("warmup", 3);
   const pause = num("pause", 25);
   const shape = (q.get("shape") ?? "").split(",").map(Number);
   const name = q.get("name") ?? "input";
   const raw = await bytesOf(q.get("input") ?? "input.bin");
   const x = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  // a path in a variable: esbuild leaves the import to the browser (ORT is not bundled)
   const ortPath = "./ort/ort.wasm.min.mjs";
   const ort = (await import(ortPath)) as OrtModule;
   ort.env.wasm.numThreads = threads;
@@ -87,19 +88,20 @@ async function main(): Promise<BenchPageResults> {
     (await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, shape) }))[
       session.outputNames[0]
     ].data;
-  let a: Float32Array = new Float32Array(0), b: Float32Array = new Float32Array(0);
   for (let i = 0; i < warmup; i++) {
-    a = await runEdgeq();
-    b = await runOrt();
+    await runEdgeq();
+    await runOrt();
   }
+  // each runtime's output of its last timed run (runs >= 1) feeds sameArgmax
   const edgeqMs: number[] = [], ortMs: number[] = [];
+  let a: ArrayLike<number> = [], b: ArrayLike<number> = [];
   for (let i = 0; i < runs; i++) {
-    for (const which of i % 2 ? ["ort", "edgeq"] : ["edgeq", "ort"]) {
+    for (const edgeq of i % 2 ? [false, true] : [true, false]) {
       await sleep(pause);
       const t0 = performance.now();
-      if (which === "edgeq") await runEdgeq();
-      else await runOrt();
-      (which === "edgeq" ? edgeqMs : ortMs).push(performance.now() - t0);
+      if (edgeq) a = await runEdgeq();
+      else b = await runOrt();
+      (edgeq ? edgeqMs : ortMs).push(performance.now() - t0);
     }
   }
   model.dispose();

@@ -719,9 +719,10 @@ function directConv(
   const xqBytes = roundUp(planes * ps + 64, 16);
   const rows = rowGrain(oh, ow * M * K, c.threads);
   // at stride 1 each output row's correction −64·Σa' is made once (as/convdc.ts dcCorrRow),
-  // in a row per thread after the panel
+  // in one row per thread
   const corr = convOptions.dcCorr && !pack && sh === 1 && sw === 1;
   const corrBytes = corr ? c.threads * c.k.dc_corr_bytes(ow, kw) : 0;
+  const prepGrain = grainFor(PREP_WORK * 4 * Wq);
   c.scratch(xqBytes + pk.scratchBytes + corrBytes);
   k4Paths.direct++;
   if (pack) k4Paths.directPacked++;
@@ -729,12 +730,13 @@ function directConv(
   return (env) => {
     const xq = env.scratch;
     const panel = pk.get(env, xqBytes);
+    // the threads' correction rows follow the panel
+    const cb = corr ? xq + xqBytes + pk.scratchBytes : 0;
     for (let n = 0; n < N; n++) {
-      const xa = env.addr(x) + n * C * HW, prepGrain = grainFor(PREP_WORK * 4 * Wq);
+      const xa = env.addr(x) + n * C * HW;
       if (pack) env.par("prep_dc1", [xa, xs, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
       else env.par("prep_dc", [xa, xs, C, o.zpU - 128, cg, xq], planes * Hq, prepGrain);
       imageOut(env, ep, y, r, n, M * oh * ow);
-      const cb = corr ? xq + xqBytes + pk.scratchBytes : 0;
       env.par("conv_dc", [xq, panel, tp, kq, rb, cg, ep, cb], oh, rows);
     }
   };

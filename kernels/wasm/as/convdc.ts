@@ -301,8 +301,13 @@ function groupDC(a: usize, tab: usize, w: usize, kq: usize, gr0: i32, n: i32, M:
  * the row's Wp pixels by at most 10 (into the next row, or the planes' 64-byte slack).
  */
 export function dc_corr_bytes(ow: i32, kw: i32): i32 {
-  const own = ow < 8 ? 8 : (ow + 3) & ~3;
-  return ((own + kw - 1 + 3) & ~3) << 2;
+  return ((corrPixels(ow) + kw - 1 + 3) & ~3) << 2;
+}
+
+/** The row entries dcCorrRow finishes: OW rounded up to 4, at least 8. */
+// @ts-ignore: decorator
+@inline function corrPixels(ow: i32): i32 {
+  return ow < 8 ? 8 : (ow + 3) & ~3;
 }
 
 /**
@@ -313,7 +318,7 @@ export function dc_corr_bytes(ow: i32, kw: i32): i32 {
  * the row's pixels: they only feed lanes the tiles drop.
  */
 function dcCorrRow(xq: usize, ps: usize, rb: usize, cq: i32, kh: i32, kw: i32, ow: i32, oh: i32, c: usize): void {
-  const nx = <usize>dc_corr_bytes(ow, kw), own: usize = ow < 8 ? 32 : <usize>((ow + 3) & ~3) << 2;
+  const nx = <usize>dc_corr_bytes(ow, kw), own = <usize>corrPixels(ow) << 2;
   const r0 = xq + <usize>oh * rb;
   for (let x: usize = 0; x < nx; x += 16) {
     let v = i32x4.splat(0);
@@ -329,6 +334,12 @@ function dcCorrRow(xq: usize, ps: usize, rb: usize, cq: i32, kh: i32, kw: i32, o
     for (let s = 1; s < kw; s++) v = i32x4.add(v, v128.load(c + x + (<usize>s << 2)));
     v128.store(c + x, i32x4.neg(i32x4.shl(v, 6)));
   }
+}
+
+/** Pixel o's entry of the row correction at crow, or 0 (the tiles sum their taps) without one. */
+// @ts-ignore: decorator
+@inline function corrAt(crow: usize, o: i32): usize {
+  return crow ? crow + (<usize>o << 2) : 0;
 }
 
 /**
@@ -352,14 +363,14 @@ export function conv_dc(xq: usize, wp: usize, tab: usize, kq: i32, rb: i32, cg: 
     const row = xq + <usize>oh * wpx, gr = oh * ow;
     if (crow) dcCorrRow(xq, ps, wpx, cq, kh, kw, ow, oh, crow);
     let o = 0;
-    for (; o + 8 <= ow; o += 8) pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, 8, M, crow ? crow + (<usize>o << 2) : 0);
+    for (; o + 8 <= ow; o += 8) pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, 8, M, corrAt(crow, o));
     const rest = ow - o;
     if (rest > 4) {
       o = ow >= 8 ? ow - 8 : 0;
-      pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M, crow ? crow + (<usize>o << 2) : 0);
+      pairDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M, corrAt(crow, o));
     } else if (rest > 0) {
       o = ow >= 4 ? ow - 4 : 0;
-      groupDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M, crow ? crow + (<usize>o << 2) : 0);
+      groupDC(row + (<usize>o << 2), tab, wp, q, gr + o, ow - o, M, corrAt(crow, o));
     }
   }
 }
