@@ -11,7 +11,7 @@ import { loadSamples } from "../quantizer/calib/source.ts";
 import { load } from "../runtime/model.ts";
 import { imageBatch, loadIdxDir } from "../runtime/data.ts";
 import type { Tensor } from "../runtime/tensor.ts";
-import { gemmPaths } from "../kernels/wasm/ops_int8.ts";
+import { gemmPaths, k4Paths } from "../kernels/wasm/ops_int8.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const R14 = `${ROOT}tests/fixtures/resnet14_op13.onnx`;
@@ -127,6 +127,7 @@ Deno.test("wasm model: ResNet-14 with residuals fused into QConv, and skipped bl
 Deno.test("wasm model: ViT int8 — bit-identical with reference float islands, close with f32 SIMD islands", async () => {
   const bytes = await quantized("vit", `${ROOT}tests/fixtures/vit_op17.onnx`);
   const x = await images();
+  const shared0 = k4Paths.sharedPrep;
   for (const threads of [1, 2]) {
     const { fallbacks } = await sameAsRef(
       bytes,
@@ -137,6 +138,8 @@ Deno.test("wasm model: ViT int8 — bit-identical with reference float islands, 
     assert.ok(fallbacks.length > 0);
   }
   await sameAsRef(bytes, x, { build: "baseline", floatIslands: "ref" }, 1);
+  // each block's k and v projections read the A4 groups its q projection prepared
+  assert.ok(k4Paths.sharedPrep - shared0 >= 3 * 8, `shared preps: ${k4Paths.sharedPrep - shared0}`);
   // f32 SIMD islands (where the quantizer still leaves float islands).
   const ref = await load(bytes);
   const w = await load(bytes, { backend: "wasm", threads: 2 });

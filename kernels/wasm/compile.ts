@@ -249,6 +249,7 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   const steps: Step[] = [];
   const skipSteps = new Map<number, Step>(); // block index → its join's skip step
   const fallbacks: string[] = [];
+  const shared = new Map<string, number>();
   let scratch = 0;
   const meta = (name: string) => {
     const m = g.values.get(name);
@@ -268,6 +269,7 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       scratch: (b) => (scratch = Math.max(scratch, b)),
       transposes: fusions.transposes.get(node.name),
       fold: (name) => fusions.folded.set(name, (fusions.folded.get(name) ?? 0) + 1),
+      shared,
     };
     let s = compileNode(c, floatIslands);
     if (!s) {

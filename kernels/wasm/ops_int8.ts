@@ -242,7 +242,37 @@ function colFields(c: CompileCtx, corr: number, n: number, k: number): Record<nu
  * gemmOptions.colTable = false; // compile the next models with the scalar column arrays
  * ```
  */
-export const gemmOptions: { colTable: boolean; k4gemm: boolean } = { colTable: true, k4gemm: true };
+export const gemmOptions: { colTable: boolean; k4gemm: boolean; sharePrep: boolean } = {
+  colTable: true,
+  k4gemm: true,
+  sharePrep: true,
+};
+
+/**
+ * The A4 groups of a k4 QGemm's input when other QGemms read the same input (a
+ * transformer's q, k and v projections): the first such step in graph order (`lead`)
+ * prepares them into a buffer of its own, kept for the run, and the others read them
+ * there. Only steps in the same residual blocks share (a skipped block skips all of them);
+ * the key holds everything the groups depend on. Undefined when no other QGemm reads `x`
+ * (the groups then go to scratch).
+ */
+function sharedA4(
+  c: CompileCtx,
+  x: string,
+  key: (number | boolean)[],
+  bytes: number,
+): { a4: number; lead: boolean } | undefined {
+  if (!gemmOptions.sharePrep || !c.shared) return undefined;
+  const readers = c.g.nodes.filter((n) => n.op === "QGemm" && n.inputs[0] === x).length;
+  if (readers < 2) return undefined;
+  const blocks = c.g.blocks.filter((b) => b.nodes.includes(c.node.name)).map((b) => b.index);
+  const k = `k4rows:${x}:${key.join(",")}:${blocks.join(",")}`;
+  const a4 = c.shared.get(k);
+  if (a4 !== undefined) return { a4, lead: false };
+  const p = c.arena.alloc(bytes);
+  c.shared.set(k, p);
+  return { a4: p, lead: true };
+}
 
 /**
  * Switches a per-column record to the vector table (as/epilogue.ts EP_SCALAR = 2): for each
@@ -612,7 +642,8 @@ const K4_MAX_K = 288;
 
 /**
  * Counters for tests and profiling: s8 QConv nodes compiled onto the k4 GEMM (pointwise;
- * with a window: conv, on im2row; direct: the direct conv).
+ * with a window: conv, on im2row; direct: the direct conv), k4 QGemms (gemm; sharedPrep:
+ * those that reuse another QGemm's prepared input).
  *
  * @example
  * ```ts
@@ -626,6 +657,8 @@ export const k4Paths: {
   directStrided: number;
   directPacked: number;
   gemm: number;
+  /** k4 QGemms that read the A4 groups an earlier QGemm of the same input prepared. */
+  sharedPrep: number;
 } = {
   pointwise: 0,
   conv: 0,
@@ -633,6 +666,7 @@ export const k4Paths: {
   directStrided: 0,
   directPacked: 0,
   gemm: 0,
+  sharedPrep: 0,
 };
 
 /**
@@ -1039,12 +1073,17 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
   if (k4) {
     const kq = pk.kp / 4, ldg = 16 * kq, G = Math.ceil(rows / 4);
     const a4Bytes = roundUp(G * ldg, 16);
-    c.scratch(a4Bytes + pk.scratchBytes);
+    const sh = sharedA4(c, x, [xs, K, rows, kq], a4Bytes);
+    const panelAt = sh ? 0 : a4Bytes;
+    c.scratch(panelAt + pk.scratchBytes);
     k4Paths.gemm++;
+    if (sh && !sh.lead) k4Paths.sharedPrep++;
     return (env) => {
-      const a4 = env.scratch;
-      const panel = pk.get(env, a4Bytes);
-      env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, grainFor(PREP_WORK * 4 * K));
+      const a4 = sh ? sh.a4 : env.scratch;
+      const panel = pk.get(env, panelAt);
+      if (!sh || sh.lead) {
+        env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, grainFor(PREP_WORK * 4 * K));
+      }
       env.i32()[(ep >> 2) + EP.out] = env.addr(y);
       k4Rows(env, [a4, ldg, panel, pk.kp, kq, ep], N, rows);
     };

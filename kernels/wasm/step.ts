@@ -28,6 +28,8 @@ export interface CompileCtx {
   transposes?: (FoldedTranspose | undefined)[];
   /** Records that this node's step reads / writes the named Transpose in place. */
   fold?(transpose: string): void;
+  /** What the graph's compiled steps share (one map per compiled graph), by key. */
+  shared?: Map<string, number>;
 }
 
 /** Run-time environment of a step. */
