@@ -239,7 +239,8 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
   const arena = new Arena(inst.memory);
   const floatIslands = opts.floatIslands ?? "wasm";
 
-  // Residual blocks: nodes inside a block get a skip alternative at the join.
+  // Residual blocks: nodes inside a block get a skip alternative at the join, and only
+  // steps in the same blocks share buffers (CompileCtx.shared).
   const blockOf = new Map<string, number[]>();
   for (const b of g.blocks) {
     for (const n of b.nodes) blockOf.set(n, [...(blockOf.get(n) ?? []), b.index]);
@@ -269,6 +270,7 @@ export async function compileWasm(g: Graph, opts: WasmOptions = {}): Promise<Was
       scratch: (b) => (scratch = Math.max(scratch, b)),
       transposes: fusions.transposes.get(node.name),
       fold: (name) => fusions.folded.set(name, (fusions.folded.get(name) ?? 0) + 1),
+      blocks: blockOf.get(node.name) ?? [],
       shared,
     };
     let s = compileNode(c, floatIslands);

@@ -262,11 +262,10 @@ function sharedA4(
   key: (number | boolean)[],
   bytes: number,
 ): { a4: number; lead: boolean } | undefined {
-  if (!gemmOptions.sharePrep || !c.shared) return undefined;
+  if (!gemmOptions.sharePrep) return undefined;
   const readers = c.g.nodes.filter((n) => n.op === "QGemm" && n.inputs[0] === x).length;
   if (readers < 2) return undefined;
-  const blocks = c.g.blocks.filter((b) => b.nodes.includes(c.node.name)).map((b) => b.index);
-  const k = `k4rows:${x}:${key.join(",")}:${blocks.join(",")}`;
+  const k = `k4rows:${x}:${key.join(",")}:${c.blocks.join(",")}`;
   const a4 = c.shared.get(k);
   if (a4 !== undefined) return { a4, lead: false };
   const p = c.arena.alloc(bytes);
@@ -1078,12 +1077,11 @@ export function compileQGemm(c: CompileCtx): Step | undefined {
     c.scratch(panelAt + pk.scratchBytes);
     k4Paths.gemm++;
     if (sh && !sh.lead) k4Paths.sharedPrep++;
+    const prep = !sh || sh.lead, prepGrain = grainFor(PREP_WORK * 4 * K);
     return (env) => {
       const a4 = sh ? sh.a4 : env.scratch;
       const panel = pk.get(env, panelAt);
-      if (!sh || sh.lead) {
-        env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, grainFor(PREP_WORK * 4 * K));
-      }
+      if (prep) env.par("prep_k4_rows", [env.addr(x), xs, K, rows, kq, a4], G, prepGrain);
       env.i32()[(ep >> 2) + EP.out] = env.addr(y);
       k4Rows(env, [a4, ldg, panel, pk.kp, kq, ep], N, rows);
     };

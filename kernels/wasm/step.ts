@@ -28,8 +28,10 @@ export interface CompileCtx {
   transposes?: (FoldedTranspose | undefined)[];
   /** Records that this node's step reads / writes the named Transpose in place. */
   fold?(transpose: string): void;
+  /** Indices of the residual blocks the node is in (a skipped block skips its nodes). */
+  blocks: number[];
   /** What the graph's compiled steps share (one map per compiled graph), by key. */
-  shared?: Map<string, number>;
+  shared: Map<string, number>;
 }
 
 /** Run-time environment of a step. */
