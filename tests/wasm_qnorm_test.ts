@@ -117,6 +117,89 @@ Deno.test("wasm QSoftmax: rows of odd lengths, any valid table, r up to 32767", 
   await check("QSoftmax", nodes);
 });
 
+Deno.test("wasm QSoftmax swizzle gather: rows spanning 1..256 codes (1..16 sub-tables), repeated maxima", async () => {
+  const r = new Rng(511);
+  const nodes: TestNode[] = [];
+  for (const n of [16, 31, 32, 33, 48, 50, 64, 65, 197]) {
+    const xdt: Q = r.pick(["int8", "uint8"] as const);
+    const [lo, hi] = xdt === "int8" ? [-128, 127] : [0, 255];
+    const rows = 24, data = xdt === "int8" ? new Int8Array(rows * n) : new Uint8Array(rows * n);
+    for (let i = 0; i < rows; i++) {
+      // the row's spread w: every sub-table count, at both edges of a sub-table
+      const w = [
+        0,
+        1,
+        15,
+        16,
+        17,
+        31,
+        32,
+        47,
+        48,
+        63,
+        95,
+        96,
+        127,
+        128,
+        143,
+        159,
+        191,
+        200,
+        223,
+        239,
+        240,
+        254,
+        255,
+        r.int(0, 255),
+      ][i];
+      const c = r.int(lo, hi - w);
+      for (let j = 0; j < n; j++) data[i * n + j] = c + r.int(0, w);
+      // the extremes present, the maximum several times over
+      data[i * n + r.int(0, n - 1)] = c;
+      for (let k = r.int(1, 4); k > 0; k--) data[i * n + r.int(0, n - 1)] = c + w;
+    }
+    nodes.push({
+      op: "QSoftmax",
+      attrs: { exp_table: expTable(r), r: r.pick([255, 311, r.int(2, 32767), 32767]) },
+      inputs: [{ t: { dtype: xdt, shape: [rows, n], data } }],
+    });
+  }
+  // Entry 0 at 65536 (above the planes' u16): its lanes get the 1 back. With r = 1, the
+  // maximum's e = 65536 and the others summing to 65536, a/S is exactly 1 for the maximum;
+  // without the 1 it would be 131070 / 131071 (output 0). One row of 16 (the 1-vector
+  // body: 14·4369 + 4370), one of 32 (the 2-vector body: 30·2184 + 16).
+  const u8 = (a: number[]) => Uint8Array.from(a);
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: [65536, 4369, 4370, ...new Array(253).fill(0)], r: 1 },
+    inputs: [{
+      t: { dtype: "uint8", shape: [1, 16], data: u8([200, ...new Array(14).fill(199), 198]) },
+    }],
+  });
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: [65536, 2184, 16, ...new Array(253).fill(0)], r: 1 },
+    inputs: [{
+      t: { dtype: "uint8", shape: [1, 32], data: u8([199, 200, ...new Array(29).fill(199), 198]) },
+    }],
+  });
+  // 65536 past entry 0 (the planes cannot hold it: the kernel reads the i32 table). r = 1,
+  // e = 65536 at d = 0 and 1, 0 beyond: both outputs are 1; 65535 at d = 1 would give 0.
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: [65536, 65536, ...new Array(254).fill(0)], r: 1 },
+    inputs: [{
+      t: { dtype: "uint8", shape: [1, 16], data: u8([200, 199, ...new Array(14).fill(100)]) },
+    }],
+  });
+  nodes.push({
+    op: "QSoftmax",
+    attrs: { exp_table: [65536, 65536, 40000, ...new Array(253).fill(3)], r: r.int(2, 32767) },
+    inputs: [{ t: randQ(r, "int8", [6, 50]) }],
+  });
+  await check("QSoftmax swizzle", nodes);
+});
+
 Deno.test("wasm QSoftmax f32-estimate path: S around its 16·10^6 bound, exact quotients, ViT rows", async () => {
   const r = new Rng(506);
   const nodes: TestNode[] = [];

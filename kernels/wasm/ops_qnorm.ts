@@ -18,6 +18,21 @@ import { type CompileCtx, ELEM_GRAIN, grainFor, roundUp, type Step } from "./ste
 /** Header words of the QLayerNorm record before the per-channel arrays (as/qnorm.ts LN_HEAD). */
 const LN_HEAD = 8;
 
+/**
+ * Offsets the kernels export as constant globals (as/qnorm.ts SM_*), read from the
+ * instance so that the record and the kernel cannot disagree.
+ */
+function recordLayout(c: CompileCtx, names: string[]): Record<string, number> {
+  const ex = c.k as unknown as Record<string, WebAssembly.Global | undefined>;
+  const out: Record<string, number> = {};
+  for (const n of names) {
+    const g = ex[n];
+    if (!(g instanceof WebAssembly.Global)) throw new Error(`kernel module exports no ${n}`);
+    out[n] = Number(g.value);
+  }
+  return out;
+}
+
 /** 0x80 for int8 codes (u = code + 128), 0 for uint8. */
 function flipOf(dtype: string): number {
   return dtype === "int8" ? 0x80 : 0;
@@ -68,12 +83,29 @@ export function compileQSoftmax(c: CompileCtx): Step {
   qDType(c.op, xm, "X");
   const { table, r } = readSoftmaxAttrs(c.op, node.attrs);
   const { rows, n } = rowsOf(c, x);
-  // the table, then the kernel's splatted constants (as/qnorm.ts qsoftmax)
-  const rec = new ArrayBuffer(1024 + 96);
+  // the table, the kernel's splatted constants, the u16 byte planes of min(table, 65535),
+  // 16 in every byte and the planes' flag (as/qnorm.ts qsoftmax, SM_*)
+  const { SM_LO, SM_16, SM_OK, SM_BYTES } = recordLayout(c, [
+    "SM_LO",
+    "SM_16",
+    "SM_OK",
+    "SM_BYTES",
+  ]);
+  const rec = new ArrayBuffer(SM_BYTES);
   new Int32Array(rec, 0, 256).set(table);
   new Float32Array(rec, 1024, 8).set([256, 256, 256, 256, 2 ** 23, 2 ** 23, 2 ** 23, 2 ** 23]);
   new Int32Array(rec, 1056, 4).fill(255);
   new Float64Array(rec, 1072, 6).set([2 ** -40, 2 ** -40, 255, 255, 2 ** 52, 2 ** 52]);
+  const planes = new Uint8Array(rec, SM_LO, 512);
+  for (let d = 0; d < 256; d++) {
+    const e = Math.min(table[d], 65535);
+    planes[d] = e & 255;
+    planes[256 + d] = e >> 8;
+  }
+  new Uint8Array(rec, SM_16, 16).fill(16);
+  // the planes hold every entry but the first exactly (an entry 0 of 65536 gets its 1 back
+  // in the kernel); else the kernel reads the i32 table
+  new Int32Array(rec, SM_OK, 1)[0] = table.every((e, d) => d === 0 || e <= 65535) ? 1 : 0;
   const tp = c.arena.put(new Uint8Array(rec));
   const flip = flipOf(xm.dtype);
   c.scratch(c.threads * roundUp(n * 4, 16)); // one i32 row of e per thread

@@ -17,7 +17,7 @@ export { erf, fbinary, layernorm, softmax } from "./float";
 export { bgemm_rows, pack_bits } from "./binary";
 export { dwconv } from "./dwconv";
 export { dwconv8 } from "./dwconv8";
-export { qlayernorm, qlut, qsoftmax } from "./qnorm";
+export { qlayernorm, qlut, qsoftmax, SM_16, SM_BYTES, SM_HI, SM_LO, SM_OK } from "./qnorm";
 export { gemm_k4_rows, prep_k4, prep_k4_rows } from "./k4";
 export { conv_k4, conv_k4_scratch_bytes } from "./convk4";
 export { conv_dc, dc_corr_bytes, prep_dc, prep_dc1 } from "./convdc";

@@ -44,55 +44,158 @@ export function qlut(x: usize, flip: i32, table: usize, y: usize, lo: i32, hi: i
   }
 }
 
+// QSoftmax's record (ops_qnorm.ts compileQSoftmax): the i32 table (1024 bytes), the
+// splatted constants to 1120, then the u16 planes of min(table, 65535): low bytes at
+// SM_LO, high bytes at SM_HI (sub-table t at + 16·t), 16 in every byte at SM_16 and the
+// flag SM_OK. The planes serve when SM_OK: entry 0 may still be 65536 (its lanes get 1).
+export const SM_LO: i32 = 1120;
+export const SM_HI: i32 = 1376;
+export const SM_16: i32 = 1632;
+/** i32: 1 when every entry past the first is at most 65535 (the planes hold them exactly). */
+export const SM_OK: i32 = 1648;
+export const SM_BYTES: i32 = 1664;
+
+/** The largest byte of v (unsigned). */
+// @ts-ignore: decorator
+@inline function hmaxU8(v: v128): i32 {
+  let mv = i8x16.max_u(v, i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  mv = i8x16.max_u(mv, i8x16.shuffle(mv, mv, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+  mv = i8x16.max_u(mv, i8x16.shuffle(mv, mv, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+  mv = i8x16.max_u(mv, i8x16.shuffle(mv, mv, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+  return i8x16.extract_lane_u(mv, 0);
+}
+
+/** 16 u16 values (low bytes l, high bytes h) as i32 at o (64 bytes); returns their 4 lane sums. */
+// @ts-ignore: decorator
+@inline function storeE16(o: usize, l: v128, h: v128): v128 {
+  const a = i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b = i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const e0 = i32x4.extend_low_i16x8_u(a), e1 = i32x4.extend_high_i16x8_u(a);
+  const e2 = i32x4.extend_low_i16x8_u(b), e3 = i32x4.extend_high_i16x8_u(b);
+  v128.store(o, e0);
+  v128.store(o, e1, 16);
+  v128.store(o, e2, 32);
+  v128.store(o, e3, 48);
+  return i32x4.add(i32x4.add(e0, e1), i32x4.add(e2, e3));
+}
+
+/** Adds 1 to the i32 entries at o of the lanes where d is 0 (the row's maxima); returns their count. */
+// @ts-ignore: decorator
+@inline function patchTop(o: usize, d: v128): u32 {
+  let bm = <u32>i8x16.bitmask(i8x16.eq(d, i8x16.splat(0)));
+  const n = popcnt(bm);
+  while (bm) {
+    const p = o + (<usize>ctz(bm) << 2);
+    store<u32>(p, load<u32>(p) + 1);
+    bm &= bm - 1;
+  }
+  return n;
+}
+
 /**
  * QSoftmax over rows [lo, hi) of N codes: m = max u, e = table[m − u] (i32 table of 256),
  * S = Σ e, y = min(255, (e·r + floor(S/2)) / S) in exact u32 division. The table is
  * followed by the splatted constants f32 256, f32 2^23, (unused), f64 2^-40, f64 255 and
- * f64 2^52 (ops_qnorm.ts compileQSoftmax). `tmp` holds one
- * i32 row of e per thread (tid), so that the table is read once per element.
+ * f64 2^52, then the u16 planes (SM_*; ops_qnorm.ts compileQSoftmax). e comes from the
+ * planes by swizzles, 16 lanes at a time, over the sub-tables the row's spread reaches
+ * (its codes span m − min u + 1 values: ⌈that/16⌉ of them), or from the i32 table when
+ * some entry past the first is 65536. `tmp` holds one i32 row of e per thread (tid), so
+ * that e is gathered once per element.
  */
 export function qsoftmax(
   x: usize, flip: i32, N: i32, table: usize, r: i32, y: usize, tmp: usize, lo: i32, hi: i32, tid: i32,
 ): void {
   const fv = i8x16.splat(<i8>flip);
   const buf = tmp + <usize>tid * ((<usize>N * 4 + 15) & ~15);
+  // e's u16 byte planes (table entries capped at 65535; entry 0 may be 65536: c0 = 1)
+  const lo0 = table + SM_LO, hi0 = table + SM_HI, s16 = v128.load(table, SM_16);
+  const c0 = load<i32>(table) > 65535 ? 1 : 0, swz = load<i32>(table, SM_OK);
+  let m: i32 = 0;
   for (let row = lo; row < hi; row++) {
     const src = x + <usize>row * <usize>N, dst = y + <usize>row * <usize>N;
-    // max of the unsigned codes
     let j = 0;
-    let mv = i8x16.splat(0);
-    for (; j + 16 <= N; j += 16) mv = i8x16.max_u(mv, v128.xor(v128.load(src + <usize>j), fv));
-    mv = i8x16.max_u(mv, i8x16.shuffle(mv, mv, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-    mv = i8x16.max_u(mv, i8x16.shuffle(mv, mv, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
-    mv = i8x16.max_u(mv, i8x16.shuffle(mv, mv, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
-    mv = i8x16.max_u(mv, i8x16.shuffle(mv, mv, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
-    let m: i32 = i8x16.extract_lane_u(mv, 0);
+    // max and min of the unsigned codes
+    let mv = i8x16.splat(0), nv = i8x16.splat(-1);
+    for (; j + 16 <= N; j += 16) {
+      const v = v128.xor(v128.load(src + <usize>j), fv);
+      mv = i8x16.max_u(mv, v);
+      nv = i8x16.min_u(nv, v);
+    }
+    m = hmaxU8(mv);
+    let mn: i32 = 255 - hmaxU8(v128.not(nv));
     for (; j < N; j++) {
       const v = <i32>load<u8>(src + <usize>j) ^ flip;
       if (v > m) m = v;
+      if (v < mn) mn = v;
     }
     // e_j = table[m − u_j] (u_j = x_j ^ flip) into buf; S = Σ e_j
     const tb = table + (<usize>m << 2), f = flip;
     let s: u32 = 0;
     const f4 = <u32>flip * 0x01010101, f8 = <u64>flip * 0x0101010101010101;
-    // 8 codes per step: one 8-byte load, 8 table reads, two vector stores and one vector
-    // add for the sum (the memory accesses are bounds-checked in Deno)
     let sv = i32x4.splat(0);
-    for (j = 0; j + 8 <= N; j += 8) {
-      const w = load<u64>(src + <usize>j) ^ f8;
-      const e0 = load<u32>(tb - <usize>((w << 2) & 1020)), e1 = load<u32>(tb - <usize>((w >> 6) & 1020));
-      const e2 = load<u32>(tb - <usize>((w >> 14) & 1020)), e3 = load<u32>(tb - <usize>((w >> 22) & 1020));
-      const e4 = load<u32>(tb - <usize>((w >> 30) & 1020)), e5 = load<u32>(tb - <usize>((w >> 38) & 1020));
-      const e6 = load<u32>(tb - <usize>((w >> 46) & 1020)), e7 = load<u32>(tb - <usize>((w >> 54) & 1020));
-      const v0 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e0), 1, e1), 2, e2), 3, e3);
-      const v1 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e4), 1, e5), 2, e6), 3, e7);
-      const o = buf + (<usize>j << 2);
-      v128.store(o, v0);
-      v128.store(o, v1, 16);
-      sv = i32x4.add(sv, i32x4.add(v0, v1));
+    let extra: u32 = 0;
+    if (swz) {
+      // 16 codes per vector: e = the u16 planes at d = m − u through swizzles of the
+      // sub-tables 16·t.. that the row's d (at most m − min u) reaches, two vectors at a time;
+      // lanes with d = 0 then get c0 (the entry above 65535) by their bitmask
+      const mv8 = i8x16.splat(<i8>m), nt = <usize>((m - mn) >> 4) << 4;
+      for (j = 0; j + 32 <= N; j += 32) {
+        const d0 = i8x16.sub(mv8, v128.xor(v128.load(src + <usize>j), fv));
+        const d1 = i8x16.sub(mv8, v128.xor(v128.load(src + <usize>j, 16), fv));
+        let L = v128.load(lo0), H = v128.load(hi0);
+        let l0 = i8x16.swizzle(L, d0), h0 = i8x16.swizzle(H, d0);
+        let l1 = i8x16.swizzle(L, d1), h1 = i8x16.swizzle(H, d1);
+        let i0 = d0, i1 = d1;
+        for (let t: usize = 16; t <= nt; t += 16) {
+          i0 = i8x16.sub(i0, s16);
+          i1 = i8x16.sub(i1, s16);
+          L = v128.load(lo0 + t);
+          H = v128.load(hi0 + t);
+          l0 = v128.or(l0, i8x16.swizzle(L, i0));
+          h0 = v128.or(h0, i8x16.swizzle(H, i0));
+          l1 = v128.or(l1, i8x16.swizzle(L, i1));
+          h1 = v128.or(h1, i8x16.swizzle(H, i1));
+        }
+        const o = buf + (<usize>j << 2);
+        sv = i32x4.add(sv, storeE16(o, l0, h0));
+        sv = i32x4.add(sv, storeE16(o + 64, l1, h1));
+        if (c0) {
+          extra += patchTop(o, d0);
+          extra += patchTop(o + 64, d1);
+        }
+      }
+      for (; j + 16 <= N; j += 16) {
+        let i0 = i8x16.sub(mv8, v128.xor(v128.load(src + <usize>j), fv));
+        const d0 = i0;
+        let l0 = i8x16.swizzle(v128.load(lo0), i0), h0 = i8x16.swizzle(v128.load(hi0), i0);
+        for (let t: usize = 16; t <= nt; t += 16) {
+          i0 = i8x16.sub(i0, s16);
+          l0 = v128.or(l0, i8x16.swizzle(v128.load(lo0 + t), i0));
+          h0 = v128.or(h0, i8x16.swizzle(v128.load(hi0 + t), i0));
+        }
+        const o = buf + (<usize>j << 2);
+        sv = i32x4.add(sv, storeE16(o, l0, h0));
+        if (c0) extra += patchTop(o, d0);
+      }
+    } else {
+      // 8 codes per step: one 8-byte load, 8 table reads, two vector stores and one vector
+      // add for the sum (the memory accesses are bounds-checked in Deno)
+      for (j = 0; j + 8 <= N; j += 8) {
+        const w = load<u64>(src + <usize>j) ^ f8;
+        const e0 = load<u32>(tb - <usize>((w << 2) & 1020)), e1 = load<u32>(tb - <usize>((w >> 6) & 1020));
+        const e2 = load<u32>(tb - <usize>((w >> 14) & 1020)), e3 = load<u32>(tb - <usize>((w >> 22) & 1020));
+        const e4 = load<u32>(tb - <usize>((w >> 30) & 1020)), e5 = load<u32>(tb - <usize>((w >> 38) & 1020));
+        const e6 = load<u32>(tb - <usize>((w >> 46) & 1020)), e7 = load<u32>(tb - <usize>((w >> 54) & 1020));
+        const v0 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e0), 1, e1), 2, e2), 3, e3);
+        const v1 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(e4), 1, e5), 2, e6), 3, e7);
+        const o = buf + (<usize>j << 2);
+        v128.store(o, v0);
+        v128.store(o, v1, 16);
+        sv = i32x4.add(sv, i32x4.add(v0, v1));
+      }
     }
     // the lanes' sum: every add wraps modulo 2^32, as the u32 sum s does
-    s = <u32>(i32x4.extract_lane(sv, 0) + i32x4.extract_lane(sv, 1) + i32x4.extract_lane(sv, 2) + i32x4.extract_lane(sv, 3));
+    s = <u32>(i32x4.extract_lane(sv, 0) + i32x4.extract_lane(sv, 1) + i32x4.extract_lane(sv, 2) + i32x4.extract_lane(sv, 3)) + extra;
     for (; j + 4 <= N; j += 4) {
       // 4 codes per load; (u << 2) of each byte as a byte offset into the table
       const w = load<u32>(src + <usize>j) ^ f4, o = buf + (<usize>j << 2);
