@@ -54,6 +54,13 @@ export const SM_16: i32 = 1632;
 /** i32: 1 when every entry past the first is at most 65535 (the planes hold them exactly). */
 export const SM_OK: i32 = 1648;
 export const SM_BYTES: i32 = 1664;
+/**
+ * Rows whose codes span fewer values than this take the swizzle gather (at most 10
+ * sub-tables): about 7 instructions per sub-table and vector of 16 (two vectors share the
+ * sub-table loads; a swizzle is 2 instructions on x86), against about 10 per element for
+ * the scalar gather.
+ */
+const SM_SPAN: i32 = 160;
 
 /** The largest byte of v (unsigned). */
 // @ts-ignore: decorator
@@ -98,8 +105,8 @@ export const SM_BYTES: i32 = 1664;
  * followed by the splatted constants f32 256, f32 2^23, (unused), f64 2^-40, f64 255 and
  * f64 2^52, then the u16 planes (SM_*; ops_qnorm.ts compileQSoftmax). e comes from the
  * planes by swizzles, 16 lanes at a time, over the sub-tables the row's spread reaches
- * (its codes span m − min u + 1 values: ⌈that/16⌉ of them), or from the i32 table when
- * some entry past the first is 65536. `tmp` holds one i32 row of e per thread (tid), so
+ * (its codes span m − min u + 1 values: ⌈that/16⌉ of them) when it spans fewer than
+ * SM_SPAN codes, else (and when some entry past the first is 65536) from the i32 table. `tmp` holds one i32 row of e per thread (tid), so
  * that e is gathered once per element.
  */
 export function qsoftmax(
@@ -134,7 +141,7 @@ export function qsoftmax(
     const f4 = <u32>flip * 0x01010101, f8 = <u64>flip * 0x0101010101010101;
     let sv = i32x4.splat(0);
     let extra: u32 = 0;
-    if (swz) {
+    if (swz && m - mn < SM_SPAN) {
       // 16 codes per vector: e = the u16 planes at d = m − u through swizzles of the
       // sub-tables 16·t.. that the row's d (at most m − min u) reaches, two vectors at a time;
       // lanes with d = 0 then get c0 (the entry above 65535) by their bitmask
