@@ -19,18 +19,13 @@ import { type CompileCtx, ELEM_GRAIN, grainFor, roundUp, type Step } from "./ste
 const LN_HEAD = 8;
 
 /**
- * Offsets the kernels export as constant globals (as/qnorm.ts SM_*), read from the
- * instance so that the record and the kernel cannot disagree.
+ * A record offset the kernels export as a constant global (as/qnorm.ts SM_*), read from
+ * the instance so that the record and the kernel cannot disagree.
  */
-function recordLayout(c: CompileCtx, names: string[]): Record<string, number> {
-  const ex = c.k as unknown as Record<string, WebAssembly.Global | undefined>;
-  const out: Record<string, number> = {};
-  for (const n of names) {
-    const g = ex[n];
-    if (!(g instanceof WebAssembly.Global)) throw new Error(`kernel module exports no ${n}`);
-    out[n] = Number(g.value);
-  }
-  return out;
+function kernelConst(c: CompileCtx, name: string): number {
+  const g = (c.k as unknown as Record<string, unknown>)[name];
+  if (!(g instanceof WebAssembly.Global)) throw new Error(`kernel module exports no ${name}`);
+  return Number(g.value);
 }
 
 /** 0x80 for int8 codes (u = code + 128), 0 for uint8. */
@@ -85,12 +80,9 @@ export function compileQSoftmax(c: CompileCtx): Step {
   const { rows, n } = rowsOf(c, x);
   // the table, the kernel's splatted constants, the u16 byte planes of min(table, 65535),
   // 16 in every byte and the planes' flag (as/qnorm.ts qsoftmax, SM_*)
-  const { SM_LO, SM_16, SM_OK, SM_BYTES } = recordLayout(c, [
-    "SM_LO",
-    "SM_16",
-    "SM_OK",
-    "SM_BYTES",
-  ]);
+  const [SM_LO, SM_16, SM_OK, SM_BYTES] = ["SM_LO", "SM_16", "SM_OK", "SM_BYTES"].map((n) =>
+    kernelConst(c, n)
+  );
   const rec = new ArrayBuffer(SM_BYTES);
   new Int32Array(rec, 0, 256).set(table);
   new Float32Array(rec, 1024, 8).set([256, 256, 256, 256, 2 ** 23, 2 ** 23, 2 ** 23, 2 ** 23]);

@@ -106,8 +106,8 @@ const SM_SPAN: i32 = 160;
  * f64 2^52, then the u16 planes (SM_*; ops_qnorm.ts compileQSoftmax). e comes from the
  * planes by swizzles, 16 lanes at a time, over the sub-tables the row's spread reaches
  * (its codes span m − min u + 1 values: ⌈that/16⌉ of them) when it spans fewer than
- * SM_SPAN codes, else (and when some entry past the first is 65536) from the i32 table. `tmp` holds one i32 row of e per thread (tid), so
- * that e is gathered once per element.
+ * SM_SPAN codes, else (and when some entry past the first is 65536) from the i32 table.
+ * `tmp` holds one i32 row of e per thread (tid), so that e is gathered once per element.
  */
 export function qsoftmax(
   x: usize, flip: i32, N: i32, table: usize, r: i32, y: usize, tmp: usize, lo: i32, hi: i32, tid: i32,
@@ -117,7 +117,6 @@ export function qsoftmax(
   // e's u16 byte planes (table entries capped at 65535; entry 0 may be 65536: c0 = 1)
   const lo0 = table + SM_LO, hi0 = table + SM_HI, s16 = v128.load(table, SM_16);
   const c0 = load<i32>(table) > 65535 ? 1 : 0, swz = load<i32>(table, SM_OK);
-  let m: i32 = 0;
   for (let row = lo; row < hi; row++) {
     const src = x + <usize>row * <usize>N, dst = y + <usize>row * <usize>N;
     let j = 0;
@@ -128,8 +127,7 @@ export function qsoftmax(
       mv = i8x16.max_u(mv, v);
       nv = i8x16.min_u(nv, v);
     }
-    m = hmaxU8(mv);
-    let mn: i32 = 255 - hmaxU8(v128.not(nv));
+    let m = hmaxU8(mv), mn: i32 = 255 - hmaxU8(v128.not(nv));
     for (; j < N; j++) {
       const v = <i32>load<u8>(src + <usize>j) ^ flip;
       if (v > m) m = v;
