@@ -992,6 +992,38 @@ Deno.test("wasm QuantizeLinear8 / DequantizeLinear8: ties, saturation, NaN, ±In
   await check("quantize", nodes);
 });
 
+/** The f32 next to v away from 0 (dir 1) or towards it (dir −1); v finite, not 0. */
+function f32Step(v: number, dir: 1 | -1): number {
+  const b = new Float32Array([v]), u = new Uint32Array(b.buffer);
+  u[0] += dir;
+  return b[0];
+}
+
+Deno.test("wasm QuantizeLinear8: exact ties, their f32 neighbours, every clamp edge", async () => {
+  // scale 2^-1: x / scale is exact, so v hits every tie k + 1/2 in the code range and
+  // beyond it, and the f32 just below and above each (the rounding's hard cases)
+  // the special values first: the vector loop takes 16 at a time, the tail the last n % 16
+  const h = Math.fround(0.5 - 2 ** -25);
+  const vals = [NaN, -0, 0, h, -h, f32Step(h, -1), 2 ** -140, -(2 ** -140), 2 ** 22 + 0.5];
+  vals.push(-(2 ** 22) - 0.5, 8388607.5, 1e9, -1e9, 3e38, -3e38, Infinity, -Infinity);
+  for (let k = -300; k <= 300; k++) {
+    const t = k + 0.5;
+    vals.push(t, f32Step(t, 1), f32Step(t, -1), k);
+  }
+  const n = vals.length;
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = vals[i] * 0.5;
+  const nodes: TestNode[] = [];
+  for (const [dt, zp] of [["int8", -7], ["uint8", 131], ["uint8", 0], ["int8", 127]] as const) {
+    nodes.push({
+      op: "QuantizeLinear8",
+      attrs: { scale: 0.5, zero_point: zp, dtype: dt },
+      inputs: [{ t: { dtype: "float32", shape: [n], data: x } }],
+    });
+  }
+  await check("quantize ties", nodes);
+});
+
 /**
  * Relaxed-dot safety: activations at the edges of the i7 split (0, 127, 128, 255 for
  * uint8; -128, -1, 0, 127 for int8) against weights at ±extremes (-128, 127), with long

@@ -1544,8 +1544,18 @@ export function compileQuantize(c: CompileCtx): Step | undefined {
   const zp = readZp(c.op, c.node.attrs, "zero_point", dt);
   const [lo, hi] = qRange(dt);
   const n = size(c.meta(x).shape);
-  return (env) => env.par("quantize", [env.addr(x), scale, zp, lo, hi, env.addr(y)], n, ELEM_GRAIN);
+  const cp = c.arena.put(QUANTIZE_CONSTS);
+  return (env) =>
+    env.par("quantize", [env.addr(x), scale, zp, lo, hi, env.addr(y), cp], n, ELEM_GRAIN);
 }
+
+/**
+ * The quantize kernel's constants (as/elem.ts quantize), f32 lanes by their bits: −0.0,
+ * 0.5 − 2^−25 and 1.5·2^23, each splatted.
+ */
+const QUANTIZE_CONSTS = new Uint32Array(
+  [0x80000000, 0x3effffff, 0x4b400000].flatMap((b) => [b, b, b, b]),
+);
 
 /**
  * DequantizeLinear8 (8-bit → float32).

@@ -137,20 +137,27 @@ export function qrelu(x: usize, signed: i32, zp: i32, y: usize, lo: i32, hi: i32
   }
 }
 
-/** QuantizeLinear8: q = clamp(roundHalfAway(f32(x / scale)) + zp, qlo, qhi); NaN -> zp. */
+/**
+ * QuantizeLinear8: q = clamp(roundHalfAway(f32(x / scale)) + zp, qlo, qhi); NaN -> zp.
+ * `c` holds three splatted f32 constants (ops_int8.ts QUANTIZE_CONSTS; loaded, not literal
+ * v128 constants, which V8 rebuilds at every use in a loop): −0.0 (the sign bit), h =
+ * 0.5 − 2^−25 (the largest f32 below 0.5) and 1.5·2^23.
+ */
 export function quantize(
-  x: usize, scale: f32, zp: i32, qlo: i32, qhi: i32, y: usize, lo: i32, hi: i32, _tid: i32,
+  x: usize, scale: f32, zp: i32, qlo: i32, qhi: i32, y: usize, c: usize, lo: i32, hi: i32, _tid: i32,
 ): void {
   let i = lo;
-  const sv = f32x4.splat(scale), big = f32x4.splat(1e9), nbig = f32x4.splat(-1e9);
-  const half = f32x4.splat(0.5), nhalf = f32x4.splat(-0.5);
-  const zv = i32x4.splat(zp), lv = i32x4.splat(qlo), hv = i32x4.splat(qhi);
+  const sv = f32x4.splat(scale), sgn = v128.load(c), h = v128.load(c, 16), mg = v128.load(c, 32);
+  // the clamp bounds as v: integers, so clamping before rounding gives clamp(round(v))
+  const lv = f32x4.splat(<f32>(qlo - zp)), hv = f32x4.splat(<f32>(qhi - zp));
+  // bits(t + 1.5·2^23) − bits(1.5·2^23) = t for the integers |t| < 2^22; + zp folded in
+  const mz = i32x4.sub(mg, i32x4.splat(zp));
   for (; i + 16 <= hi; i += 16) {
     const p = x + (<usize>i << 2);
-    const q0 = q4(v128.load(p), sv, big, nbig, half, nhalf, zv, lv, hv);
-    const q1 = q4(v128.load(p + 16), sv, big, nbig, half, nhalf, zv, lv, hv);
-    const q2 = q4(v128.load(p + 32), sv, big, nbig, half, nhalf, zv, lv, hv);
-    const q3 = q4(v128.load(p + 48), sv, big, nbig, half, nhalf, zv, lv, hv);
+    const q0 = q4(v128.load(p), sv, lv, hv, sgn, h, mg, mz);
+    const q1 = q4(v128.load(p, 16), sv, lv, hv, sgn, h, mg, mz);
+    const q2 = q4(v128.load(p, 32), sv, lv, hv, sgn, h, mg, mz);
+    const q3 = q4(v128.load(p, 48), sv, lv, hv, sgn, h, mg, mz);
     const a = i16x8.narrow_i32x4_s(q0, q1), b = i16x8.narrow_i32x4_s(q2, q3);
     v128.store(y + <usize>i, qlo < 0 ? i8x16.narrow_i16x8_s(a, b) : i8x16.narrow_i16x8_u(a, b));
   }
@@ -170,16 +177,19 @@ export function quantize(
   }
 }
 
-// 4 lanes of quantize: the clamp to ±1e9 keeps NaN (pmax / pmin return their first
-// operand when a comparison with NaN fails; NaN → 0 after trunc_sat, so zp). pmin / pmax
-// are one instruction each on x86, where min / max (NaN-propagating) take several.
+// 4 lanes of quantize, already clamped (codes in qlo..qhi). v = x / scale with NaN → +0
+// (the mask of v == v), clamped to [qlo − zp, qhi − zp] (pmax / pmin: one instruction
+// each on x86; ±Inf land on the bounds). Rounding half away from zero as trunc(v +
+// copysign(h, v)), h the largest f32 below 0.5: exact for |v| < 2^23 (a tie n + 1/2 sums
+// to within half an ulp of n + 1 and rounds there; any v below a tie stays below n + 1,
+// the sum's distance to it exceeding half its spacing). Then the integer-valued t to i32
+// through the bits of t + 1.5·2^23, zp added by the same subtraction.
 // @ts-ignore: decorator
-@inline function q4(x: v128, sv: v128, big: v128, nbig: v128, half: v128, nhalf: v128, zv: v128, lv: v128, hv: v128): v128 {
-  const v = f32x4.pmin(f32x4.pmax(f32x4.div(x, sv), nbig), big);
-  const f = f32x4.sub(v, f32x4.trunc(v));
-  let q = i32x4.trunc_sat_f32x4_s(v);
-  q = i32x4.add(i32x4.sub(q, f32x4.ge(f, half)), f32x4.le(f, nhalf));
-  return i32x4.min_s(i32x4.max_s(i32x4.add(q, zv), lv), hv);
+@inline function q4(x: v128, sv: v128, lv: v128, hv: v128, sgn: v128, h: v128, mg: v128, mz: v128): v128 {
+  let v = f32x4.div(x, sv);
+  v = f32x4.pmin(f32x4.pmax(v128.and(v, f32x4.eq(v, v)), lv), hv);
+  const t = f32x4.trunc(f32x4.add(v, v128.or(v128.and(v, sgn), h)));
+  return i32x4.sub(f32x4.add(t, mg), mz);
 }
 
 /** DequantizeLinear8: y = f32(scale * (q - zp)). */
