@@ -39,9 +39,11 @@ export function dwconv(x: usize, y: usize, rec: usize, lo: i32, hi: i32, tid: i3
   const off = codeOff(qmin), off8 = i8x16.splat(<i8>off);
   const yz16 = i16x8.splat(<i16>(yzp - off)), lo8 = i8x16.splat(<i8>(qmin - off)), hi8 = i8x16.splat(<i8>(qmax - off));
   const rowB = <usize>wp << 1;
+  // the plane's border (the padding) is 0 for every channel: only the interior is written
+  // below, so the plane is cleared once per call, not per channel
+  memory.fill(plane, 0, <usize>(2 * hp * wp));
   for (let m = lo; m < hi; m++) {
     // padded plane of x − zp as i16
-    memory.fill(plane, 0, <usize>(2 * hp * wp));
     const xm = x + <usize>(m * h * w);
     for (let iy = 0; iy < h; iy++) {
       const s = xm + <usize>(iy * w), d = plane + <usize>(iy + ph) * rowB + (<usize>pw << 1);

@@ -80,8 +80,7 @@ export const MM_WORDS: i32 = 24;
 
 /** Encodes row r of an 8-bit [M][K] slice (16 bytes per 8 elements where it can); returns Σu. */
 // @ts-ignore: decorator
-@inline function encodeRowA(src: usize, flip: i32, K: i32, row: usize, rb: usize): i32 {
-  memory.fill(row, 0, rb);
+@inline function encodeRowA(src: usize, flip: i32, K: i32, row: usize): i32 {
   // flip the 8 loaded bytes only: the upper lanes stay 0 (they enter the row sum)
   const fv = i64x2.replace_lane(i64x2.splat(0), 0, <i64>flip * 0x0101010101010101);
   let acc = i32x4.splat(0);
@@ -93,6 +92,9 @@ export const MM_WORDS: i32 = 24;
   }
   let s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) +
     i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  // values K .. Kp − 1 of the row are left as they are: they meet B's zeros (0 past K in
+  // every column block), so the row is not cleared first (memory.fill is a call out of the
+  // wasm code, which cost more than the encoding of a short row)
   for (; k < K; k++) {
     const u = <i32>load<u8>(src + <usize>k) ^ flip;
     s += u;
@@ -207,7 +209,7 @@ export function qmatmul_prep4_par(rec: usize, lo: i32, hi: i32, _tid: i32): void
     if (i < nA) {
       const t = i / M, r = i - t * M;
       const src = a + <usize>t * <usize>sa + <usize>r * <usize>lda;
-      const s = encodeRowA(src, fa, K, aPk + <usize>i * rb, rb);
+      const s = encodeRowA(src, fa, K, aPk + <usize>i * rb);
       store<i32>(crow + (<usize>i << 2), -bzp2 * s + K * azpU * bzp2);
     } else {
       const j = i - nA, t = j / nb4, bl = j - t * nb4;
