@@ -1001,8 +1001,8 @@ function f32Step(v: number, dir: 1 | -1): number {
 
 Deno.test("wasm QuantizeLinear8: exact ties, their f32 neighbours, every clamp edge", async () => {
   // scale 2^-1: x / scale is exact, so v hits every tie k + 1/2 in the code range and
-  // beyond it, and the f32 just below and above each (the rounding's hard cases)
-  // the special values first: the vector loop takes 16 at a time, the tail the last n % 16
+  // beyond it, and the f32 just below and above each (the rounding's hard cases). The
+  // special values come first: the vector loop takes 16 at a time, the tail the last n % 16
   const h = Math.fround(0.5 - 2 ** -25);
   const vals = [NaN, -0, 0, h, -h, f32Step(h, -1), 2 ** -140, -(2 ** -140), 2 ** 22 + 0.5];
   vals.push(-(2 ** 22) - 0.5, 8388607.5, 1e9, -1e9, 3e38, -3e38, Infinity, -Infinity);
