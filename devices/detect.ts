@@ -154,6 +154,9 @@ export async function detectGpu(timeoutMs = 5000): Promise<GpuProfile> {
   }
 }
 
+/** `webgpu.reason` of a profile detected with `{ gpu: false }`: no adapter was requested. */
+export const NOT_PROBED = "not probed";
+
 /**
  * Detects this device's profile.
  *
@@ -187,7 +190,7 @@ export async function detectProfile(opts: { gpu?: boolean } = {}): Promise<Devic
     ...(coi === undefined ? {} : { crossOriginIsolated: coi }),
   };
   const webgpu = opts.gpu === false
-    ? { available: false, reason: "not probed", features: [], limits: {}, wgslFeatures: [] }
+    ? { available: false, reason: NOT_PROBED, features: [], limits: {}, wgslFeatures: [] }
     : await detectGpu();
   const p: Omit<DeviceProfile, "summary"> = {
     host: isDeno ? "deno" : isBrowser ? "browser" : "other",
@@ -237,6 +240,8 @@ export function summarize(p: Omit<DeviceProfile, "summary">): string {
     ? `webgpu ${p.webgpu.description || p.webgpu.device || p.webgpu.vendor || "adapter"}${
       p.webgpu.fallback ? " (fallback)" : ""
     }`
+    : p.webgpu.reason === NOT_PROBED
+    ? "webgpu not probed"
     : "no webgpu";
   const mem = p.memory ? `, ${(p.memory.total / 2 ** 30).toFixed(1)} GiB` : "";
   return `${p.host} ${p.os} ${p.arch}, ${p.cores} cores${mem}, ${wasm}, ${gpu}`;

@@ -9,6 +9,7 @@ import { relaxedDotLowering } from "../kernels/wasm/probes.ts";
 import {
   detectProfile,
   type DeviceProfile,
+  NOT_PROBED,
   RELAXED_SIMD_PROBE,
   SIMD_PROBE,
   summarize,
@@ -23,6 +24,19 @@ import { load } from "../runtime/model.ts";
 import { EdgeqError } from "../runtime/errors.ts";
 
 const OPTS = { sanitizeResources: false, sanitizeOps: false };
+
+Deno.test({
+  name: 'devices: a profile detected without the GPU probe says so (not "no webgpu")',
+  ...OPTS,
+  async fn() {
+    const p = await detectProfile({ gpu: false });
+    assert.equal(p.webgpu.available, false);
+    assert.equal(p.webgpu.reason, NOT_PROBED);
+    assert.match(p.summary, /, webgpu not probed$/);
+    const absent = summarize({ ...p, webgpu: { ...p.webgpu, reason: "no navigator.gpu" } });
+    assert.match(absent, /, no webgpu$/);
+  },
+});
 
 Deno.test({
   name: "devices: the profile of this machine has every field",
