@@ -274,8 +274,9 @@ export async function main(argv: string[]): Promise<number> {
     tool: "edgeq bench",
     date: new Date().toISOString(),
     ort_version: ORT_VERSION,
-    // a WebGPU adapter only where a WebGPU run was asked for (requesting one loads the
-    // GPU driver stack, which on this VM prints libwayland's XDG_RUNTIME_DIR error twice)
+    // a WebGPU adapter only where a WebGPU run was asked for: requesting one on the CI VM
+    // printed "error: XDG_RUNTIME_DIR is invalid or not set in the environment." twice on
+    // stderr (a message of Debian's libwayland-client)
     device: await detectProfile({ gpu: o.backends.includes("webgpu") }),
     options: o,
     skipped_models: skipped as Skipped[],
