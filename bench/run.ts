@@ -276,7 +276,7 @@ export async function main(argv: string[]): Promise<number> {
     ort_version: ORT_VERSION,
     // a WebGPU adapter only where a WebGPU run was asked for: requesting one on the CI VM
     // printed "error: XDG_RUNTIME_DIR is invalid or not set in the environment." twice on
-    // stderr (a message of Debian's libwayland-client)
+    // stderr (a string of Debian's libwayland-client and libwayland-server)
     device: await detectProfile({ gpu: o.backends.includes("webgpu") }),
     options: o,
     skipped_models: skipped as Skipped[],
